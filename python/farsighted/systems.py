@@ -1,0 +1,53 @@
+"""Conversion of the systems users pass (``ase.Atoms`` and look-alikes) to the arrays the Rust
+core reads."""
+
+from typing import Any, List, Sequence, Tuple, Union
+
+import numpy as np
+
+SystemArrays = Tuple[np.ndarray, np.ndarray, np.ndarray, List[bool]]
+
+
+def to_system_arrays(system: Any, index: int = 0) -> SystemArrays:
+    """Types, positions, cell and periodicity of one system.
+
+    Accepts ``ase.Atoms`` and any object with ``numbers`` (or ``types``), ``positions``,
+    ``cell`` and ``pbc`` attributes.
+    """
+    try:
+        import ase
+
+        if isinstance(system, ase.Atoms):
+            types = system.numbers
+            positions = system.positions
+            cell = system.cell.array
+            pbc = system.pbc
+        else:
+            raise TypeError
+    except (ImportError, TypeError):
+        types = getattr(system, "numbers", getattr(system, "types", None))
+        positions = getattr(system, "positions", None)
+        cell = getattr(system, "cell", None)
+        pbc = getattr(system, "pbc", None)
+        if types is None or positions is None or cell is None or pbc is None:
+            raise TypeError(
+                f"system {index} has type {type(system).__name__}, expected ase.Atoms or an object "
+                "with numbers/types, positions, cell and pbc attributes"
+            ) from None
+
+    types = np.ascontiguousarray(np.asarray(types), dtype=np.int32)
+    positions = np.ascontiguousarray(np.asarray(positions, dtype=np.float64))
+    cell = np.ascontiguousarray(np.asarray(cell, dtype=np.float64))
+    pbc = [bool(p) for p in np.broadcast_to(np.asarray(pbc), (3,))]
+    if positions.shape != (len(types), 3):
+        raise ValueError(f"system {index}: positions must have shape ({len(types)}, 3)")
+    if cell.shape != (3, 3):
+        raise ValueError(f"system {index}: cell must have shape (3, 3), got {cell.shape}")
+    return types, positions, cell, pbc
+
+
+def to_systems_arrays(systems: Union[Any, Sequence[Any]]) -> List[SystemArrays]:
+    """Convert a single system or a sequence of systems."""
+    if not isinstance(systems, (list, tuple)):
+        systems = [systems]
+    return [to_system_arrays(system, i) for i, system in enumerate(systems)]

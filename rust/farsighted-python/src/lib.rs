@@ -1,0 +1,206 @@
+//! Python binding of the farsighted core. It only converts numpy arrays to and from the core's
+//! plain data: the TensorMaps are assembled in Python, so that one libmetatensor lives in the
+//! process.
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use farsighted::{
+    Descriptor, Error, GradientData, Gradients, LodeSphericalExpansion, Selection, System,
+};
+
+fn to_python_error(error: Error) -> PyErr {
+    match error {
+        Error::InvalidParameter(_) | Error::InvalidSystem(_) => {
+            PyValueError::new_err(error.to_string())
+        }
+        Error::OutOfMemory(_) => PyMemoryError::new_err(error.to_string()),
+        _ => PyRuntimeError::new_err(error.to_string()),
+    }
+}
+
+/// Systems arrive as (types int32 (n,), positions float64 (n, 3), cell float64 (3, 3), pbc bool (3,))
+fn extract_system(item: &Bound<'_, PyAny>, index: usize) -> PyResult<System> {
+    let (types, positions, cell, pbc): (
+        PyReadonlyArray1<i32>,
+        PyReadonlyArray2<f64>,
+        PyReadonlyArray2<f64>,
+        [bool; 3],
+    ) = item
+        .extract()
+        .map_err(|e| PyValueError::new_err(format!("system {index}: {e}")))?;
+    let types = types.as_slice()?.to_vec();
+    let positions_view = positions.as_array();
+    if positions_view.ncols() != 3 || positions_view.nrows() != types.len() {
+        return Err(PyValueError::new_err(format!(
+            "system {index}: positions must have shape ({}, 3)",
+            types.len()
+        )));
+    }
+    let cell_view = cell.as_array();
+    if cell_view.shape() != [3, 3] {
+        return Err(PyValueError::new_err(format!(
+            "system {index}: cell must have shape (3, 3)"
+        )));
+    }
+    Ok(System {
+        types,
+        positions: positions_view
+            .rows()
+            .into_iter()
+            .map(|r| [r[0], r[1], r[2]])
+            .collect(),
+        cell: [0, 1, 2].map(|i| [cell_view[[i, 0]], cell_view[[i, 1]], cell_view[[i, 2]]]),
+        pbc,
+    })
+}
+
+fn array<'py>(py: Python<'py>, data: Vec<f64>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
+}
+
+fn int_array<'py>(py: Python<'py>, data: Vec<i32>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
+}
+
+fn gradient_dict<'py>(
+    py: Python<'py>,
+    gradient: GradientData,
+    value_shape: &[usize],
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    let n_samples = gradient.n_samples();
+    let width = gradient.sample_names.len();
+    dict.set_item("sample_names", gradient.sample_names.clone())?;
+    dict.set_item("component_names", gradient.component_names.clone())?;
+    dict.set_item(
+        "samples",
+        int_array(py, gradient.samples, &[n_samples, width])?,
+    )?;
+    let mut shape = vec![n_samples];
+    shape.extend(std::iter::repeat_n(3, gradient.component_names.len()));
+    shape.extend_from_slice(value_shape);
+    dict.set_item("values", array(py, gradient.values, &shape)?)?;
+    Ok(dict)
+}
+
+fn descriptor_to_python<'py>(
+    py: Python<'py>,
+    descriptor: Descriptor,
+) -> PyResult<Bound<'py, PyList>> {
+    let blocks = PyList::empty(py);
+    for block in descriptor.blocks {
+        let dict = PyDict::new(py);
+        let n_samples = block.samples.len();
+        let shape = [block.n_components, block.n_properties];
+        dict.set_item("key", block.key.to_vec())?;
+        let samples: Vec<i32> = block.samples.into_iter().flatten().collect();
+        dict.set_item("samples", int_array(py, samples, &[n_samples, 2])?)?;
+        dict.set_item(
+            "values",
+            array(py, block.values, &[n_samples, shape[0], shape[1]])?,
+        )?;
+        if let Some(positions) = block.positions {
+            dict.set_item("positions", gradient_dict(py, positions, &shape)?)?;
+        }
+        if let Some(strain) = block.strain {
+            dict.set_item("strain", gradient_dict(py, strain, &shape)?)?;
+        }
+        blocks.append(dict)?;
+    }
+    Ok(blocks)
+}
+
+/// The Rust LODE spherical expansion; use `farsighted.LodeSphericalExpansion` instead.
+#[pyclass(frozen)]
+struct LodeCalculator {
+    calculator: LodeSphericalExpansion,
+}
+
+#[pymethods]
+impl LodeCalculator {
+    #[new]
+    fn new(py: Python<'_>, hypers_json: &str) -> PyResult<Self> {
+        let hypers = hypers_json.to_owned();
+        let calculator = py
+            .detach(move || LodeSphericalExpansion::from_json(&hypers))
+            .map_err(to_python_error)?;
+        Ok(LodeCalculator { calculator })
+    }
+
+    /// k_cutoff actually used (the default is 1.2π / smearing)
+    #[getter]
+    fn k_cutoff(&self) -> f64 {
+        self.calculator.parameters().k_cutoff()
+    }
+
+    /// Default keys for these systems, as an (n_keys, 4) array
+    fn default_keys<'py>(
+        &self,
+        py: Python<'py>,
+        systems: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let systems: Vec<System> = systems
+            .iter()
+            .enumerate()
+            .map(|(i, item)| extract_system(&item, i))
+            .collect::<PyResult<_>>()?;
+        let keys = self.calculator.default_keys(&systems);
+        let n_keys = keys.len();
+        int_array(py, keys.into_iter().flatten().collect(), &[n_keys, 4])
+    }
+
+    #[pyo3(signature = (systems, positions=false, strain=false, keys=None, samples=None))]
+    fn compute<'py>(
+        &self,
+        py: Python<'py>,
+        systems: &Bound<'py, PyList>,
+        positions: bool,
+        strain: bool,
+        keys: Option<PyReadonlyArray2<'py, i32>>,
+        samples: Option<PyReadonlyArray2<'py, i32>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let systems: Vec<System> = systems
+            .iter()
+            .enumerate()
+            .map(|(i, item)| extract_system(&item, i))
+            .collect::<PyResult<_>>()?;
+        let rows = |array: PyReadonlyArray2<'py, i32>,
+                    width: usize,
+                    name: &str|
+         -> PyResult<Vec<Vec<i32>>> {
+            let view = array.as_array();
+            if view.ncols() != width {
+                return Err(PyValueError::new_err(format!(
+                    "{name} must have {width} columns"
+                )));
+            }
+            Ok(view.rows().into_iter().map(|r| r.to_vec()).collect())
+        };
+        let selection = Selection {
+            keys: keys
+                .map(|k| rows(k, 4, "keys"))
+                .transpose()?
+                .map(|v| v.into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect()),
+            samples: samples
+                .map(|s| rows(s, 2, "samples"))
+                .transpose()?
+                .map(|v| v.into_iter().map(|r| [r[0], r[1]]).collect()),
+        };
+        let gradients = Gradients { positions, strain };
+        let calculator = &self.calculator;
+        let descriptor = py
+            .detach(|| calculator.compute(&systems, gradients, &selection))
+            .map_err(to_python_error)?;
+        descriptor_to_python(py, descriptor)
+    }
+}
+
+#[pymodule]
+fn _farsighted(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LodeCalculator>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

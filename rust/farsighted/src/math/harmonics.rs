@@ -1,0 +1,224 @@
+//! Real spherical harmonics Yₗₘ with featomic's conventions, and their gradients.
+//!
+//! Yₗₘ(r̂) = Nₗₘ Qₗ^|m|(z, r²) × {cos-like Aₘ(x, y) for m > 0, 1 for m = 0, sin-like B|m|(x, y)
+//! for m < 0} evaluated on the unit sphere, where Aₘ + i Bₘ = (x + i y)ᵐ. The associated Legendre
+//! polynomials carry no Condon–Shortley phase, so that Y₁₋₁ ∝ y, Y₁₀ ∝ z, Y₁₁ ∝ x, and
+//! ∫ Yₗₘ Yₗ'ₘ' dΩ = δ. Computing the solid harmonics rˡ Yₗₘ as polynomials gives exact gradients
+//! by forward-mode differentiation of the recurrences.
+
+/// Values and gradients of the solid harmonics Rₗₘ(r) = rˡ Yₗₘ(r̂), for l ≤ `max_angular`.
+pub struct SolidHarmonics {
+    max_angular: usize,
+    /// √((2l+1)/4π (l-|m|)!/(l+|m|)!) (× √2 for m ≠ 0), indexed by `lm_index`
+    normalization: Vec<f64>,
+    /// Rₗₘ, indexed by `lm_index(l, m)`
+    pub values: Vec<f64>,
+    /// ∇Rₗₘ, indexed by `lm_index(l, m)`
+    pub gradients: Vec<[f64; 3]>,
+    // scratch: Qₗᵐ and gradients, indexed by l * (L+1) + m
+    q: Vec<f64>,
+    dq: Vec<[f64; 3]>,
+}
+
+/// Position of (l, m) in arrays with all m for l = 0, then all m for l = 1, ...
+#[inline]
+pub fn lm_index(l: usize, m: isize) -> usize {
+    ((l * l + l) as isize + m) as usize
+}
+
+impl SolidHarmonics {
+    pub fn new(max_angular: usize) -> SolidHarmonics {
+        let size = (max_angular + 1) * (max_angular + 1);
+        let mut normalization = vec![0.0; size];
+        for l in 0..=max_angular {
+            for m in -(l as isize)..=(l as isize) {
+                let am = m.unsigned_abs();
+                // (l - |m|)! / (l + |m|)!
+                let mut ratio = 1.0;
+                for k in (l - am + 1)..=(l + am) {
+                    ratio /= k as f64;
+                }
+                let mut value = ((2 * l + 1) as f64 / (4.0 * std::f64::consts::PI) * ratio).sqrt();
+                if m != 0 {
+                    value *= std::f64::consts::SQRT_2;
+                }
+                normalization[lm_index(l, m)] = value;
+            }
+        }
+        let lp1 = max_angular + 1;
+        SolidHarmonics {
+            max_angular,
+            normalization,
+            values: vec![0.0; size],
+            gradients: vec![[0.0; 3]; size],
+            q: vec![0.0; lp1 * lp1],
+            dq: vec![[0.0; 3]; lp1 * lp1],
+        }
+    }
+
+    pub fn max_angular(&self) -> usize {
+        self.max_angular
+    }
+
+    /// Compute Rₗₘ(r) and ∇Rₗₘ(r). On the unit sphere Rₗₘ = Yₗₘ.
+    pub fn compute(&mut self, r: [f64; 3]) {
+        let [x, y, z] = r;
+        let r2 = x * x + y * y + z * z;
+        let lp1 = self.max_angular + 1;
+        let qi = |l: usize, m: usize| l * lp1 + m;
+
+        // Qₗᵐ(z, r²): Qₘᵐ = (2m-1)!!, Qₘ₊₁ᵐ = (2m+1) z Qₘᵐ,
+        // Qₗᵐ = ((2l-1) z Qₗ₋₁ᵐ - (l+m-1) r² Qₗ₋₂ᵐ) / (l-m)
+        let mut double_factorial = 1.0;
+        for m in 0..lp1 {
+            if m > 0 {
+                double_factorial *= (2 * m - 1) as f64;
+            }
+            self.q[qi(m, m)] = double_factorial;
+            self.dq[qi(m, m)] = [0.0; 3];
+            if m + 1 < lp1 {
+                let c = (2 * m + 1) as f64 * double_factorial;
+                self.q[qi(m + 1, m)] = c * z;
+                self.dq[qi(m + 1, m)] = [0.0, 0.0, c];
+            }
+            for l in (m + 2)..lp1 {
+                let a = (2 * l - 1) as f64 / (l - m) as f64;
+                let b = (l + m - 1) as f64 / (l - m) as f64;
+                let q1 = self.q[qi(l - 1, m)];
+                let q2 = self.q[qi(l - 2, m)];
+                let d1 = self.dq[qi(l - 1, m)];
+                let d2 = self.dq[qi(l - 2, m)];
+                self.q[qi(l, m)] = a * z * q1 - b * r2 * q2;
+                let mut d = [0.0; 3];
+                for k in 0..3 {
+                    d[k] = a * z * d1[k] - b * (r2 * d2[k] + 2.0 * r[k] * q2);
+                }
+                d[2] += a * q1;
+                self.dq[qi(l, m)] = d;
+            }
+        }
+
+        // Aₘ + i Bₘ = (x + i y)ᵐ, walked up with m, and Rₗₘ = N Q A (m > 0), N Q (m = 0), N Q B (m < 0)
+        let (mut a, mut b) = (1.0, 0.0);
+        let (mut da, mut db) = ([0.0; 3], [0.0; 3]);
+        for m in 0..lp1 {
+            if m > 0 {
+                let (a_prev, b_prev, da_prev, db_prev) = (a, b, da, db);
+                a = x * a_prev - y * b_prev;
+                b = x * b_prev + y * a_prev;
+                for k in 0..3 {
+                    da[k] = x * da_prev[k] - y * db_prev[k];
+                    db[k] = x * db_prev[k] + y * da_prev[k];
+                }
+                da[0] += a_prev;
+                da[1] -= b_prev;
+                db[0] += b_prev;
+                db[1] += a_prev;
+            }
+            for l in m..lp1 {
+                let q = self.q[qi(l, m)];
+                let dq = self.dq[qi(l, m)];
+                if m == 0 {
+                    let i = lm_index(l, 0);
+                    let n = self.normalization[i];
+                    self.values[i] = n * q;
+                    self.gradients[i] = [n * dq[0], n * dq[1], n * dq[2]];
+                } else {
+                    for (sign, c, dc) in [(1, a, da), (-1, b, db)] {
+                        let i = lm_index(l, sign * m as isize);
+                        let n = self.normalization[i];
+                        self.values[i] = n * q * c;
+                        self.gradients[i] = [
+                            n * (dq[0] * c + q * dc[0]),
+                            n * (dq[1] * c + q * dc[1]),
+                            n * (dq[2] * c + q * dc[2]),
+                        ];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_low_orders() {
+        let mut sh = SolidHarmonics::new(2);
+        let r = [0.3, -0.5, 0.8];
+        sh.compute(r);
+        let [x, y, z] = r;
+        let pi = std::f64::consts::PI;
+        let c1 = (3.0 / (4.0 * pi)).sqrt();
+        let expected = [
+            (0, 0, 0.5 / pi.sqrt()),
+            (1, -1, c1 * y),
+            (1, 0, c1 * z),
+            (1, 1, c1 * x),
+            (2, -2, 0.5 * (15.0 / pi).sqrt() * x * y),
+            (2, -1, 0.5 * (15.0 / pi).sqrt() * y * z),
+            (2, 0, 0.25 * (5.0 / pi).sqrt() * (3.0 * z * z - (x * x + y * y + z * z))),
+            (2, 1, 0.5 * (15.0 / pi).sqrt() * x * z),
+            (2, 2, 0.25 * (15.0 / pi).sqrt() * (x * x - y * y)),
+        ];
+        for (l, m, value) in expected {
+            assert!((sh.values[lm_index(l, m)] - value).abs() < 1e-15, "l={l} m={m}");
+        }
+    }
+
+    #[test]
+    fn orthonormal_on_the_sphere() {
+        // Lebedev-free check: Gauss-Legendre in cos θ times a uniform grid in φ is exact for
+        // polynomials of the degree used here.
+        let lmax = 6;
+        let mut sh = SolidHarmonics::new(lmax);
+        let size = (lmax + 1) * (lmax + 1);
+        let mut overlap = vec![0.0; size * size];
+        let rule = gauss_quad::GaussLegendre::new(20.try_into().unwrap());
+        let n_phi = 40;
+        for &(t, w) in rule.as_node_weight_pairs() {
+            let s = (1.0 - t * t).sqrt();
+            for k in 0..n_phi {
+                let phi = 2.0 * std::f64::consts::PI * k as f64 / n_phi as f64;
+                sh.compute([s * phi.cos(), s * phi.sin(), t]);
+                let weight = w * 2.0 * std::f64::consts::PI / n_phi as f64;
+                for i in 0..size {
+                    for j in 0..size {
+                        overlap[i * size + j] += weight * sh.values[i] * sh.values[j];
+                    }
+                }
+            }
+        }
+        for i in 0..size {
+            for j in 0..size {
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((overlap[i * size + j] - expected).abs() < 1e-13);
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_by_finite_differences() {
+        let lmax = 7;
+        let mut sh = SolidHarmonics::new(lmax);
+        let r = [0.7, -0.2, 1.3];
+        sh.compute(r);
+        let gradients = sh.gradients.clone();
+        let delta = 1e-6;
+        for k in 0..3 {
+            let mut plus = r;
+            plus[k] += delta;
+            let mut minus = r;
+            minus[k] -= delta;
+            sh.compute(plus);
+            let values_plus = sh.values.clone();
+            sh.compute(minus);
+            for i in 0..values_plus.len() {
+                let fd = (values_plus[i] - sh.values[i]) / (2.0 * delta);
+                assert!((fd - gradients[i][k]).abs() < 1e-7 * (1.0 + fd.abs()), "i={i} k={k}");
+            }
+        }
+    }
+}

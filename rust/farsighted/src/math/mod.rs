@@ -1,0 +1,8 @@
+//! Mathematical building blocks: special functions, spherical harmonics, spherical Bessel
+//! functions, quadrature and splines.
+
+pub mod bessel;
+pub mod harmonics;
+pub mod quadrature;
+pub mod special;
+pub mod spline;

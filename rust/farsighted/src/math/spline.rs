@@ -1,0 +1,150 @@
+//! Cubic Hermite splines of many functions sharing a uniform grid on [0, x_max], built from
+//! exact values and derivatives, refined until the interpolation error at interval midpoints
+//! is below a requested absolute accuracy.
+
+use crate::Error;
+
+/// The largest grid this module builds; past it the accuracy is reported as unreachable.
+const MAX_POINTS: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct HermiteSplines {
+    n_functions: usize,
+    step: f64,
+    n_points: usize,
+    /// (n_points, n_functions)
+    values: Vec<f64>,
+    /// (n_points, n_functions)
+    derivatives: Vec<f64>,
+}
+
+impl HermiteSplines {
+    /// Tabulate `n_functions` functions on [0, x_max]. `f(x, values, derivatives)` fills the
+    /// values and derivatives of all functions at x.
+    pub fn new(
+        x_max: f64,
+        n_functions: usize,
+        accuracy: f64,
+        f: impl Fn(f64, &mut [f64], &mut [f64]) + Sync,
+    ) -> Result<HermiteSplines, Error> {
+        use rayon::prelude::*;
+        let evaluate = |n_points: usize| {
+            let step = x_max / (n_points - 1) as f64;
+            let mut values = vec![0.0; n_points * n_functions];
+            let mut derivatives = vec![0.0; n_points * n_functions];
+            values
+                .par_chunks_mut(n_functions)
+                .zip(derivatives.par_chunks_mut(n_functions))
+                .enumerate()
+                .for_each(|(i, (v, d))| f(i as f64 * step, v, d));
+            HermiteSplines { n_functions, step, n_points, values, derivatives }
+        };
+
+        let mut n_points = 33;
+        let mut spline = evaluate(n_points);
+        loop {
+            // midpoints of the current grid are the odd points of the next one
+            let refined = evaluate(2 * n_points - 1);
+            let mut interpolated = vec![0.0; n_functions];
+            let mut scratch = vec![0.0; n_functions];
+            let mut max_error = 0.0_f64;
+            for i in 0..(n_points - 1) {
+                let x = (i as f64 + 0.5) * spline.step;
+                spline.evaluate(x, &mut interpolated, &mut scratch);
+                let exact = &refined.values[(2 * i + 1) * n_functions..(2 * i + 2) * n_functions];
+                for (a, b) in interpolated.iter().zip(exact) {
+                    max_error = max_error.max((a - b).abs());
+                }
+            }
+            if max_error <= accuracy {
+                return Ok(refined);
+            }
+            n_points = 2 * n_points - 1;
+            if n_points > MAX_POINTS {
+                return Err(Error::Numerical(format!(
+                    "could not reach spline_accuracy={accuracy:e} with {MAX_POINTS} points \
+                     (error is still {max_error:e}); use a larger spline_accuracy"
+                )));
+            }
+            spline = refined;
+        }
+    }
+
+    pub fn n_points(&self) -> usize {
+        self.n_points
+    }
+
+    pub fn x_max(&self) -> f64 {
+        self.step * (self.n_points - 1) as f64
+    }
+
+    /// Values and derivatives of all functions at x ∈ [0, x_max].
+    #[inline]
+    pub fn evaluate(&self, x: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        debug_assert!(x >= 0.0 && x <= self.x_max() * (1.0 + 1e-12));
+        let position = x / self.step;
+        let i = (position as usize).min(self.n_points - 2);
+        let t = position - i as f64;
+        let h = self.step;
+
+        // Hermite basis and derivatives
+        let t2 = t * t;
+        let t3 = t2 * t;
+        let h00 = 2.0 * t3 - 3.0 * t2 + 1.0;
+        let h10 = t3 - 2.0 * t2 + t;
+        let h01 = -2.0 * t3 + 3.0 * t2;
+        let h11 = t3 - t2;
+        let d00 = (6.0 * t2 - 6.0 * t) / h;
+        let d10 = 3.0 * t2 - 4.0 * t + 1.0;
+        let d01 = (-6.0 * t2 + 6.0 * t) / h;
+        let d11 = 3.0 * t2 - 2.0 * t;
+
+        let n = self.n_functions;
+        let v0 = &self.values[i * n..(i + 1) * n];
+        let v1 = &self.values[(i + 1) * n..(i + 2) * n];
+        let g0 = &self.derivatives[i * n..(i + 1) * n];
+        let g1 = &self.derivatives[(i + 1) * n..(i + 2) * n];
+        for f in 0..n {
+            values[f] = h00 * v0[f] + h * h10 * g0[f] + h01 * v1[f] + h * h11 * g1[f];
+            derivatives[f] = d00 * v0[f] + d10 * g0[f] + d01 * v1[f] + d11 * g1[f];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reaches_requested_accuracy() {
+        let f = |x: f64, v: &mut [f64], d: &mut [f64]| {
+            v[0] = (3.0 * x).sin();
+            d[0] = 3.0 * (3.0 * x).cos();
+            v[1] = (-x * x).exp();
+            d[1] = -2.0 * x * (-x * x).exp();
+        };
+        for accuracy in [1e-6, 1e-10] {
+            let spline = HermiteSplines::new(4.0, 2, accuracy, f).unwrap();
+            let (mut v, mut d) = ([0.0; 2], [0.0; 2]);
+            let (mut ve, mut de) = ([0.0; 2], [0.0; 2]);
+            for i in 0..1000 {
+                let x = 4.0 * i as f64 / 999.0;
+                spline.evaluate(x, &mut v, &mut d);
+                f(x, &mut ve, &mut de);
+                for k in 0..2 {
+                    assert!((v[k] - ve[k]).abs() < 2.0 * accuracy);
+                    assert!((d[k] - de[k]).abs() < 1e3 * accuracy.sqrt());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unreachable_accuracy_is_an_error() {
+        let f = |x: f64, v: &mut [f64], d: &mut [f64]| {
+            v[0] = (1e4 * x).sin();
+            d[0] = 1e4 * (1e4 * x).cos();
+        };
+        assert!(HermiteSplines::new(1e3, 1, 1e-14, f).is_err());
+    }
+}
