@@ -186,7 +186,31 @@ def _select_samples(arrays, selection) -> np.ndarray:
 
 
 def _select_properties(descriptor: TensorMap, selection: Labels) -> TensorMap:
-    import metatensor
+    """Keep the properties in ``selection``, in the order given there (as featomic does)"""
+    from metatensor import TensorBlock
 
     _check_names(selection, ["n"], "selected_properties")
-    return metatensor.slice(descriptor, "properties", selection)
+    blocks = []
+    for block in descriptor.blocks():
+        available = block.properties.values[:, 0]
+        wanted = selection.values[:, 0]
+        index = np.array([np.nonzero(available == n)[0][0] for n in wanted if n in available], dtype=np.int64)
+        properties = Labels(["n"], available[index].reshape(-1, 1))
+        new_block = TensorBlock(
+            values=block.values[..., index],
+            samples=block.samples,
+            components=block.components,
+            properties=properties,
+        )
+        for parameter, gradient in block.gradients():
+            new_block.add_gradient(
+                parameter,
+                TensorBlock(
+                    values=gradient.values[..., index],
+                    samples=gradient.samples,
+                    components=gradient.components,
+                    properties=properties,
+                ),
+            )
+        blocks.append(new_block)
+    return TensorMap(descriptor.keys, blocks)

@@ -3,9 +3,10 @@
 
 mod kvectors;
 mod periodic;
+mod positions;
 mod radial;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use rayon::prelude::*;
 
@@ -17,7 +18,8 @@ use crate::parameters::LodeParameters;
 use crate::{Error, System};
 
 pub use kvectors::{half_space_k_vectors, KVectors};
-use periodic::{kspace_positions_gradients, kspace_values, structure_factors, AtomPhases, PositionsScratch};
+use periodic::{kspace_values, structure_factors, AtomPhases};
+use positions::{compute_pairs, fill_self_gradients, PositionsLayout, SharedRows};
 pub use radial::{KSpaceRadialIntegral, RadialProjector};
 
 /// Which gradients to compute along with the values
@@ -135,45 +137,40 @@ impl LodeSphericalExpansion {
         let mut blocks = self.block_metadata(systems, &keys, &selected_samples, gradients);
         self.check_memory(systems, &blocks, gradients)?;
 
-        // Split the positions gradients into per-(system, centre) output slices so that centres
-        // can be computed in parallel and write their final values directly.
-        let mut positions_outputs: Vec<HashMap<usize, Vec<(usize, &mut [f64])>>> =
-            (0..systems.len()).map(|_| HashMap::new()).collect();
-        let mut sample_rows: Vec<Vec<usize>> = Vec::new(); // per block: gradient rows of each sample
-        for block in &blocks {
-            let mut rows = vec![0; block.samples.len()];
-            if let Some(positions) = &block.positions {
-                for chunk in positions.samples.chunks(3) {
-                    rows[chunk[0] as usize] += 1;
-                }
-            }
-            sample_rows.push(rows);
-        }
-        for (b, block) in blocks.iter_mut().enumerate() {
-            let row_size = 3 * block.n_components * block.n_properties;
-            if let Some(positions) = &mut block.positions {
-                let mut rest: &mut [f64] = &mut positions.values;
-                for (sample, &[s, i]) in block.samples.iter().enumerate() {
-                    let (head, tail) = rest.split_at_mut(sample_rows[b][sample] * row_size);
-                    rest = tail;
-                    positions_outputs[s as usize].entry(i as usize).or_default().push((b, head));
-                }
-            }
-        }
+        // Positions gradients are written by all systems' tasks directly into the blocks
+        let layouts: Vec<Option<PositionsLayout>> = systems
+            .par_iter()
+            .enumerate()
+            .map(|(s, system)| gradients.positions.then(|| PositionsLayout::new(s, system, &blocks)))
+            .collect();
+        let shared: Vec<Option<SharedRows>> = blocks
+            .iter_mut()
+            .map(|block| {
+                let row_size = 3 * block.n_components * block.n_properties;
+                block.positions.as_mut().map(|p| SharedRows::new(&mut p.values, row_size))
+            })
+            .collect();
 
         let keys_ref = &keys;
+        let shared_ref = &shared;
         let results: Vec<Result<SystemValues, Error>> = systems
             .par_iter()
-            .zip(positions_outputs.into_par_iter())
+            .zip(layouts.par_iter())
             .enumerate()
-            .map(|(s, (system, outputs))| self.compute_system(s, system, keys_ref, &selected_samples, gradients, outputs))
+            .map(|(s, (system, layout))| {
+                self.compute_system(s, system, keys_ref, &selected_samples, gradients, layout.as_ref(), shared_ref)
+            })
             .collect();
+        drop(shared);
 
         let mut per_system = Vec::with_capacity(results.len());
         for result in results {
             per_system.push(result?);
         }
         self.fill_values(&mut blocks, &per_system);
+        if gradients.positions {
+            fill_self_gradients(&mut blocks);
+        }
 
         Ok(Descriptor {
             key_names: ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"],
@@ -289,7 +286,8 @@ impl LodeSphericalExpansion {
         keys: &[[i32; 4]],
         selected: &Option<HashSet<(usize, usize)>>,
         gradients: Gradients,
-        mut positions_outputs: HashMap<usize, Vec<(usize, &mut [f64])>>,
+        layout: Option<&PositionsLayout>,
+        outputs: &[Option<SharedRows>],
     ) -> Result<SystemValues, Error> {
         // centres and neighbour types needed by the requested keys
         let present: BTreeSet<i32> = system.types.iter().copied().collect();
@@ -385,68 +383,11 @@ impl LodeSphericalExpansion {
             }
         }
 
-        if gradients.positions {
-            let mut tasks: Vec<(usize, Vec<(usize, &mut [f64])>)> =
-                centers.iter().filter_map(|&i| positions_outputs.remove(&i).map(|o| (i, o))).collect();
-            let blocks_keys: Vec<[i32; 4]> = keys.to_vec();
-            tasks.par_iter_mut().for_each_init(PositionsScratch::default, |scratch, (center, outputs)| {
-                kspace_positions_gradients(&tables, &kvectors, &phases, *center, scratch);
-                for (b, slice) in outputs.iter_mut() {
-                    self.scatter_positions(system, *center, blocks_keys[*b], &tables, scratch, slice);
-                }
-            });
+        if let Some(layout) = layout {
+            compute_pairs(system, layout, outputs, &tables, &kvectors, &phases, self.n_radial());
         }
 
         Ok(SystemValues { centers, type_index, n_types, values, strain })
-    }
-
-    /// Write the gradients of centre i for block `key` into its rows: one per atom j of the
-    /// neighbour type (and i itself, which gets minus the sum of the others)
-    fn scatter_positions(
-        &self,
-        system: &System,
-        center: usize,
-        key: [i32; 4],
-        tables: &periodic::KTables,
-        scratch: &PositionsScratch,
-        slice: &mut [f64],
-    ) {
-        let l = key[0] as usize;
-        let neighbor_type = key[3];
-        let parity = l % 2;
-        let n_radial = self.n_radial();
-        let n_local = tables.parities[parity].len();
-        let columns = 3 * n_local;
-        let gradients = &scratch.gradients[parity];
-        // offset of (l, m = -l, n = 0) in this parity's local features
-        let offset: usize = (0..l).filter(|x| x % 2 == parity).map(|x| (2 * x + 1) * n_radial).sum();
-        let size = (2 * l + 1) * n_radial;
-
-        let mut row = 0;
-        let mut self_row = None;
-        let mut self_sum = vec![0.0; 3 * size];
-        for (j, &tj) in system.types.iter().enumerate() {
-            if j == center {
-                self_row = Some(row);
-                row += 1;
-                continue;
-            }
-            if tj != neighbor_type {
-                continue;
-            }
-            let out = &mut slice[row * 3 * size..(row + 1) * 3 * size];
-            let g = &gradients[j * columns..(j + 1) * columns];
-            for alpha in 0..3 {
-                for f in 0..size {
-                    let v = g[alpha * n_local + offset + f];
-                    out[alpha * size + f] = v;
-                    self_sum[alpha * size + f] -= v;
-                }
-            }
-            row += 1;
-        }
-        let self_row = self_row.expect("the centre is always a gradient sample");
-        slice[self_row * 3 * size..(self_row + 1) * 3 * size].copy_from_slice(&self_sum);
     }
 
     fn fill_values(&self, blocks: &mut [BlockData], per_system: &[SystemValues]) {

@@ -12,7 +12,7 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use super::kvectors::KVectors;
+pub(crate) use super::kvectors::KVectors;
 use super::LodeSphericalExpansion;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::System;
@@ -49,6 +49,7 @@ impl ParityFeatures {
 /// Tables over all k-vectors of one system: (n_k, columns) row-major for each parity
 pub(crate) struct KTables {
     pub n_k: usize,
+    pub max_angular: usize,
     pub parities: [ParityFeatures; 2],
     /// [W | D] where D (9 blocks αβ) is present when strain gradients are requested
     pub values: [Vec<f64>; 2],
@@ -136,6 +137,7 @@ impl LodeSphericalExpansion {
 
         KTables {
             n_k,
+            max_angular,
             parities,
             values,
             values_columns,
@@ -225,18 +227,13 @@ pub(crate) fn kspace_values(
     n_types: usize,
 ) -> [Vec<f64>; 2] {
     let n_k = tables.n_k;
-    let mut outputs = [0, 1].map(|p| vec![0.0; centers.len() * n_types * tables.values_columns[p]]);
-    let [out_even, out_odd] = &mut outputs;
     let columns = tables.values_columns;
 
-    out_even
-        .par_chunks_mut((CENTER_CHUNK * n_types * columns[0]).max(1))
-        .zip(out_odd.par_chunks_mut((CENTER_CHUNK * n_types * columns[1]).max(1)))
-        .enumerate()
-        .for_each(|(chunk, (out_even, out_odd))| {
-            let first = chunk * CENTER_CHUNK;
-            let chunk_centers = &centers[first..(first + CENTER_CHUNK).min(centers.len())];
+    let chunks: Vec<[Vec<f64>; 2]> = centers
+        .par_chunks(CENTER_CHUNK)
+        .map(|chunk_centers| {
             let rows = chunk_centers.len() * n_types;
+            let mut outputs = [0, 1].map(|p| vec![0.0; rows * columns[p]]);
             let mut real = vec![0.0; rows * K_CHUNK];
             let mut imag = vec![0.0; rows * K_CHUNK];
             for k_start in (0..n_k).step_by(K_CHUNK) {
@@ -254,13 +251,13 @@ pub(crate) fn kspace_values(
                         }
                     }
                 }
-                for (parity, (phase_matrix, out)) in [(&real, &mut *out_even), (&imag, &mut *out_odd)].into_iter().enumerate() {
+                for (parity, phase_matrix) in [&real, &imag].into_iter().enumerate() {
                     if columns[parity] == 0 {
                         continue;
                     }
                     let table = &tables.values[parity][k_start * columns[parity]..(k_start + kc) * columns[parity]];
                     faer::linalg::matmul::matmul(
-                        MatMut::from_row_major_slice_mut(out, rows, columns[parity]),
+                        MatMut::from_row_major_slice_mut(&mut outputs[parity], rows, columns[parity]),
                         Accum::Add,
                         MatRef::from_row_major_slice(&phase_matrix[..rows * kc], rows, kc),
                         MatRef::from_row_major_slice(table, kc, columns[parity]),
@@ -269,24 +266,28 @@ pub(crate) fn kspace_values(
                     );
                 }
             }
-        });
-    outputs
+            outputs
+        })
+        .collect();
+
+    [0, 1].map(|parity| chunks.iter().flat_map(|c| c[parity].iter().copied()).collect())
 }
 
-/// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and every atom j ≠ i: per parity, a (n_atoms, 3 × n_features)
-/// row-major array with columns (α, feature). The row of the centre itself is meaningless.
+/// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`: per parity, a
+/// (rows.len(), 3 × n_features) row-major array with columns (α, feature), in `scratch`.
 pub(crate) fn kspace_positions_gradients(
     tables: &KTables,
     kvectors: &KVectors,
     phases: &[AtomPhases],
     center: usize,
+    rows: &[usize],
     scratch: &mut PositionsScratch,
 ) {
     let n_k = tables.n_k;
-    let n_atoms = phases.len();
+    let n_rows = rows.len();
     let gradient_tables = tables.positions.as_ref().expect("positions tables");
     let columns = [3 * tables.parities[0].len(), 3 * tables.parities[1].len()];
-    scratch.resize(n_atoms, columns);
+    scratch.resize(n_rows, columns);
     for p in 0..2 {
         scratch.gradients[p].iter_mut().for_each(|v| *v = 0.0);
     }
@@ -297,11 +298,11 @@ pub(crate) fn kspace_positions_gradients(
         for ik in 0..kc {
             let index = kvectors.indices[k_start + ik];
             let (ci, si) = phases[center].phase(index);
-            for (j, phase) in phases.iter().enumerate() {
-                let (cj, sj) = phase.phase(index);
+            for (r, &j) in rows.iter().enumerate() {
+                let (cj, sj) = phases[j].phase(index);
                 // sin(k·(rᵢ - rⱼ)) and -cos(k·(rᵢ - rⱼ))
-                sin_matrix[j * kc + ik] = si * cj - ci * sj;
-                minus_cos_matrix[j * kc + ik] = -(ci * cj + si * sj);
+                sin_matrix[r * kc + ik] = si * cj - ci * sj;
+                minus_cos_matrix[r * kc + ik] = -(ci * cj + si * sj);
             }
         }
         for (parity, phase_matrix) in [&scratch.sin, &scratch.minus_cos].into_iter().enumerate() {
@@ -310,9 +311,9 @@ pub(crate) fn kspace_positions_gradients(
             }
             let table = &gradient_tables[parity][k_start * columns[parity]..(k_start + kc) * columns[parity]];
             faer::linalg::matmul::matmul(
-                MatMut::from_row_major_slice_mut(&mut scratch.gradients[parity], n_atoms, columns[parity]),
+                MatMut::from_row_major_slice_mut(&mut scratch.gradients[parity], n_rows, columns[parity]),
                 Accum::Add,
-                MatRef::from_row_major_slice(&phase_matrix[..n_atoms * kc], n_atoms, kc),
+                MatRef::from_row_major_slice(&phase_matrix[..n_rows * kc], n_rows, kc),
                 MatRef::from_row_major_slice(table, kc, columns[parity]),
                 1.0,
                 Par::Seq,

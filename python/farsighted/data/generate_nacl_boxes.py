@@ -1,0 +1,114 @@
+"""Generate ``nacl_boxes.xyz``, the small data set of random Na/Cl boxes shipped with farsighted.
+
+Each structure is a periodic box holding as many Na as Cl atoms (8 to 64 atoms in total), at a
+number density drawn uniformly between 0.03 and 0.05 atoms/Å³, in a random triclinic cell
+(lengths within a factor 1.25 of each other, angles between 75° and 105°). Atoms are placed one at
+a time uniformly in the cell, and a trial position is rejected when it comes closer than 2.0 Å to
+an atom already placed (minimum-image distance under periodic boundary conditions); a box where
+too many trials fail is drawn again from scratch.
+
+The generator is seeded, so running it again gives the same file::
+
+    python python/farsighted/data/generate_nacl_boxes.py  # writes nacl_boxes.xyz beside itself
+
+Each frame's ``info`` records its index (``structure_id``) and its ``number_density`` (Å⁻³).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+SEED = 20240917
+N_STRUCTURES = 20
+MIN_ATOMS = 8
+MAX_ATOMS = 64
+DENSITY_RANGE = (0.03, 0.05)  # atoms / Å³
+ANGLE_RANGE = (75.0, 105.0)  # degrees
+LENGTH_RATIO = 1.25
+MIN_DISTANCE = 2.0  # Å
+MAX_TRIALS_PER_ATOM = 1000
+
+
+def random_cell(rng: np.random.Generator, volume: float) -> np.ndarray:
+    """A random triclinic cell (rows are the lattice vectors) of the given volume."""
+    from ase.geometry import cellpar_to_cell
+
+    while True:
+        lengths = rng.uniform(1.0, LENGTH_RATIO, size=3)
+        angles = rng.uniform(*ANGLE_RANGE, size=3)
+        cos = np.cos(np.radians(angles))
+        # the squared volume of the unit-length cell must be clearly positive
+        gram = 1 - (cos**2).sum() + 2 * cos.prod()
+        if gram < 0.5:
+            continue
+        cell = cellpar_to_cell(np.concatenate([lengths, angles]))
+        scale = (volume / abs(np.linalg.det(cell))) ** (1 / 3)
+        return cell * scale
+
+
+def random_positions(rng: np.random.Generator, cell: np.ndarray, n_atoms: int) -> np.ndarray | None:
+    """Place ``n_atoms`` atoms at least ``MIN_DISTANCE`` apart (minimum image), or give up."""
+    from ase.geometry import get_distances
+
+    positions = np.zeros((0, 3))
+    for _ in range(n_atoms):
+        for _ in range(MAX_TRIALS_PER_ATOM):
+            trial = rng.uniform(size=3) @ cell
+            if len(positions) == 0:
+                break
+            _, distances = get_distances(trial[None], positions, cell=cell, pbc=True)
+            if distances.min() >= MIN_DISTANCE:
+                break
+        else:
+            return None
+        positions = np.vstack([positions, trial])
+    return positions
+
+
+def generate(seed: int = SEED, n_structures: int = N_STRUCTURES) -> list:
+    """The list of ``ase.Atoms`` of the data set."""
+    import ase
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    while len(frames) < n_structures:
+        n_pairs = int(rng.integers(MIN_ATOMS // 2, MAX_ATOMS // 2 + 1))
+        n_atoms = 2 * n_pairs
+        density = rng.uniform(*DENSITY_RANGE)
+        cell = random_cell(rng, n_atoms / density)
+        positions = random_positions(rng, cell, n_atoms)
+        if positions is None:
+            continue
+        numbers = np.array([11, 17] * n_pairs)
+        rng.shuffle(numbers)
+        atoms = ase.Atoms(numbers=numbers, positions=positions, cell=cell, pbc=True)
+        atoms.info["structure_id"] = len(frames)
+        atoms.info["number_density"] = round(float(density), 6)
+        frames.append(atoms)
+    return frames
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--output",
+        default=str(Path(__file__).with_name("nacl_boxes.xyz")),
+        help="where to write the extended XYZ file (default: beside this script)",
+    )
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--n-structures", type=int, default=N_STRUCTURES)
+    args = parser.parse_args(argv)
+
+    import ase.io
+
+    frames = generate(args.seed, args.n_structures)
+    ase.io.write(args.output, frames, format="extxyz")
+    n_atoms = sum(len(frame) for frame in frames)
+    print(f"wrote {len(frames)} structures ({n_atoms} atoms) to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+//! Gradients with respect to atomic positions, using the pair symmetry of the k-space sum.
+//!
+//! ∂⟨a n l m|Vᵢ⟩/∂rⱼ = Σ_k k W(k) {sin(k·(rᵢ-rⱼ)) for even l, -cos(k·(rᵢ-rⱼ)) for odd l} does not
+//! depend on the types, so the same numbers give ∂Vⱼ/∂rᵢ = ∓∂Vᵢ/∂rⱼ: each pair is computed once,
+//! by the task of one of its atoms, and written to both outputs. The gradient with respect to
+//! the centre's own position is minus the sum of the others (translation invariance), filled
+//! in a last pass. Results are written directly into the final gradient arrays: no other
+//! allocation grows as N².
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::periodic::{kspace_positions_gradients, AtomPhases, KTables, KVectors, PositionsScratch};
+use crate::output::BlockData;
+use crate::System;
+
+/// A gradient array shared between tasks that write disjoint rows
+pub(crate) struct SharedRows {
+    pointer: *mut f64,
+    len: usize,
+    /// 3 × (2l + 1) × n_radial
+    row_size: usize,
+}
+
+// SAFETY: tasks only write rows that no other task writes (see `PositionsLayout`), and the
+// owning Vec is neither read nor reallocated while the tasks run.
+unsafe impl Sync for SharedRows {}
+unsafe impl Send for SharedRows {}
+
+impl SharedRows {
+    pub fn new(values: &mut [f64], row_size: usize) -> SharedRows {
+        SharedRows { pointer: values.as_mut_ptr(), len: values.len(), row_size }
+    }
+
+    /// # Safety
+    /// No other thread may access `row` at the same time.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, row: usize) -> &mut [f64] {
+        assert!((row + 1) * self.row_size <= self.len, "gradient row out of bounds");
+        std::slice::from_raw_parts_mut(self.pointer.add(row * self.row_size), self.row_size)
+    }
+}
+
+/// Where the gradient rows of one system go
+pub(crate) struct PositionsLayout {
+    /// blocks with positions gradients for each (center_type, neighbor_type)
+    blocks_by_pair: BTreeMap<(i32, i32), Vec<(usize, usize)>>,
+    /// for each block, first gradient row of each atom's sample in this system (if a sample)
+    sample_start: Vec<Vec<Option<usize>>>,
+    /// number of atoms of the block's neighbour type before each atom
+    rank: Vec<Vec<usize>>,
+}
+
+impl PositionsLayout {
+    pub fn new(system_index: usize, system: &System, blocks: &[BlockData]) -> PositionsLayout {
+        let n_atoms = system.size();
+        let mut blocks_by_pair: BTreeMap<(i32, i32), Vec<(usize, usize)>> = BTreeMap::new();
+        let mut sample_start = Vec::with_capacity(blocks.len());
+        let mut rank = Vec::with_capacity(blocks.len());
+        for (b, block) in blocks.iter().enumerate() {
+            let mut starts = vec![None; n_atoms];
+            let mut ranks = vec![0; n_atoms];
+            if let Some(positions) = &block.positions {
+                let [l, _, center_type, neighbor_type] = block.key;
+                blocks_by_pair.entry((center_type, neighbor_type)).or_default().push((b, l as usize));
+                let mut count = 0;
+                for (j, &t) in system.types.iter().enumerate() {
+                    ranks[j] = count;
+                    if t == neighbor_type {
+                        count += 1;
+                    }
+                }
+                // gradient samples are grouped by sample, in sample order
+                let mut row = 0;
+                let mut previous = None;
+                for chunk in positions.samples.chunks(3) {
+                    let sample = chunk[0] as usize;
+                    if Some(sample) != previous {
+                        let [s, i] = block.samples[sample];
+                        if s as usize == system_index {
+                            starts[i as usize] = Some(row);
+                        }
+                        previous = Some(sample);
+                    }
+                    row += 1;
+                }
+            }
+            sample_start.push(starts);
+            rank.push(ranks);
+        }
+        PositionsLayout { blocks_by_pair, sample_start, rank }
+    }
+
+    /// Gradient row of atom j in the sample of centre i in block b
+    fn row(&self, system: &System, b: usize, neighbor_type: i32, i: usize, j: usize) -> Option<usize> {
+        let start = self.sample_start[b][i]?;
+        let shift = usize::from(system.types[i] != neighbor_type && i < j);
+        Some(start + self.rank[b][j] + shift)
+    }
+
+    fn is_center(&self, i: usize) -> bool {
+        self.sample_start.iter().any(|starts| starts[i].is_some())
+    }
+}
+
+/// Compute and write every off-diagonal gradient row of one system
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compute_pairs(
+    system: &System,
+    layout: &PositionsLayout,
+    outputs: &[Option<SharedRows>],
+    tables: &KTables,
+    kvectors: &KVectors,
+    phases: &[AtomPhases],
+    n_radial: usize,
+) {
+    let n_atoms = system.size();
+    let is_center: Vec<bool> = (0..n_atoms).map(|i| layout.is_center(i)).collect();
+    let needs_pair = |i: usize, j: usize| {
+        let (ti, tj) = (system.types[i], system.types[j]);
+        (is_center[i] && layout.blocks_by_pair.contains_key(&(ti, tj)))
+            || (is_center[j] && layout.blocks_by_pair.contains_key(&(tj, ti)))
+    };
+
+    // the pair (i, j) is computed by i if i < j or j is not a centre
+    let tasks: Vec<(usize, Vec<usize>)> = (0..n_atoms)
+        .filter(|&i| is_center[i])
+        .map(|i| {
+            let rows = (0..n_atoms).filter(|&j| j != i && (j > i || !is_center[j]) && needs_pair(i, j)).collect();
+            (i, rows)
+        })
+        .filter(|(_, rows): &(usize, Vec<usize>)| !rows.is_empty())
+        .collect();
+
+    // offset of (l, m = -l, n = 0) among the features of l's parity
+    let offsets: Vec<usize> =
+        (0..=tables.max_angular).map(|l| (0..l).filter(|x| x % 2 == l % 2).map(|x| (2 * x + 1) * n_radial).sum()).collect();
+
+    tasks.par_iter().for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
+        let i = *i;
+        kspace_positions_gradients(tables, kvectors, phases, i, rows, scratch);
+        for (r, &j) in rows.iter().enumerate() {
+            let (ti, tj) = (system.types[i], system.types[j]);
+            let forward = if is_center[i] { layout.blocks_by_pair.get(&(ti, tj)) } else { None };
+            let backward = if is_center[j] { layout.blocks_by_pair.get(&(tj, ti)) } else { None };
+            for (blocks, center, neighbor, neighbor_type, backwards) in
+                [(forward, i, j, tj, false), (backward, j, i, ti, true)]
+            {
+                for &(b, l) in blocks.into_iter().flatten() {
+                    let Some(row) = layout.row(system, b, neighbor_type, center, neighbor) else { continue };
+                    let parity = l % 2;
+                    // ∂Vⱼ/∂rᵢ = -∂Vᵢ/∂rⱼ for even l and +∂Vᵢ/∂rⱼ for odd l
+                    let sign = if backwards && parity == 0 { -1.0 } else { 1.0 };
+                    let n_local = tables.parities[parity].len();
+                    let gradient = &scratch.gradients[parity][r * 3 * n_local..(r + 1) * 3 * n_local];
+                    let size = (2 * l + 1) * n_radial;
+                    let output = outputs[b].as_ref().expect("block has positions gradients");
+                    // SAFETY: (block, centre, neighbour) rows are written by exactly one task
+                    let out = unsafe { output.row(row) };
+                    for alpha in 0..3 {
+                        let source = &gradient[alpha * n_local + offsets[l]..alpha * n_local + offsets[l] + size];
+                        for (o, &g) in out[alpha * size..(alpha + 1) * size].iter_mut().zip(source) {
+                            *o = sign * g;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Fill the row of each centre with minus the sum of the other rows of its sample
+pub(crate) fn fill_self_gradients(blocks: &mut [BlockData]) {
+    blocks.par_iter_mut().for_each(|block| {
+        let Some(positions) = &mut block.positions else { return };
+        let size = 3 * block.n_components * block.n_properties;
+        let n_rows = positions.samples.len() / 3;
+        let mut start = 0;
+        while start < n_rows {
+            let sample = positions.samples[3 * start];
+            let mut end = start;
+            while end < n_rows && positions.samples[3 * end] == sample {
+                end += 1;
+            }
+            let center = block.samples[sample as usize][1];
+            let mut sum = vec![0.0; size];
+            let mut self_row = None;
+            for row in start..end {
+                if positions.samples[3 * row + 2] == center {
+                    self_row = Some(row);
+                    continue;
+                }
+                for (s, v) in sum.iter_mut().zip(&positions.values[row * size..(row + 1) * size]) {
+                    *s -= v;
+                }
+            }
+            let row = self_row.expect("the centre is one of its gradient samples");
+            positions.values[row * size..(row + 1) * size].copy_from_slice(&sum);
+            start = end;
+        }
+    });
+}

@@ -1,0 +1,63 @@
+"""Shared helpers for the tests: random periodic systems and hyper-parameters."""
+
+import ase
+import numpy as np
+
+
+def random_triclinic_system(n_atoms, seed, types=(1, 8, 11), min_distance=0.7):
+    """Random atoms in a random triclinic cell, no two atoms closer than ``min_distance``"""
+    rng = np.random.default_rng(seed)
+    cell = np.diag(rng.uniform(4.5, 6.5, 3)) + rng.uniform(-1.2, 1.2, (3, 3))
+    positions = []
+    while len(positions) < n_atoms:
+        candidate = rng.uniform(0, 1, 3) @ cell
+        atoms = ase.Atoms("H" * (len(positions) + 1), positions=positions + [candidate], cell=cell, pbc=True)
+        if len(positions) == 0 or atoms.get_distances(len(positions), range(len(positions)), mic=True).min() > min_distance:
+            positions.append(candidate)
+    numbers = rng.choice(types, n_atoms)
+    numbers[: len(types)] = types  # every type present
+    return ase.Atoms(numbers, positions=positions, cell=cell, pbc=True)
+
+
+def lode_hypers(exponent=1, smearing=1.0, max_angular=3, max_radial=3, radius=3.5, weight=1.0, spline=None, k_cutoff=None):
+    hypers = {
+        "density": {
+            "type": "SmearedPowerLaw",
+            "smearing": smearing,
+            "exponent": exponent,
+            "center_atom_weight": weight,
+        },
+        "basis": {
+            "type": "TensorProduct",
+            "max_angular": max_angular,
+            "radial": {"type": "Gto", "max_radial": max_radial, "radius": radius},
+            "spline_accuracy": spline,
+        },
+    }
+    if k_cutoff is not None:
+        hypers["k_cutoff"] = k_cutoff
+    return hypers
+
+
+def max_relative_difference(actual, expected, parameter=None):
+    """max over blocks of max|actual - expected| / max|expected| (values or a gradient)"""
+    assert actual.keys == expected.keys
+    worst = 0.0
+    for key, block in expected.items():
+        other = actual.block(key)
+        assert other.samples == block.samples
+        assert other.properties == block.properties
+        assert other.components == block.components
+        if parameter is not None:
+            block = block.gradient(parameter)
+            other = other.gradient(parameter)
+            assert other.samples == block.samples
+        assert other.values.shape == block.values.shape
+        if block.values.size == 0:
+            continue
+        scale = np.abs(block.values).max()
+        if scale == 0.0:
+            assert np.abs(other.values).max() < 1e-14
+            continue
+        worst = max(worst, np.abs(other.values - block.values).max() / scale)
+    return worst
