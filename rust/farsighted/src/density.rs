@@ -42,7 +42,8 @@ impl SmearedPowerLaw {
         let power = k.powf(p - 3.0);
         let value = prefactor * power * upper_gamma(s, x);
         // d/dk Γ(s, x) = -x^{s-1} e^{-x} dx/dk, dx/dk = kσ²
-        let derivative = (p - 3.0) / k * value - prefactor * power * x.powf(s - 1.0) * (-x).exp() * k * s2;
+        let derivative =
+            (p - 3.0) / k * value - prefactor * power * x.powf(s - 1.0) * (-x).exp() * k * s2;
         (value, derivative)
     }
 
@@ -74,18 +75,25 @@ mod tests {
     #[test]
     fn fourier_transform_by_quadrature() {
         for &p in &[0.0, 4.0, 5.0, 6.0, 9.0] {
-            let density = SmearedPowerLaw { smearing: 0.8, exponent: p };
+            let density = SmearedPowerLaw {
+                smearing: 0.8,
+                exponent: p,
+            };
             for &k in &[0.3, 1.0, 2.5] {
                 let q = RadialQuadrature::new(400.0, 0.05);
                 let mut j = [0.0];
-                let value = 4.0 * std::f64::consts::PI
+                let value = 4.0
+                    * std::f64::consts::PI
                     * q.integrate(|r| {
                         spherical_bessel_sequence(k * r, &mut j);
                         r * r * density.real_space(r) * j[0]
                     });
                 let (expected, _) = density.fourier(k);
                 // the 1/r^p tail beyond 400 Å contributes ~ 400^{3-p}/k
-                assert!((value - expected).abs() < 1e-6 * expected.abs(), "p={p} k={k}: {value} vs {expected}");
+                assert!(
+                    (value - expected).abs() < 1e-6 * expected.abs(),
+                    "p={p} k={k}: {value} vs {expected}"
+                );
             }
         }
     }
@@ -94,18 +102,28 @@ mod tests {
     fn known_transforms_and_derivatives() {
         let sigma: f64 = 0.7;
         for &k in &[0.1, 1.0, 3.0] {
-            let density = SmearedPowerLaw { smearing: sigma, exponent: 1.0 };
+            let density = SmearedPowerLaw {
+                smearing: sigma,
+                exponent: 1.0,
+            };
             let (value, _) = density.fourier(k);
-            let expected = 4.0 * std::f64::consts::PI * (-0.5 * k * k * sigma * sigma).exp() / (k * k);
+            let expected =
+                4.0 * std::f64::consts::PI * (-0.5 * k * k * sigma * sigma).exp() / (k * k);
             assert!((value - expected).abs() < 1e-13 * expected);
         }
         for p in 0..10 {
-            let density = SmearedPowerLaw { smearing: sigma, exponent: p as f64 };
+            let density = SmearedPowerLaw {
+                smearing: sigma,
+                exponent: p as f64,
+            };
             for &k in &[0.2, 1.3, 4.0] {
                 let (_, derivative) = density.fourier(k);
                 let h = 1e-5;
                 let fd = (density.fourier(k + h).0 - density.fourier(k - h).0) / (2.0 * h);
-                assert!((fd - derivative).abs() < 1e-7 * (1.0 + derivative.abs()), "p={p} k={k}");
+                assert!(
+                    (fd - derivative).abs() < 1e-7 * (1.0 + derivative.abs()),
+                    "p={p} k={k}"
+                );
             }
             if let Some(zero) = density.fourier_at_zero() {
                 let small = density.fourier(1e-6).0;

@@ -27,13 +27,24 @@ pub struct LodeParameters {
 impl LodeParameters {
     /// Parse `{"density": ..., "basis": ..., "k_cutoff": ...}` as featomic does.
     pub fn from_json(json: &str) -> Result<LodeParameters, Error> {
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| Error::InvalidParameter(format!("hyper-parameters are not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            Error::InvalidParameter(format!("hyper-parameters are not valid JSON: {e}"))
+        })?;
         let root = object(&value, "hyper-parameters")?;
         check_keys(root, "", &["density", "basis", "k_cutoff"])?;
 
         let density = object(required(root, "", "density")?, "density")?;
-        check_keys(density, "density.", &["type", "smearing", "exponent", "center_atom_weight", "scaling"])?;
+        check_keys(
+            density,
+            "density.",
+            &[
+                "type",
+                "smearing",
+                "exponent",
+                "center_atom_weight",
+                "scaling",
+            ],
+        )?;
         let kind = string(required(density, "density.", "type")?, "density.type")?;
         if kind != "SmearedPowerLaw" {
             return Err(Error::InvalidParameter(format!(
@@ -41,15 +52,23 @@ impl LodeParameters {
             )));
         }
         if density.get("scaling").is_some_and(|v| !v.is_null()) {
-            return Err(Error::InvalidParameter("density.scaling is not supported by LODE".into()));
+            return Err(Error::InvalidParameter(
+                "density.scaling is not supported by LODE".into(),
+            ));
         }
-        let smearing = number(required(density, "density.", "smearing")?, "density.smearing")?;
+        let smearing = number(
+            required(density, "density.", "smearing")?,
+            "density.smearing",
+        )?;
         if !(smearing > 0.0 && smearing.is_finite()) {
             return Err(Error::InvalidParameter(format!(
                 "density.smearing must be a positive finite number, got {smearing}"
             )));
         }
-        let exponent = number(required(density, "density.", "exponent")?, "density.exponent")?;
+        let exponent = number(
+            required(density, "density.", "exponent")?,
+            "density.exponent",
+        )?;
         if !(exponent.fract() == 0.0 && (0.0..=9.0).contains(&exponent)) {
             return Err(Error::InvalidParameter(format!(
                 "density.exponent must be an integer between 0 and 9, got {exponent}"
@@ -60,16 +79,27 @@ impl LodeParameters {
             Some(v) => number(v, "density.center_atom_weight")?,
         };
         if !center_atom_weight.is_finite() {
-            return Err(Error::InvalidParameter("density.center_atom_weight must be finite".into()));
+            return Err(Error::InvalidParameter(
+                "density.center_atom_weight must be finite".into(),
+            ));
         }
 
         let basis = object(required(root, "", "basis")?, "basis")?;
-        check_keys(basis, "basis.", &["type", "max_angular", "radial", "spline_accuracy"])?;
+        check_keys(
+            basis,
+            "basis.",
+            &["type", "max_angular", "radial", "spline_accuracy"],
+        )?;
         let kind = string(required(basis, "basis.", "type")?, "basis.type")?;
         if kind != "TensorProduct" {
-            return Err(Error::InvalidParameter(format!("basis.type must be 'TensorProduct', got '{kind}'")));
+            return Err(Error::InvalidParameter(format!(
+                "basis.type must be 'TensorProduct', got '{kind}'"
+            )));
         }
-        let max_angular = integer(required(basis, "basis.", "max_angular")?, "basis.max_angular")?;
+        let max_angular = integer(
+            required(basis, "basis.", "max_angular")?,
+            "basis.max_angular",
+        )?;
         if max_angular > MAX_ANGULAR_LIMIT {
             return Err(Error::InvalidParameter(format!(
                 "basis.max_angular={max_angular} is too large (at most {MAX_ANGULAR_LIMIT})"
@@ -91,17 +121,28 @@ impl LodeParameters {
 
         let radial = object(required(basis, "basis.", "radial")?, "basis.radial")?;
         check_keys(radial, "basis.radial.", &["type", "max_radial", "radius"])?;
-        let kind = string(required(radial, "basis.radial.", "type")?, "basis.radial.type")?;
+        let kind = string(
+            required(radial, "basis.radial.", "type")?,
+            "basis.radial.type",
+        )?;
         if kind != "Gto" {
-            return Err(Error::InvalidParameter(format!("basis.radial.type must be 'Gto', got '{kind}'")));
+            return Err(Error::InvalidParameter(format!(
+                "basis.radial.type must be 'Gto', got '{kind}'"
+            )));
         }
-        let max_radial = integer(required(radial, "basis.radial.", "max_radial")?, "basis.radial.max_radial")?;
+        let max_radial = integer(
+            required(radial, "basis.radial.", "max_radial")?,
+            "basis.radial.max_radial",
+        )?;
         if max_radial > MAX_RADIAL_LIMIT {
             return Err(Error::InvalidParameter(format!(
                 "basis.radial.max_radial={max_radial} is too large (at most {MAX_RADIAL_LIMIT})"
             )));
         }
-        let radius = number(required(radial, "basis.radial.", "radius")?, "basis.radial.radius")?;
+        let radius = number(
+            required(radial, "basis.radial.", "radius")?,
+            "basis.radial.radius",
+        )?;
         if !(radius > 0.0 && radius.is_finite()) {
             return Err(Error::InvalidParameter(format!(
                 "basis.radial.radius must be a positive finite number, got {radius}"
@@ -113,7 +154,9 @@ impl LodeParameters {
             Some(v) => {
                 let k = number(v, "k_cutoff")?;
                 if !(k > 0.0 && k.is_finite()) {
-                    return Err(Error::InvalidParameter(format!("k_cutoff must be a positive finite number, got {k}")));
+                    return Err(Error::InvalidParameter(format!(
+                        "k_cutoff must be a positive finite number, got {k}"
+                    )));
                 }
                 Some(k)
             }
@@ -133,16 +176,20 @@ impl LodeParameters {
 
     /// The k-space cutoff: the given one, or featomic's default 1.2π/σ
     pub fn k_cutoff(&self) -> f64 {
-        self.k_cutoff.unwrap_or(1.2 * std::f64::consts::PI / self.smearing)
+        self.k_cutoff
+            .unwrap_or(1.2 * std::f64::consts::PI / self.smearing)
     }
 }
 
 fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, Error> {
-    value.as_object().ok_or_else(|| Error::InvalidParameter(format!("{name} must be a dictionary, got {value}")))
+    value
+        .as_object()
+        .ok_or_else(|| Error::InvalidParameter(format!("{name} must be a dictionary, got {value}")))
 }
 
 fn required<'a>(map: &'a Map<String, Value>, prefix: &str, key: &str) -> Result<&'a Value, Error> {
-    map.get(key).ok_or_else(|| Error::InvalidParameter(format!("missing hyper-parameter {prefix}{key}")))
+    map.get(key)
+        .ok_or_else(|| Error::InvalidParameter(format!("missing hyper-parameter {prefix}{key}")))
 }
 
 fn check_keys(map: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Result<(), Error> {
@@ -158,18 +205,24 @@ fn check_keys(map: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Resul
 }
 
 fn number(value: &Value, name: &str) -> Result<f64, Error> {
-    value.as_f64().ok_or_else(|| Error::InvalidParameter(format!("{name} must be a number, got {value}")))
+    value
+        .as_f64()
+        .ok_or_else(|| Error::InvalidParameter(format!("{name} must be a number, got {value}")))
 }
 
 fn integer(value: &Value, name: &str) -> Result<usize, Error> {
     match value.as_u64() {
         Some(v) => Ok(v as usize),
-        None => Err(Error::InvalidParameter(format!("{name} must be a non-negative integer, got {value}"))),
+        None => Err(Error::InvalidParameter(format!(
+            "{name} must be a non-negative integer, got {value}"
+        ))),
     }
 }
 
 fn string<'a>(value: &'a Value, name: &str) -> Result<&'a str, Error> {
-    value.as_str().ok_or_else(|| Error::InvalidParameter(format!("{name} must be a string, got {value}")))
+    value
+        .as_str()
+        .ok_or_else(|| Error::InvalidParameter(format!("{name} must be a string, got {value}")))
 }
 
 #[cfg(test)]
@@ -193,13 +246,34 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            (GOOD.replace("\"smearing\": 1.0", "\"smearing\": -1.0"), "density.smearing"),
-            (GOOD.replace("\"smearing\": 1.0", "\"smearing\": \"1\""), "density.smearing"),
-            (GOOD.replace("\"exponent\": 1", "\"exponent\": 12"), "density.exponent"),
-            (GOOD.replace("\"max_angular\": 4", "\"max_angular\": 400"), "basis.max_angular"),
-            (GOOD.replace("\"radius\": 4.0", "\"radius\": 0"), "basis.radial.radius"),
-            (GOOD.replace("\"radius\": 4.0", "\"radius\": 4.0, \"cutoff\": 3"), "basis.radial.cutoff"),
-            (GOOD.replace("\"exponent\": 1", "\"exponent\": 1, \"width\": 1"), "density.width"),
+            (
+                GOOD.replace("\"smearing\": 1.0", "\"smearing\": -1.0"),
+                "density.smearing",
+            ),
+            (
+                GOOD.replace("\"smearing\": 1.0", "\"smearing\": \"1\""),
+                "density.smearing",
+            ),
+            (
+                GOOD.replace("\"exponent\": 1", "\"exponent\": 12"),
+                "density.exponent",
+            ),
+            (
+                GOOD.replace("\"max_angular\": 4", "\"max_angular\": 400"),
+                "basis.max_angular",
+            ),
+            (
+                GOOD.replace("\"radius\": 4.0", "\"radius\": 0"),
+                "basis.radial.radius",
+            ),
+            (
+                GOOD.replace("\"radius\": 4.0", "\"radius\": 4.0, \"cutoff\": 3"),
+                "basis.radial.cutoff",
+            ),
+            (
+                GOOD.replace("\"exponent\": 1", "\"exponent\": 1, \"width\": 1"),
+                "density.width",
+            ),
         ];
         for (json, key) in cases {
             let error = LodeParameters::from_json(&json).unwrap_err().to_string();

@@ -21,7 +21,11 @@ impl System {
 
     pub fn volume(&self) -> f64 {
         let [a, b, c] = self.cell;
-        let cross = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+        let cross = [
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ];
         (cross[0] * c[0] + cross[1] * c[1] + cross[2] * c[2]).abs()
     }
 
@@ -29,7 +33,11 @@ impl System {
     pub fn reciprocal_cell(&self) -> [[f64; 3]; 3] {
         let [a, b, c] = self.cell;
         let cross = |u: [f64; 3], v: [f64; 3]| {
-            [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]]
+            [
+                u[1] * v[2] - u[2] * v[1],
+                u[2] * v[0] - u[0] * v[2],
+                u[0] * v[1] - u[1] * v[0],
+            ]
         };
         let bc = cross(b, c);
         let det = a[0] * bc[0] + a[1] * bc[1] + a[2] * bc[2];
@@ -42,13 +50,23 @@ impl System {
     pub fn validate_periodic(&self, index: usize) -> Result<(), Error> {
         let name = format!("system {index}");
         if self.positions.len() != self.types.len() {
-            return Err(Error::InvalidSystem(format!("{name}: different number of positions and types")));
+            return Err(Error::InvalidSystem(format!(
+                "{name}: different number of positions and types"
+            )));
         }
-        if let Some(atom) = self.positions.iter().position(|p| p.iter().any(|x| !x.is_finite())) {
-            return Err(Error::InvalidSystem(format!("{name}: position of atom {atom} is not finite (NaN or infinite)")));
+        if let Some(atom) = self
+            .positions
+            .iter()
+            .position(|p| p.iter().any(|x| !x.is_finite()))
+        {
+            return Err(Error::InvalidSystem(format!(
+                "{name}: position of atom {atom} is not finite (NaN or infinite)"
+            )));
         }
         if self.cell.iter().flatten().any(|x| !x.is_finite()) {
-            return Err(Error::InvalidSystem(format!("{name}: the cell contains NaN or infinite values")));
+            return Err(Error::InvalidSystem(format!(
+                "{name}: the cell contains NaN or infinite values"
+            )));
         }
         if self.pbc != [true, true, true] {
             return Err(Error::InvalidSystem(format!(
@@ -56,14 +74,20 @@ impl System {
                 self.pbc
             )));
         }
-        let lengths: f64 = self.cell.iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).product();
+        let lengths: f64 = self
+            .cell
+            .iter()
+            .map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt())
+            .product();
         if !(self.volume() > 1e-8 * lengths && lengths > 0.0) {
             return Err(Error::InvalidSystem(format!(
                 "{name}: the cell is singular (zero volume); periodic systems need three independent cell vectors"
             )));
         }
         if self.types.is_empty() {
-            return Err(Error::InvalidSystem(format!("{name}: the system contains no atom")));
+            return Err(Error::InvalidSystem(format!(
+                "{name}: the system contains no atom"
+            )));
         }
         Ok(())
     }

@@ -20,6 +20,12 @@ impl GtoBasis {
                 "basis.radial.radius must be a positive finite number, got {radius}"
             )));
         }
+        if max_radial > crate::parameters::MAX_RADIAL_LIMIT {
+            return Err(Error::InvalidParameter(format!(
+                "basis.radial.max_radial={max_radial} is too large (at most {})",
+                crate::parameters::MAX_RADIAL_LIMIT
+            )));
+        }
         let size = max_radial + 1;
         let widths: Vec<f64> = (0..size)
             .map(|n| radius * f64::max((n as f64).sqrt(), 1.0) / size as f64)
@@ -36,7 +42,9 @@ impl GtoBasis {
         });
 
         let eigen = overlap.self_adjoint_eigen(faer::Side::Lower).map_err(|e| {
-            Error::Numerical(format!("eigen-decomposition of the GTO overlap failed: {e:?}"))
+            Error::Numerical(format!(
+                "eigen-decomposition of the GTO overlap failed: {e:?}"
+            ))
         })?;
         let u = eigen.U();
         let s = eigen.S();
@@ -55,7 +63,11 @@ impl GtoBasis {
             }
         }
 
-        Ok(GtoBasis { widths, normalization, orthonormalization })
+        Ok(GtoBasis {
+            widths,
+            normalization,
+            orthonormalization,
+        })
     }
 
     pub fn size(&self) -> usize {
@@ -80,13 +92,14 @@ impl GtoBasis {
     /// Rₙ(r) for all n
     pub fn evaluate(&self, r: f64, values: &mut [f64]) {
         let size = self.size();
-        let mut primitive = [0.0; 64];
-        for m in 0..size {
+        let mut primitive = [0.0; crate::parameters::MAX_RADIAL_LIMIT + 1];
+        for (m, p) in primitive.iter_mut().enumerate().take(size) {
             let s = self.widths[m];
-            primitive[m] = self.normalization[m] * r.powi(m as i32) * (-0.5 * r * r / (s * s)).exp();
+            *p = self.normalization[m] * r.powi(m as i32) * (-0.5 * r * r / (s * s)).exp();
         }
-        for n in 0..size {
-            values[n] = (0..size).map(|m| self.orthonormalization[n * size + m] * primitive[m]).sum();
+        for (n, value) in values.iter_mut().enumerate().take(size) {
+            let row = &self.orthonormalization[n * size..(n + 1) * size];
+            *value = row.iter().zip(&primitive).map(|(o, p)| o * p).sum();
         }
     }
 }
@@ -116,7 +129,11 @@ mod tests {
                 for b in 0..size {
                     let expected = if a == b { 1.0 } else { 0.0 };
                     // S^{-1/2} amplifies rounding by the overlap's condition number (~1e5 at n=9)
-                    assert!((overlap[a * size + b] - expected).abs() < 1e-10, "{a} {b}: {}", overlap[a * size + b]);
+                    assert!(
+                        (overlap[a * size + b] - expected).abs() < 1e-10,
+                        "{a} {b}: {}",
+                        overlap[a * size + b]
+                    );
                 }
             }
         }

@@ -42,7 +42,8 @@ pub fn half_space_k_vectors(system: &System, k_cutoff: f64) -> KVectors {
         for n2 in n2_start..=max[1] {
             let n3_start = if n1 == 0 && n2 == 0 { 1 } else { -max[2] };
             for n3 in n3_start..=max[2] {
-                let k = [0, 1, 2].map(|d| n1 as f64 * b[0][d] + n2 as f64 * b[1][d] + n3 as f64 * b[2][d]);
+                let k = [0, 1, 2]
+                    .map(|d| n1 as f64 * b[0][d] + n2 as f64 * b[1][d] + n3 as f64 * b[2][d]);
                 if k[0] * k[0] + k[1] * k[1] + k[2] * k[2] < cutoff2 {
                     indices.push([n1, n2, n3]);
                     vectors.push(k);
@@ -50,5 +51,9 @@ pub fn half_space_k_vectors(system: &System, k_cutoff: f64) -> KVectors {
             }
         }
     }
-    KVectors { indices, vectors, max_index: max }
+    KVectors {
+        indices,
+        vectors,
+        max_index: max,
+    }
 }

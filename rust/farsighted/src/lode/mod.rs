@@ -53,9 +53,17 @@ pub struct LodeSphericalExpansion {
 impl LodeSphericalExpansion {
     pub fn new(parameters: LodeParameters) -> Result<LodeSphericalExpansion, Error> {
         let basis = GtoBasis::new(parameters.max_radial, parameters.radius)?;
-        let density = SmearedPowerLaw { smearing: parameters.smearing, exponent: parameters.exponent };
+        let density = SmearedPowerLaw {
+            smearing: parameters.smearing,
+            exponent: parameters.exponent,
+        };
         let k_cutoff = parameters.k_cutoff();
-        let projector = RadialProjector::new(&basis, parameters.max_angular, k_cutoff, parameters.smearing);
+        let projector = RadialProjector::new(
+            &basis,
+            parameters.max_angular,
+            k_cutoff,
+            parameters.smearing,
+        );
         let center_contribution: Vec<f64> = projector
             .project(|r| density.real_space(r))
             .into_iter()
@@ -63,7 +71,13 @@ impl LodeSphericalExpansion {
             .collect();
         let radial_at_zero = projector.project(|_| 1.0);
         let radial = KSpaceRadialIntegral::new(projector, k_cutoff, parameters.spline_accuracy)?;
-        Ok(LodeSphericalExpansion { parameters, density, radial, center_contribution, radial_at_zero })
+        Ok(LodeSphericalExpansion {
+            parameters,
+            density,
+            radial,
+            center_contribution,
+            radial_at_zero,
+        })
     }
 
     /// Create the calculator from featomic-style JSON hyper-parameters
@@ -100,7 +114,12 @@ impl LodeSphericalExpansion {
     }
 
     /// Compute the expansion for all `systems`
-    pub fn compute(&self, systems: &[System], gradients: Gradients, selection: &Selection) -> Result<Descriptor, Error> {
+    pub fn compute(
+        &self,
+        systems: &[System],
+        gradients: Gradients,
+        selection: &Selection,
+    ) -> Result<Descriptor, Error> {
         for (i, system) in systems.iter().enumerate() {
             system.validate_periodic(i)?;
         }
@@ -123,7 +142,11 @@ impl LodeSphericalExpansion {
             Some(samples) => {
                 let mut set = HashSet::new();
                 for &[s, i] in samples {
-                    if s < 0 || s as usize >= systems.len() || i < 0 || i as usize >= systems[s as usize].size() {
+                    if s < 0
+                        || s as usize >= systems.len()
+                        || i < 0
+                        || i as usize >= systems[s as usize].size()
+                    {
                         return Err(Error::InvalidParameter(format!(
                             "selected sample (system={s}, atom={i}) does not exist"
                         )));
@@ -141,13 +164,20 @@ impl LodeSphericalExpansion {
         let layouts: Vec<Option<PositionsLayout>> = systems
             .par_iter()
             .enumerate()
-            .map(|(s, system)| gradients.positions.then(|| PositionsLayout::new(s, system, &blocks)))
+            .map(|(s, system)| {
+                gradients
+                    .positions
+                    .then(|| PositionsLayout::new(s, system, &blocks))
+            })
             .collect();
         let shared: Vec<Option<SharedRows>> = blocks
             .iter_mut()
             .map(|block| {
                 let row_size = 3 * block.n_components * block.n_properties;
-                block.positions.as_mut().map(|p| SharedRows::new(&mut p.values, row_size))
+                block
+                    .positions
+                    .as_mut()
+                    .map(|p| SharedRows::new(&mut p.values, row_size))
             })
             .collect();
 
@@ -158,7 +188,15 @@ impl LodeSphericalExpansion {
             .zip(layouts.par_iter())
             .enumerate()
             .map(|(s, (system, layout))| {
-                self.compute_system(s, system, keys_ref, &selected_samples, gradients, layout.as_ref(), shared_ref)
+                self.compute_system(
+                    s,
+                    system,
+                    keys_ref,
+                    &selected_samples,
+                    gradients,
+                    layout.as_ref(),
+                    shared_ref,
+                )
             })
             .collect();
         drop(shared);
@@ -201,7 +239,9 @@ impl LodeSphericalExpansion {
                         continue;
                     }
                     for (i, &t) in system.types.iter().enumerate() {
-                        if t != center_type || selected.as_ref().is_some_and(|set| !set.contains(&(s, i))) {
+                        if t != center_type
+                            || selected.as_ref().is_some_and(|set| !set.contains(&(s, i)))
+                        {
                             continue;
                         }
                         let sample = samples.len() as i32;
@@ -209,7 +249,8 @@ impl LodeSphericalExpansion {
                         if gradients.positions {
                             for (j, &tj) in system.types.iter().enumerate() {
                                 if tj == neighbor_type || j == i {
-                                    positions_samples.extend_from_slice(&[sample, s as i32, j as i32]);
+                                    positions_samples
+                                        .extend_from_slice(&[sample, s as i32, j as i32]);
                                 }
                             }
                         }
@@ -242,7 +283,12 @@ impl LodeSphericalExpansion {
     }
 
     /// Refuse calculations that would not fit in memory, before allocating anything large
-    fn check_memory(&self, systems: &[System], blocks: &[BlockData], gradients: Gradients) -> Result<(), Error> {
+    fn check_memory(
+        &self,
+        systems: &[System],
+        blocks: &[BlockData],
+        gradients: Gradients,
+    ) -> Result<(), Error> {
         let mut bytes = 0.0;
         for block in blocks {
             bytes += 8.0 * block.values.len() as f64;
@@ -254,14 +300,18 @@ impl LodeSphericalExpansion {
             }
         }
         let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
-        let columns = n_features * (1.0 + if gradients.positions { 3.0 } else { 0.0 } + if gradients.strain { 9.0 } else { 0.0 });
+        let columns = n_features
+            * (1.0
+                + if gradients.positions { 3.0 } else { 0.0 }
+                + if gradients.strain { 9.0 } else { 0.0 });
         let threads = rayon::current_num_threads() as f64;
         let tables: f64 = systems
             .iter()
             .map(|system| {
                 let n_k = kvectors::estimated_count(system, self.parameters.k_cutoff());
                 // tables, phases and per-thread scratch
-                8.0 * (n_k * columns + system.size() as f64 * (threads * (256.0 + 3.0 * n_features) + 64.0))
+                8.0 * (n_k * columns
+                    + system.size() as f64 * (threads * (256.0 + 3.0 * n_features) + 64.0))
             })
             .fold(0.0, f64::max);
         // the values are also kept per system before being copied into the blocks
@@ -279,6 +329,7 @@ impl LodeSphericalExpansion {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn compute_system(
         &self,
         s: usize,
@@ -304,7 +355,11 @@ impl LodeSphericalExpansion {
             .filter(|&i| selected.as_ref().is_none_or(|set| set.contains(&(s, i))))
             .collect();
         let neighbor_types: Vec<i32> = neighbor_types.into_iter().collect();
-        let type_index: BTreeMap<i32, usize> = neighbor_types.iter().enumerate().map(|(t, &a)| (a, t)).collect();
+        let type_index: BTreeMap<i32, usize> = neighbor_types
+            .iter()
+            .enumerate()
+            .map(|(t, &a)| (a, t))
+            .collect();
         let n_types = neighbor_types.len();
         let n_features = (self.parameters.max_angular + 1).pow(2) * self.n_radial();
         if centers.is_empty() {
@@ -325,26 +380,44 @@ impl LodeSphericalExpansion {
             .par_iter()
             .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
             .collect();
-        let atom_type_index: Vec<Option<usize>> = system.types.iter().map(|t| type_index.get(t).copied()).collect();
-        let (structure_cos, structure_sin) = structure_factors(&phases, &atom_type_index, n_types, &kvectors);
+        let atom_type_index: Vec<Option<usize>> = system
+            .types
+            .iter()
+            .map(|t| type_index.get(t).copied())
+            .collect();
+        let (structure_cos, structure_sin) =
+            structure_factors(&phases, &atom_type_index, n_types, &kvectors);
 
-        let parity_outputs = kspace_values(&tables, &kvectors, &phases, &centers, &structure_cos, &structure_sin, n_types);
+        let parity_outputs = kspace_values(
+            &tables,
+            &kvectors,
+            &phases,
+            &centers,
+            &structure_cos,
+            &structure_sin,
+            n_types,
+        );
 
         // unpack into (centre, type, feature), then add the k = 0 term and the centre weight
         let n_rows = centers.len() * n_types;
         let mut values = vec![0.0; n_rows * n_features];
-        let mut strain = if gradients.strain { vec![0.0; n_rows * 9 * n_features] } else { Vec::new() };
-        for parity in 0..2 {
+        let mut strain = if gradients.strain {
+            vec![0.0; n_rows * 9 * n_features]
+        } else {
+            Vec::new()
+        };
+        for (parity, parity_output) in parity_outputs.iter().enumerate() {
             let features = &tables.parities[parity];
             let columns = tables.values_columns[parity];
             let n_local = features.len();
             for row in 0..n_rows {
-                let out = &parity_outputs[parity][row * columns..(row + 1) * columns];
+                let out = &parity_output[row * columns..(row + 1) * columns];
                 for (local, &global) in features.global.iter().enumerate() {
                     values[row * n_features + global] = out[local];
                     if gradients.strain {
                         for ab in 0..9 {
-                            strain[(row * 9 + ab) * n_features + global] = out[(1 + ab) * n_local + local];
+                            strain[(row * 9 + ab) * n_features + global] =
+                                out[(1 + ab) * n_local + local];
                         }
                     }
                 }
@@ -357,7 +430,8 @@ impl LodeSphericalExpansion {
                 let count = system.types.iter().filter(|&&x| x == a).count() as f64;
                 for c in 0..centers.len() {
                     for n in 0..self.n_radial() {
-                        values[(c * n_types + t) * n_features + n] += count * factor * self.radial_at_zero[n];
+                        values[(c * n_types + t) * n_features + n] +=
+                            count * factor * self.radial_at_zero[n];
                     }
                 }
             }
@@ -367,7 +441,8 @@ impl LodeSphericalExpansion {
             for row in 0..n_rows {
                 for alpha in 0..3 {
                     for f in 0..n_features {
-                        strain[(row * 9 + 4 * alpha) * n_features + f] -= values[row * n_features + f];
+                        strain[(row * 9 + 4 * alpha) * n_features + f] -=
+                            values[row * n_features + f];
                     }
                 }
             }
@@ -377,17 +452,32 @@ impl LodeSphericalExpansion {
             for (c, &i) in centers.iter().enumerate() {
                 if let Some(&t) = type_index.get(&system.types[i]) {
                     for n in 0..self.n_radial() {
-                        values[(c * n_types + t) * n_features + n] -= weight * self.center_contribution[n];
+                        values[(c * n_types + t) * n_features + n] -=
+                            weight * self.center_contribution[n];
                     }
                 }
             }
         }
 
         if let Some(layout) = layout {
-            compute_pairs(system, layout, outputs, &tables, &kvectors, &phases, self.n_radial());
+            compute_pairs(
+                system,
+                layout,
+                outputs,
+                &tables,
+                &kvectors,
+                &phases,
+                self.n_radial(),
+            );
         }
 
-        Ok(SystemValues { centers, type_index, n_types, values, strain })
+        Ok(SystemValues {
+            centers,
+            type_index,
+            n_types,
+            values,
+            strain,
+        })
     }
 
     fn fill_values(&self, blocks: &mut [BlockData], per_system: &[SystemValues]) {
@@ -399,11 +489,15 @@ impl LodeSphericalExpansion {
             let first = lm_index(l, -(l as isize)) * n_radial;
             for (sample, &[s, i]) in block.samples.iter().enumerate() {
                 let system = &per_system[s as usize];
-                let c = system.centers.binary_search(&(i as usize)).expect("centre was computed");
+                let c = system
+                    .centers
+                    .binary_search(&(i as usize))
+                    .expect("centre was computed");
                 let t = system.type_index[&block.key[3]];
                 let row = c * system.n_types + t;
-                block.values[sample * size..(sample + 1) * size]
-                    .copy_from_slice(&system.values[row * n_features + first..row * n_features + first + size]);
+                block.values[sample * size..(sample + 1) * size].copy_from_slice(
+                    &system.values[row * n_features + first..row * n_features + first + size],
+                );
                 if let Some(strain) = &mut block.strain {
                     for ab in 0..9 {
                         let source = (row * 9 + ab) * n_features + first;

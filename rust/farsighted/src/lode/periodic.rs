@@ -59,10 +59,19 @@ pub(crate) struct KTables {
 }
 
 impl LodeSphericalExpansion {
-    pub(crate) fn k_tables(&self, system: &System, kvectors: &KVectors, positions: bool, strain: bool) -> KTables {
+    pub(crate) fn k_tables(
+        &self,
+        system: &System,
+        kvectors: &KVectors,
+        positions: bool,
+        strain: bool,
+    ) -> KTables {
         let max_angular = self.parameters.max_angular;
         let n_radial = self.n_radial();
-        let parities = [ParityFeatures::new(max_angular, n_radial, false), ParityFeatures::new(max_angular, n_radial, true)];
+        let parities = [
+            ParityFeatures::new(max_angular, n_radial, false),
+            ParityFeatures::new(max_angular, n_radial, true),
+        ];
         let n_k = kvectors.vectors.len();
         let prefactor = 2.0 * 4.0 * std::f64::consts::PI / system.volume();
 
@@ -75,7 +84,13 @@ impl LodeSphericalExpansion {
         let rows: Vec<[[Vec<f64>; 2]; 2]> = (0..n_k)
             .into_par_iter()
             .map_init(
-                || (SolidHarmonics::new(max_angular), vec![0.0; n_functions], vec![0.0; n_functions]),
+                || {
+                    (
+                        SolidHarmonics::new(max_angular),
+                        vec![0.0; n_functions],
+                        vec![0.0; n_functions],
+                    )
+                },
                 |(harmonics, radial, radial_derivative), ik| {
                     let k = kvectors.vectors[ik];
                     let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
@@ -93,7 +108,7 @@ impl LodeSphericalExpansion {
                             let lm = global / n_radial;
                             let n = global % n_radial;
                             let l = (lm as f64).sqrt() as usize;
-                            let phase = if (l + 1) / 2 % 2 == 0 { 1.0 } else { -1.0 };
+                            let phase = if l.div_ceil(2) % 2 == 0 { 1.0 } else { -1.0 };
                             let c = prefactor * phase;
                             let y = harmonics.values[lm];
                             let i = radial[l * n_radial + n];
@@ -111,10 +126,14 @@ impl LodeSphericalExpansion {
                                 for alpha in 0..3 {
                                     let d_alpha = c
                                         * (radial_part * direction[alpha] * y
-                                            + g * i * (gradient_y[alpha] - l as f64 * direction[alpha] * y) / norm);
+                                            + g * i
+                                                * (gradient_y[alpha]
+                                                    - l as f64 * direction[alpha] * y)
+                                                / norm);
                                     for beta in 0..3 {
                                         // d k'/dε_αβ = -k_β e_α
-                                        row[(1 + 3 * alpha + beta) * n_features + local] = -k[beta] * d_alpha;
+                                        row[(1 + 3 * alpha + beta) * n_features + local] =
+                                            -k[beta] * d_alpha;
                                     }
                                 }
                             }
@@ -126,7 +145,8 @@ impl LodeSphericalExpansion {
             .collect();
 
         let pack = |parity: usize, which: usize| -> Vec<f64> {
-            let mut packed = Vec::with_capacity(n_k * rows.first().map_or(0, |r| r[parity][which].len()));
+            let mut packed =
+                Vec::with_capacity(n_k * rows.first().map_or(0, |r| r[parity][which].len()));
             for row in &rows {
                 packed.extend_from_slice(&row[parity][which]);
             }
@@ -255,9 +275,14 @@ pub(crate) fn kspace_values(
                     if columns[parity] == 0 {
                         continue;
                     }
-                    let table = &tables.values[parity][k_start * columns[parity]..(k_start + kc) * columns[parity]];
+                    let table = &tables.values[parity]
+                        [k_start * columns[parity]..(k_start + kc) * columns[parity]];
                     faer::linalg::matmul::matmul(
-                        MatMut::from_row_major_slice_mut(&mut outputs[parity], rows, columns[parity]),
+                        MatMut::from_row_major_slice_mut(
+                            &mut outputs[parity],
+                            rows,
+                            columns[parity],
+                        ),
                         Accum::Add,
                         MatRef::from_row_major_slice(&phase_matrix[..rows * kc], rows, kc),
                         MatRef::from_row_major_slice(table, kc, columns[parity]),
@@ -270,7 +295,12 @@ pub(crate) fn kspace_values(
         })
         .collect();
 
-    [0, 1].map(|parity| chunks.iter().flat_map(|c| c[parity].iter().copied()).collect())
+    [0, 1].map(|parity| {
+        chunks
+            .iter()
+            .flat_map(|c| c[parity].iter().copied())
+            .collect()
+    })
 }
 
 /// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`: per parity, a
@@ -309,9 +339,14 @@ pub(crate) fn kspace_positions_gradients(
             if columns[parity] == 0 {
                 continue;
             }
-            let table = &gradient_tables[parity][k_start * columns[parity]..(k_start + kc) * columns[parity]];
+            let table = &gradient_tables[parity]
+                [k_start * columns[parity]..(k_start + kc) * columns[parity]];
             faer::linalg::matmul::matmul(
-                MatMut::from_row_major_slice_mut(&mut scratch.gradients[parity], n_rows, columns[parity]),
+                MatMut::from_row_major_slice_mut(
+                    &mut scratch.gradients[parity],
+                    n_rows,
+                    columns[parity],
+                ),
                 Accum::Add,
                 MatRef::from_row_major_slice(&phase_matrix[..n_rows * kc], n_rows, kc),
                 MatRef::from_row_major_slice(table, kc, columns[parity]),
@@ -335,8 +370,8 @@ impl PositionsScratch {
     fn resize(&mut self, n_atoms: usize, columns: [usize; 2]) {
         self.sin.resize(n_atoms * K_CHUNK, 0.0);
         self.minus_cos.resize(n_atoms * K_CHUNK, 0.0);
-        for p in 0..2 {
-            self.gradients[p].resize(n_atoms * columns[p], 0.0);
+        for (gradients, columns) in self.gradients.iter_mut().zip(columns) {
+            gradients.resize(n_atoms * columns, 0.0);
         }
     }
 }

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::periodic::{kspace_positions_gradients, AtomPhases, KTables, KVectors, PositionsScratch};
+use super::periodic::{
+    kspace_positions_gradients, AtomPhases, KTables, KVectors, PositionsScratch,
+};
 use crate::output::BlockData;
 use crate::System;
 
@@ -30,14 +32,21 @@ unsafe impl Send for SharedRows {}
 
 impl SharedRows {
     pub fn new(values: &mut [f64], row_size: usize) -> SharedRows {
-        SharedRows { pointer: values.as_mut_ptr(), len: values.len(), row_size }
+        SharedRows {
+            pointer: values.as_mut_ptr(),
+            len: values.len(),
+            row_size,
+        }
     }
 
     /// # Safety
     /// No other thread may access `row` at the same time.
     #[allow(clippy::mut_from_ref)]
     unsafe fn row(&self, row: usize) -> &mut [f64] {
-        assert!((row + 1) * self.row_size <= self.len, "gradient row out of bounds");
+        assert!(
+            (row + 1) * self.row_size <= self.len,
+            "gradient row out of bounds"
+        );
         std::slice::from_raw_parts_mut(self.pointer.add(row * self.row_size), self.row_size)
     }
 }
@@ -63,7 +72,10 @@ impl PositionsLayout {
             let mut ranks = vec![0; n_atoms];
             if let Some(positions) = &block.positions {
                 let [l, _, center_type, neighbor_type] = block.key;
-                blocks_by_pair.entry((center_type, neighbor_type)).or_default().push((b, l as usize));
+                blocks_by_pair
+                    .entry((center_type, neighbor_type))
+                    .or_default()
+                    .push((b, l as usize));
                 let mut count = 0;
                 for (j, &t) in system.types.iter().enumerate() {
                     ranks[j] = count;
@@ -72,9 +84,8 @@ impl PositionsLayout {
                     }
                 }
                 // gradient samples are grouped by sample, in sample order
-                let mut row = 0;
                 let mut previous = None;
-                for chunk in positions.samples.chunks(3) {
+                for (row, chunk) in positions.samples.chunks(3).enumerate() {
                     let sample = chunk[0] as usize;
                     if Some(sample) != previous {
                         let [s, i] = block.samples[sample];
@@ -83,17 +94,27 @@ impl PositionsLayout {
                         }
                         previous = Some(sample);
                     }
-                    row += 1;
                 }
             }
             sample_start.push(starts);
             rank.push(ranks);
         }
-        PositionsLayout { blocks_by_pair, sample_start, rank }
+        PositionsLayout {
+            blocks_by_pair,
+            sample_start,
+            rank,
+        }
     }
 
     /// Gradient row of atom j in the sample of centre i in block b
-    fn row(&self, system: &System, b: usize, neighbor_type: i32, i: usize, j: usize) -> Option<usize> {
+    fn row(
+        &self,
+        system: &System,
+        b: usize,
+        neighbor_type: i32,
+        i: usize,
+        j: usize,
+    ) -> Option<usize> {
         let start = self.sample_start[b][i]?;
         let shift = usize::from(system.types[i] != neighbor_type && i < j);
         Some(start + self.rank[b][j] + shift)
@@ -127,53 +148,80 @@ pub(crate) fn compute_pairs(
     let tasks: Vec<(usize, Vec<usize>)> = (0..n_atoms)
         .filter(|&i| is_center[i])
         .map(|i| {
-            let rows = (0..n_atoms).filter(|&j| j != i && (j > i || !is_center[j]) && needs_pair(i, j)).collect();
+            let rows = (0..n_atoms)
+                .filter(|&j| j != i && (j > i || !is_center[j]) && needs_pair(i, j))
+                .collect();
             (i, rows)
         })
         .filter(|(_, rows): &(usize, Vec<usize>)| !rows.is_empty())
         .collect();
 
     // offset of (l, m = -l, n = 0) among the features of l's parity
-    let offsets: Vec<usize> =
-        (0..=tables.max_angular).map(|l| (0..l).filter(|x| x % 2 == l % 2).map(|x| (2 * x + 1) * n_radial).sum()).collect();
+    let offsets: Vec<usize> = (0..=tables.max_angular)
+        .map(|l| {
+            (0..l)
+                .filter(|x| x % 2 == l % 2)
+                .map(|x| (2 * x + 1) * n_radial)
+                .sum()
+        })
+        .collect();
 
-    tasks.par_iter().for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
-        let i = *i;
-        kspace_positions_gradients(tables, kvectors, phases, i, rows, scratch);
-        for (r, &j) in rows.iter().enumerate() {
-            let (ti, tj) = (system.types[i], system.types[j]);
-            let forward = if is_center[i] { layout.blocks_by_pair.get(&(ti, tj)) } else { None };
-            let backward = if is_center[j] { layout.blocks_by_pair.get(&(tj, ti)) } else { None };
-            for (blocks, center, neighbor, neighbor_type, backwards) in
-                [(forward, i, j, tj, false), (backward, j, i, ti, true)]
-            {
-                for &(b, l) in blocks.into_iter().flatten() {
-                    let Some(row) = layout.row(system, b, neighbor_type, center, neighbor) else { continue };
-                    let parity = l % 2;
-                    // ∂Vⱼ/∂rᵢ = -∂Vᵢ/∂rⱼ for even l and +∂Vᵢ/∂rⱼ for odd l
-                    let sign = if backwards && parity == 0 { -1.0 } else { 1.0 };
-                    let n_local = tables.parities[parity].len();
-                    let gradient = &scratch.gradients[parity][r * 3 * n_local..(r + 1) * 3 * n_local];
-                    let size = (2 * l + 1) * n_radial;
-                    let output = outputs[b].as_ref().expect("block has positions gradients");
-                    // SAFETY: (block, centre, neighbour) rows are written by exactly one task
-                    let out = unsafe { output.row(row) };
-                    for alpha in 0..3 {
-                        let source = &gradient[alpha * n_local + offsets[l]..alpha * n_local + offsets[l] + size];
-                        for (o, &g) in out[alpha * size..(alpha + 1) * size].iter_mut().zip(source) {
-                            *o = sign * g;
+    tasks
+        .par_iter()
+        .for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
+            let i = *i;
+            kspace_positions_gradients(tables, kvectors, phases, i, rows, scratch);
+            for (r, &j) in rows.iter().enumerate() {
+                let (ti, tj) = (system.types[i], system.types[j]);
+                let forward = if is_center[i] {
+                    layout.blocks_by_pair.get(&(ti, tj))
+                } else {
+                    None
+                };
+                let backward = if is_center[j] {
+                    layout.blocks_by_pair.get(&(tj, ti))
+                } else {
+                    None
+                };
+                for (blocks, center, neighbor, neighbor_type, backwards) in
+                    [(forward, i, j, tj, false), (backward, j, i, ti, true)]
+                {
+                    for &(b, l) in blocks.into_iter().flatten() {
+                        let Some(row) = layout.row(system, b, neighbor_type, center, neighbor)
+                        else {
+                            continue;
+                        };
+                        let parity = l % 2;
+                        // ∂Vⱼ/∂rᵢ = -∂Vᵢ/∂rⱼ for even l and +∂Vᵢ/∂rⱼ for odd l
+                        let sign = if backwards && parity == 0 { -1.0 } else { 1.0 };
+                        let n_local = tables.parities[parity].len();
+                        let gradient =
+                            &scratch.gradients[parity][r * 3 * n_local..(r + 1) * 3 * n_local];
+                        let size = (2 * l + 1) * n_radial;
+                        let output = outputs[b].as_ref().expect("block has positions gradients");
+                        // SAFETY: (block, centre, neighbour) rows are written by exactly one task
+                        let out = unsafe { output.row(row) };
+                        for alpha in 0..3 {
+                            let source = &gradient
+                                [alpha * n_local + offsets[l]..alpha * n_local + offsets[l] + size];
+                            for (o, &g) in
+                                out[alpha * size..(alpha + 1) * size].iter_mut().zip(source)
+                            {
+                                *o = sign * g;
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        });
 }
 
 /// Fill the row of each centre with minus the sum of the other rows of its sample
 pub(crate) fn fill_self_gradients(blocks: &mut [BlockData]) {
     blocks.par_iter_mut().for_each(|block| {
-        let Some(positions) = &mut block.positions else { return };
+        let Some(positions) = &mut block.positions else {
+            return;
+        };
         let size = 3 * block.n_components * block.n_properties;
         let n_rows = positions.samples.len() / 3;
         let mut start = 0;
@@ -191,7 +239,10 @@ pub(crate) fn fill_self_gradients(blocks: &mut [BlockData]) {
                     self_row = Some(row);
                     continue;
                 }
-                for (s, v) in sum.iter_mut().zip(&positions.values[row * size..(row + 1) * size]) {
+                for (s, v) in sum
+                    .iter_mut()
+                    .zip(&positions.values[row * size..(row + 1) * size])
+                {
                     *s -= v;
                 }
             }

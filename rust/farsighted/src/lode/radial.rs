@@ -32,7 +32,12 @@ impl RadialProjector {
                 *v *= w * r * r;
             }
         }
-        RadialProjector { max_angular, size, nodes: quadrature.nodes, weighted_basis }
+        RadialProjector {
+            max_angular,
+            size,
+            nodes: quadrature.nodes,
+            weighted_basis,
+        }
     }
 
     /// ∫ r² Rₙ(r) f(r) dr for all n
@@ -40,8 +45,9 @@ impl RadialProjector {
         let mut result = vec![0.0; self.size];
         for (q, &r) in self.nodes.iter().enumerate() {
             let value = f(r);
-            for n in 0..self.size {
-                result[n] += value * self.weighted_basis[q * self.size + n];
+            let basis = &self.weighted_basis[q * self.size..(q + 1) * self.size];
+            for (out, b) in result.iter_mut().zip(basis) {
+                *out += value * b;
             }
         }
         result
@@ -89,7 +95,11 @@ pub struct KSpaceRadialIntegral {
 }
 
 impl KSpaceRadialIntegral {
-    pub fn new(projector: RadialProjector, k_max: f64, accuracy: Option<f64>) -> Result<Self, Error> {
+    pub fn new(
+        projector: RadialProjector,
+        k_max: f64,
+        accuracy: Option<f64>,
+    ) -> Result<Self, Error> {
         let spline = match accuracy {
             None => None,
             Some(accuracy) => Some(HermiteSplines::new(

@@ -54,7 +54,11 @@ pub fn spherical_bessel_sequence(x: f64, out: &mut [f64]) {
     }
     // normalise with whichever of j₀, j₁ is further from one of its zeros (they interlace)
     let j1 = sin / (x * x) - cos / x;
-    let norm = if n == 1 || j0.abs() >= j1.abs() { j0 / out[0] } else { j1 / out[1] };
+    let norm = if n == 1 || j0.abs() >= j1.abs() {
+        j0 / out[0]
+    } else {
+        j1 / out[1]
+    };
     for v in out.iter_mut() {
         *v *= norm;
     }
@@ -86,7 +90,21 @@ mod tests {
     #[test]
     fn against_cephes() {
         let mut out = vec![0.0; 21];
-        for &x in &[2e-3, 0.01, 0.3, 1.0, 2.5, std::f64::consts::PI, 6.283185307179586, 7.3, 15.0, 19.9, 20.1, 33.0, 120.0] {
+        for &x in &[
+            2e-3,
+            0.01,
+            0.3,
+            1.0,
+            2.5,
+            std::f64::consts::PI,
+            std::f64::consts::TAU,
+            7.3,
+            15.0,
+            19.9,
+            20.1,
+            33.0,
+            120.0,
+        ] {
             spherical_bessel_sequence(x, &mut out);
             for (l, &value) in out.iter().enumerate() {
                 let expected = reference(l, x);

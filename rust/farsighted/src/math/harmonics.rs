@@ -159,12 +159,19 @@ mod tests {
             (1, 1, c1 * x),
             (2, -2, 0.5 * (15.0 / pi).sqrt() * x * y),
             (2, -1, 0.5 * (15.0 / pi).sqrt() * y * z),
-            (2, 0, 0.25 * (5.0 / pi).sqrt() * (3.0 * z * z - (x * x + y * y + z * z))),
+            (
+                2,
+                0,
+                0.25 * (5.0 / pi).sqrt() * (3.0 * z * z - (x * x + y * y + z * z)),
+            ),
             (2, 1, 0.5 * (15.0 / pi).sqrt() * x * z),
             (2, 2, 0.25 * (15.0 / pi).sqrt() * (x * x - y * y)),
         ];
         for (l, m, value) in expected {
-            assert!((sh.values[lm_index(l, m)] - value).abs() < 1e-15, "l={l} m={m}");
+            assert!(
+                (sh.values[lm_index(l, m)] - value).abs() < 1e-15,
+                "l={l} m={m}"
+            );
         }
     }
 
@@ -217,7 +224,10 @@ mod tests {
             sh.compute(minus);
             for i in 0..values_plus.len() {
                 let fd = (values_plus[i] - sh.values[i]) / (2.0 * delta);
-                assert!((fd - gradients[i][k]).abs() < 1e-7 * (1.0 + fd.abs()), "i={i} k={k}");
+                assert!(
+                    (fd - gradients[i][k]).abs() < 1e-7 * (1.0 + fd.abs()),
+                    "i={i} k={k}"
+                );
             }
         }
     }

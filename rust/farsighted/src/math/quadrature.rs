@@ -33,7 +33,11 @@ impl RadialQuadrature {
     }
 
     pub fn integrate(&self, mut f: impl FnMut(f64) -> f64) -> f64 {
-        self.nodes.iter().zip(&self.weights).map(|(&r, &w)| w * f(r)).sum()
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .map(|(&r, &w)| w * f(r))
+            .sum()
     }
 }
 

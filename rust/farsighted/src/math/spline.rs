@@ -37,7 +37,13 @@ impl HermiteSplines {
                 .zip(derivatives.par_chunks_mut(n_functions))
                 .enumerate()
                 .for_each(|(i, (v, d))| f(i as f64 * step, v, d));
-            HermiteSplines { n_functions, step, n_points, values, derivatives }
+            HermiteSplines {
+                n_functions,
+                step,
+                n_points,
+                values,
+                derivatives,
+            }
         };
 
         let mut n_points = 33;

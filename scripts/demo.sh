@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set everything up and run the main job on the data set shipped with the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+farsighted demo "$@"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set everything up and run every test: Rust (with and without the metatensor feature),
+# Python (slow tests included), lint, and the documentation build (warnings are errors).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+bash scripts/setup.sh test,docs
+"$PYTHON" -m pip install --quiet ruff
+
+echo "== Rust tests"
+cargo test --release -p farsighted --features metatensor
+
+echo "== Lint"
+cargo fmt --all --check
+cargo clippy --release -p farsighted --features metatensor --all-targets -- -D warnings
+"$PYTHON" -m ruff check python tests examples benchmarks
+
+echo "== Python tests"
+"$PYTHON" -m pytest tests --runslow -q
+
+echo "== Documentation"
+rm -rf docs/_build
+"$PYTHON" -m sphinx -W --keep-going -q -b html docs docs/_build/html
+echo "documentation built in docs/_build/html"
