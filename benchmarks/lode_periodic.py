@@ -263,9 +263,10 @@ def _load_average():
 
 
 def machine_info():
-    import farsighted
     import featomic
     import metatensor
+
+    import farsighted
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -449,7 +450,9 @@ def _sizes(text):
     try:
         sizes = sorted({int(value) for value in text.split(",") if value.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got '{text}'"
+        ) from None
     if any(size < 2 for size in sizes):
         raise argparse.ArgumentTypeError("sizes must be at least 2 atoms")
     return sizes
@@ -550,8 +553,9 @@ def main(argv=None):
         # must happen before the first parallel call creates the thread pools
         os.environ["RAYON_NUM_THREADS"] = str(args.threads)
 
-    import farsighted
     import featomic
+
+    import farsighted
 
     started = time.perf_counter()
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -17,8 +17,9 @@ The same can be done from the command line with
 import json
 
 import ase.io
-import farsighted
 import numpy as np
+
+import farsighted
 from farsighted.data import dataset_path
 
 # %%
@@ -30,7 +31,8 @@ from farsighted.data import dataset_path
 frames = ase.io.read(dataset_path("nacl_boxes.xyz"), ":2")
 for i, atoms in enumerate(frames):
     print(
-        f"structure {i}: {atoms.get_chemical_formula()}, cell lengths and angles {atoms.cell.cellpar().round(1)}"
+        f"structure {i}: {atoms.get_chemical_formula()}, "
+        f"cell lengths and angles {atoms.cell.cellpar().round(1)}"
     )
 
 # %%

@@ -6,7 +6,6 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 bash scripts/setup.sh test,docs
-"$PYTHON" -m pip install --quiet ruff
 
 echo "== Rust tests"
 cargo test --release -p farsighted --features metatensor

@@ -11,15 +11,30 @@ def random_triclinic_system(n_atoms, seed, types=(1, 8, 11), min_distance=0.7):
     positions = []
     while len(positions) < n_atoms:
         candidate = rng.uniform(0, 1, 3) @ cell
-        atoms = ase.Atoms("H" * (len(positions) + 1), positions=positions + [candidate], cell=cell, pbc=True)
-        if len(positions) == 0 or atoms.get_distances(len(positions), range(len(positions)), mic=True).min() > min_distance:
+        atoms = ase.Atoms(
+            "H" * (len(positions) + 1), positions=positions + [candidate], cell=cell, pbc=True
+        )
+        if (
+            len(positions) == 0
+            or atoms.get_distances(len(positions), range(len(positions)), mic=True).min()
+            > min_distance
+        ):
             positions.append(candidate)
     numbers = rng.choice(types, n_atoms)
     numbers[: len(types)] = types  # every type present
     return ase.Atoms(numbers, positions=positions, cell=cell, pbc=True)
 
 
-def lode_hypers(exponent=1, smearing=1.0, max_angular=3, max_radial=3, radius=3.5, weight=1.0, spline=None, k_cutoff=None):
+def lode_hypers(
+    exponent=1,
+    smearing=1.0,
+    max_angular=3,
+    max_radial=3,
+    radius=3.5,
+    weight=1.0,
+    spline=None,
+    k_cutoff=None,
+):
     hypers = {
         "density": {
             "type": "SmearedPowerLaw",

@@ -7,10 +7,11 @@ import sys
 import ase
 import ase.build
 import ase.io
-import farsighted
 import metatensor
 import numpy as np
 import pytest
+
+import farsighted
 from farsighted.cli import main
 from farsighted.data import dataset_path
 

@@ -37,7 +37,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("exponent, smearing, max_angular, max_radial, radius, weight", CASES)
-def test_values_and_positions_gradients(exponent, smearing, max_angular, max_radial, radius, weight):
+def test_values_and_positions_gradients(
+    exponent, smearing, max_angular, max_radial, radius, weight
+):
     hypers = lode_hypers(exponent, smearing, max_angular, max_radial, radius, weight)
     reference = featomic.LodeSphericalExpansion(**hypers).compute(SYSTEMS, gradients=["positions"])
     ours = farsighted.LodeSphericalExpansion(**hypers).compute(SYSTEMS, gradients=["positions"])
@@ -70,7 +72,8 @@ def test_selected_keys_and_samples():
         # a key that is not part of the defaults
         {
             "selected_keys": Labels(
-                ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"], np.array([[1, 1, 6, 8], [1, 1, 8, 11]])
+                ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"],
+                np.array([[1, 1, 6, 8], [1, 1, 8, 11]]),
             )
         },
         {"selected_samples": Labels(["atom"], np.array([[0], [3], [5]]))},
@@ -79,14 +82,21 @@ def test_selected_keys_and_samples():
         {"selected_properties": Labels(["n"], np.array([[2], [0]]))},
     ]
     for selection in selections:
-        reference = featomic.LodeSphericalExpansion(**hypers).compute(SYSTEMS, gradients=["positions"], **selection)
-        ours = farsighted.LodeSphericalExpansion(**hypers).compute(SYSTEMS, gradients=["positions"], **selection)
+        reference = featomic.LodeSphericalExpansion(**hypers).compute(
+            SYSTEMS, gradients=["positions"], **selection
+        )
+        ours = farsighted.LodeSphericalExpansion(**hypers).compute(
+            SYSTEMS, gradients=["positions"], **selection
+        )
         assert max_relative_difference(ours, reference) < 1e-10, selection
         assert max_relative_difference(ours, reference, "positions") < 1e-10, selection
 
 
 def test_many_systems_and_species():
-    systems = [random_triclinic_system(5 + i % 4, seed=10 + i, types=(1, 6, 7, 8)[: 2 + i % 3]) for i in range(9)]
+    systems = [
+        random_triclinic_system(5 + i % 4, seed=10 + i, types=(1, 6, 7, 8)[: 2 + i % 3])
+        for i in range(9)
+    ]
     hypers = lode_hypers(1, 1.0, 2, 2)
     reference = featomic.LodeSphericalExpansion(**hypers).compute(systems, gradients=["positions"])
     ours = farsighted.LodeSphericalExpansion(**hypers).compute(systems, gradients=["positions"])

@@ -1,6 +1,8 @@
 """farsighted against an independent numpy/scipy implementation of the definition:
 
-    ⟨a n l m|Vᵢ⟩ = (1/V) Σ_{0<|k|<k_c} ĝ(k) 4π iˡ Yₗₘ(k̂) Iₙₗ(k) Σ_{j∈a} e^{ik·(rᵢ-rⱼ)}  (+ k = 0 term)
+    ⟨a n l m|Vᵢ⟩ = (1/V) Σ_{0<|k|<k_c} ĝ(k) 4π iˡ Yₗₘ(k̂) Iₙₗ(k) Σ_{j∈a} e^{ik·(rᵢ-rⱼ)}
+
+(plus the k = 0 term)
 
 with the full k-sphere (no ±k pairing), scipy's complex spherical harmonics, adaptive
 quadrature for the radial integrals, and the GTO basis orthonormalised with scipy's sqrtm.
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 from scipy.linalg import sqrtm
-from scipy.special import erfc, gamma, gammaincc, exp1, sph_harm_y, spherical_jn
+from scipy.special import erfc, exp1, gamma, gammaincc, sph_harm_y, spherical_jn
 
 import farsighted
 
@@ -41,7 +43,18 @@ def gto_basis(max_radial, radius):
         return norms[n] * r**n * np.exp(-(r**2) / (2 * widths[n] ** 2))
 
     overlap = np.array(
-        [[quad(lambda r: r**2 * primitive(a, r) * primitive(b, r), 0, np.inf, epsabs=1e-15)[0] for b in range(size)] for a in range(size)]
+        [
+            [
+                quad(
+                    lambda r, a=a, b=b: r**2 * primitive(a, r) * primitive(b, r),
+                    0,
+                    np.inf,
+                    epsabs=1e-15,
+                )[0]
+                for b in range(size)
+            ]
+            for a in range(size)
+        ]
     )
     return np.real(np.linalg.inv(sqrtm(overlap))), primitive
 
@@ -64,7 +77,13 @@ def density_fourier(p, sigma, k):
         return (4 * np.pi * sigma**2) ** 0.75 * np.exp(-0.5 * k**2 * sigma**2)
     s = (3 - p) / 2
     x = 0.5 * k**2 * sigma**2
-    return np.pi**1.5 * 2 ** (3 - p) * k ** (p - 3) * np.array([upper_gamma(s, xi) for xi in x]) / gamma(p / 2)
+    return (
+        np.pi**1.5
+        * 2 ** (3 - p)
+        * k ** (p - 3)
+        * np.array([upper_gamma(s, xi) for xi in x])
+        / gamma(p / 2)
+    )
 
 
 def reference_lode(system, p, sigma, max_angular, max_radial, radius):
@@ -74,7 +93,11 @@ def reference_lode(system, p, sigma, max_angular, max_radial, radius):
     k_cutoff = 1.2 * np.pi / sigma
     reciprocal = 2 * np.pi * np.linalg.inv(cell).T
     n_max = [int(k_cutoff * np.linalg.norm(a) / (2 * np.pi)) + 1 for a in cell]
-    grid = np.array(np.meshgrid(*[np.arange(-n, n + 1) for n in n_max], indexing="ij")).reshape(3, -1).T
+    grid = (
+        np.array(np.meshgrid(*[np.arange(-n, n + 1) for n in n_max], indexing="ij"))
+        .reshape(3, -1)
+        .T
+    )
     k_vectors = grid @ reciprocal
     norms = np.linalg.norm(k_vectors, axis=1)
     keep = (norms > 0) & (norms < k_cutoff)
@@ -84,7 +107,16 @@ def reference_lode(system, p, sigma, max_angular, max_radial, radius):
     g = density_fourier(p, sigma, norms)
 
     def radial_integral(l, k):
-        raw = [quad(lambda r: r**2 * primitive(n, r) * spherical_jn(l, k * r), 0, 40 * radius, limit=400, epsabs=1e-15)[0] for n in range(max_radial + 1)]
+        raw = [
+            quad(
+                lambda r, n=n: r**2 * primitive(n, r) * spherical_jn(l, k * r),
+                0,
+                40 * radius,
+                limit=400,
+                epsabs=1e-15,
+            )[0]
+            for n in range(max_radial + 1)
+        ]
         return orthonormalization @ np.array(raw)
 
     result = {}
@@ -94,14 +126,22 @@ def reference_lode(system, p, sigma, max_angular, max_radial, radius):
         harmonics = real_spherical_harmonics(l, theta, phi).T  # (k, m)
         for a in np.unique(numbers):
             for i in range(len(system)):
-                structure = np.exp(1j * (positions[i] - positions[numbers == a]) @ k_vectors.T).sum(axis=0)
+                structure = np.exp(1j * (positions[i] - positions[numbers == a]) @ k_vectors.T).sum(
+                    axis=0
+                )
                 weights = g * 4 * np.pi * (1j**l) * structure / volume
                 value = np.einsum("k,km,kn->mn", weights, harmonics, integrals).real
                 if l == 0 and (p == 0 or p > 3):
                     if p == 0:
                         g0 = (4 * np.pi * sigma**2) ** 0.75
                     else:
-                        g0 = np.pi**1.5 * 2 ** (3 - p) / gamma(p / 2) * (0.5 * sigma**2) ** ((3 - p) / 2) / ((p - 3) / 2)
+                        g0 = (
+                            np.pi**1.5
+                            * 2 ** (3 - p)
+                            / gamma(p / 2)
+                            * (0.5 * sigma**2) ** ((3 - p) / 2)
+                            / ((p - 3) / 2)
+                        )
                     i0 = radial_integral(0, 0.0)
                     value[0] += (numbers == a).sum() * g0 * np.sqrt(4 * np.pi) * i0 / volume
                 result[(l, numbers[i], a, i)] = value
@@ -118,7 +158,11 @@ def test_against_independent_implementation(exponent):
     ours = farsighted.LodeSphericalExpansion(**hypers).compute(system)
     scale = max(np.abs(v).max() for v in reference.values())
     for key, block in ours.items():
-        l, center, neighbor = int(key["o3_lambda"]), int(key["center_type"]), int(key["neighbor_type"])
+        l, center, neighbor = (
+            int(key["o3_lambda"]),
+            int(key["center_type"]),
+            int(key["neighbor_type"]),
+        )
         for sample, (_, atom) in enumerate(block.samples.values):
             expected = reference[(l, center, neighbor, atom)]
             np.testing.assert_allclose(block.values[sample], expected, rtol=0, atol=1e-12 * scale)

@@ -63,12 +63,14 @@ class LodeSphericalExpansion:
         hypers: Dict[str, Any] = {"density": density, "basis": basis}
         if k_cutoff is not None:
             hypers["k_cutoff"] = k_cutoff
+        _check_finite(hypers, "")
         try:
             self._json = json.dumps(hypers, allow_nan=False)
         except (TypeError, ValueError) as error:
             raise ValueError(f"hyper-parameters can not be converted to JSON: {error}") from None
         self._calculator = LodeCalculator(self._json)
         self._n_properties = int(basis["radial"]["max_radial"]) + 1
+        self._max_angular = int(basis["max_angular"])
 
     @property
     def name(self) -> str:
@@ -120,6 +122,8 @@ class LodeSphericalExpansion:
             keys ``o3_lambda, o3_sigma, center_type, neighbor_type``; samples
             ``system, atom``; component ``o3_mu``; properties ``n``.
         """
+        if isinstance(gradients, str):
+            raise TypeError(f"gradients must be a list of strings, e.g. ['{gradients}']")
         gradients = list(gradients or [])
         for gradient in gradients:
             if gradient not in _GRADIENTS:
@@ -152,10 +156,27 @@ class LodeSphericalExpansion:
         if sorted(selection.names) == sorted(KEY_NAMES):
             order = [selection.names.index(name) for name in KEY_NAMES]
             return np.ascontiguousarray(selection.values[:, order], dtype=np.int32)
+        for name, allowed in [("o3_sigma", {1}), ("o3_lambda", range(self._max_angular + 1))]:
+            if name in selection.names:
+                for value in selection.column(name):
+                    if int(value) not in allowed:
+                        raise ValueError(
+                            f"selected_keys asks for {name}={int(value)}, which this calculator "
+                            f"does not produce (max_angular={self._max_angular})"
+                        )
         defaults = self._calculator.default_keys(arrays)
         columns = [KEY_NAMES.index(name) for name in selection.names]
         mask = _matches(defaults[:, columns], selection.values)
         return np.ascontiguousarray(defaults[mask])
+
+
+def _check_finite(value: Any, path: str):
+    """JSON has no NaN or infinity: name the hyper-parameter that holds one"""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"{path} must be a finite number, got {value}")
 
 
 def _check_names(labels: Labels, allowed: List[str], argument: str):
@@ -181,7 +202,12 @@ def _select_samples(arrays, selection) -> np.ndarray:
         dtype=np.int32,
     ).reshape(-1, 2)
     columns = [["system", "atom"].index(name) for name in selection.names]
-    mask = _matches(all_samples[:, columns], selection.values)
+    candidates = all_samples[:, columns]
+    for entry in np.asarray(selection.values):
+        if not (candidates == entry).all(axis=1).any():
+            description = ", ".join(f"{n}={int(v)}" for n, v in zip(selection.names, entry))
+            raise ValueError(f"selected_samples contains ({description}), which does not exist")
+    mask = _matches(candidates, selection.values)
     return np.ascontiguousarray(all_samples[mask])
 
 
@@ -194,7 +220,9 @@ def _select_properties(descriptor: TensorMap, selection: Labels) -> TensorMap:
     for block in descriptor.blocks():
         available = block.properties.values[:, 0]
         wanted = selection.values[:, 0]
-        index = np.array([np.nonzero(available == n)[0][0] for n in wanted if n in available], dtype=np.int64)
+        index = np.array(
+            [np.nonzero(available == n)[0][0] for n in wanted if n in available], dtype=np.int64
+        )
         properties = Labels(["n"], available[index].reshape(-1, 1))
         new_block = TensorBlock(
             values=block.values[..., index],

@@ -57,6 +57,14 @@ fn extract_system(item: &Bound<'_, PyAny>, index: usize) -> PyResult<System> {
     })
 }
 
+fn extract_systems(systems: &Bound<'_, PyList>) -> PyResult<Vec<System>> {
+    systems
+        .iter()
+        .enumerate()
+        .map(|(i, item)| extract_system(&item, i))
+        .collect()
+}
+
 fn array<'py>(py: Python<'py>, data: Vec<f64>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
     Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
 }
@@ -142,11 +150,7 @@ impl LodeCalculator {
         py: Python<'py>,
         systems: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let systems: Vec<System> = systems
-            .iter()
-            .enumerate()
-            .map(|(i, item)| extract_system(&item, i))
-            .collect::<PyResult<_>>()?;
+        let systems = extract_systems(systems)?;
         let keys = self.calculator.default_keys(&systems);
         let n_keys = keys.len();
         int_array(py, keys.into_iter().flatten().collect(), &[n_keys, 4])
@@ -162,11 +166,7 @@ impl LodeCalculator {
         keys: Option<PyReadonlyArray2<'py, i32>>,
         samples: Option<PyReadonlyArray2<'py, i32>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let systems: Vec<System> = systems
-            .iter()
-            .enumerate()
-            .map(|(i, item)| extract_system(&item, i))
-            .collect::<PyResult<_>>()?;
+        let systems = extract_systems(systems)?;
         let rows = |array: PyReadonlyArray2<'py, i32>,
                     width: usize,
                     name: &str|

@@ -2,6 +2,9 @@
 
 use crate::Error;
 
+/// Atoms closer than this are reported as overlapping, most likely duplicated
+pub const OVERLAP_DISTANCE: f64 = 1e-3;
+
 #[derive(Debug, Clone)]
 pub struct System {
     /// Atomic types (usually atomic numbers)
@@ -89,6 +92,93 @@ impl System {
                 "{name}: the system contains no atom"
             )));
         }
+        if let Some((i, j)) = self.overlapping_atoms(OVERLAP_DISTANCE) {
+            return Err(Error::InvalidSystem(format!(
+                "{name}: atoms {i} and {j} are closer than {OVERLAP_DISTANCE} Å (or one of their \
+                 periodic images is); is an atom duplicated?"
+            )));
+        }
         Ok(())
+    }
+
+    /// A pair of atoms (including periodic images) closer than `distance`, found by hashing
+    /// fractional coordinates into bins at least `distance` high along each direction
+    fn overlapping_atoms(&self, distance: f64) -> Option<(usize, usize)> {
+        let reciprocal = self.reciprocal_cell();
+        let two_pi = 2.0 * std::f64::consts::PI;
+        // the height of the cell along direction d is 2π / |b_d|
+        let bins: [i64; 3] = [0, 1, 2].map(|d| {
+            let b = reciprocal[d];
+            let height = two_pi / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt();
+            ((height / distance).floor() as i64).clamp(1, 1 << 20)
+        });
+        let mut grid: std::collections::HashMap<[i64; 3], Vec<usize>> =
+            std::collections::HashMap::new();
+        let mut fractional = Vec::with_capacity(self.size());
+        for (i, r) in self.positions.iter().enumerate() {
+            let f = [0, 1, 2].map(|d| {
+                let b = reciprocal[d];
+                let x = (b[0] * r[0] + b[1] * r[1] + b[2] * r[2]) / two_pi;
+                x - x.floor()
+            });
+            let bin = [0, 1, 2].map(|d| ((f[d] * bins[d] as f64) as i64).min(bins[d] - 1));
+            grid.entry(bin).or_default().push(i);
+            fractional.push((bin, f));
+        }
+        for (i, &(bin, fi)) in fractional.iter().enumerate() {
+            for offset in 0..27 {
+                let shift = [offset % 3 - 1, offset / 3 % 3 - 1, offset / 9 - 1];
+                let neighbor = [0, 1, 2].map(|d| (bin[d] + shift[d]).rem_euclid(bins[d]));
+                for &j in grid.get(&neighbor).into_iter().flatten() {
+                    if j <= i {
+                        continue;
+                    }
+                    // minimum-image difference in fractional coordinates, then Cartesian
+                    let df = [0, 1, 2].map(|d| {
+                        let x = fractional[j].1[d] - fi[d];
+                        x - x.round()
+                    });
+                    let dr =
+                        [0, 1, 2].map(|a| (0..3).map(|d| df[d] * self.cell[d][a]).sum::<f64>());
+                    if dr.iter().map(|x| x * x).sum::<f64>() < distance * distance {
+                        return Some((i, j));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn system(positions: Vec<[f64; 3]>) -> System {
+        System {
+            types: vec![1; positions.len()],
+            positions,
+            cell: [[4.0, 0.0, 0.0], [1.5, 4.0, 0.0], [0.5, -0.7, 3.0]],
+            pbc: [true; 3],
+        }
+    }
+
+    #[test]
+    fn overlapping_atoms() {
+        assert!(system(vec![[0.1, 0.2, 0.3], [1.0, 1.0, 1.0]])
+            .validate_periodic(0)
+            .is_ok());
+        let error =
+            system(vec![[0.1, 0.2, 0.3], [1.0, 1.0, 1.0], [0.1, 0.2, 0.3004]]).validate_periodic(0);
+        assert!(error.unwrap_err().to_string().contains("atoms 0 and 2"));
+        // a periodic image: shifted by one cell vector, across the cell boundary
+        let image = [0.1 + 4.0 + 1.5, 0.2 + 4.0, 0.3];
+        assert!(system(vec![[0.1, 0.2, 0.3], image])
+            .validate_periodic(0)
+            .is_err());
+        let near_image = [0.1 + 4.0 + 1.5 + 2e-3, 0.2 + 4.0, 0.3];
+        assert!(system(vec![[0.1, 0.2, 0.3], near_image])
+            .validate_periodic(0)
+            .is_ok());
     }
 }

@@ -35,8 +35,9 @@ pub fn half_space_k_vectors(system: &System, k_cutoff: f64) -> KVectors {
     let b = system.reciprocal_cell();
     let max = max_indices(system, k_cutoff);
     let cutoff2 = k_cutoff * k_cutoff;
-    let mut indices = Vec::new();
-    let mut vectors = Vec::new();
+    let capacity = estimated_count(system, k_cutoff) as usize;
+    let mut indices = Vec::with_capacity(capacity);
+    let mut vectors = Vec::with_capacity(capacity);
     for n1 in 0..=max[0] {
         let n2_start = if n1 == 0 { 0 } else { -max[1] };
         for n2 in n2_start..=max[1] {

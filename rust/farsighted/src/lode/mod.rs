@@ -18,7 +18,7 @@ use crate::parameters::LodeParameters;
 use crate::{Error, System};
 
 pub use kvectors::{half_space_k_vectors, KVectors};
-use periodic::{kspace_values, structure_factors, AtomPhases};
+use periodic::{kspace_values, AtomPhases};
 use positions::{compute_pairs, fill_self_gradients, PositionsLayout, SharedRows};
 pub use radial::{KSpaceRadialIntegral, RadialProjector};
 
@@ -43,7 +43,9 @@ pub struct Selection {
 pub struct LodeSphericalExpansion {
     parameters: LodeParameters,
     density: SmearedPowerLaw,
-    radial: KSpaceRadialIntegral,
+    /// built on first use, after the memory check of the first calculation
+    radial: std::sync::OnceLock<Result<KSpaceRadialIntegral, Error>>,
+    projector: RadialProjector,
     /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
     center_contribution: Vec<f64>,
     /// Iₙ₀(0) = ∫ r² Rₙ(r) dr
@@ -57,11 +59,10 @@ impl LodeSphericalExpansion {
             smearing: parameters.smearing,
             exponent: parameters.exponent,
         };
-        let k_cutoff = parameters.k_cutoff();
         let projector = RadialProjector::new(
             &basis,
             parameters.max_angular,
-            k_cutoff,
+            effective_k_cutoff(&parameters),
             parameters.smearing,
         );
         let center_contribution: Vec<f64> = projector
@@ -70,14 +71,26 @@ impl LodeSphericalExpansion {
             .map(|v| (4.0 * std::f64::consts::PI).sqrt() * v)
             .collect();
         let radial_at_zero = projector.project(|_| 1.0);
-        let radial = KSpaceRadialIntegral::new(projector, k_cutoff, parameters.spline_accuracy)?;
         Ok(LodeSphericalExpansion {
             parameters,
             density,
-            radial,
+            radial: std::sync::OnceLock::new(),
+            projector,
             center_contribution,
             radial_at_zero,
         })
+    }
+
+    /// The k-space radial integrals, built (once) on first use
+    fn radial(&self) -> Result<&KSpaceRadialIntegral, Error> {
+        let radial = self.radial.get_or_init(|| {
+            KSpaceRadialIntegral::new(
+                self.projector.clone(),
+                effective_k_cutoff(&self.parameters),
+                self.parameters.spline_accuracy,
+            )
+        });
+        radial.as_ref().map_err(Clone::clone)
     }
 
     /// Create the calculator from featomic-style JSON hyper-parameters
@@ -159,6 +172,7 @@ impl LodeSphericalExpansion {
 
         let mut blocks = self.block_metadata(systems, &keys, &selected_samples, gradients);
         self.check_memory(systems, &blocks, gradients)?;
+        let radial = self.radial()?;
 
         // Positions gradients are written by all systems' tasks directly into the blocks
         let layouts: Vec<Option<PositionsLayout>> = systems
@@ -189,6 +203,7 @@ impl LodeSphericalExpansion {
             .enumerate()
             .map(|(s, (system, layout))| {
                 self.compute_system(
+                    radial,
                     s,
                     system,
                     keys_ref,
@@ -300,22 +315,38 @@ impl LodeSphericalExpansion {
             }
         }
         let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
-        let columns = n_features
-            * (1.0
-                + if gradients.positions { 3.0 } else { 0.0 }
-                + if gradients.strain { 9.0 } else { 0.0 });
+        let value_columns = n_features * if gradients.strain { 10.0 } else { 1.0 };
+        let table_columns = value_columns
+            + if gradients.positions {
+                3.0 * n_features
+            } else {
+                0.0
+            };
         let threads = rayon::current_num_threads() as f64;
-        let tables: f64 = systems
+        let chunk = periodic::K_CHUNK as f64;
+        let per_system: f64 = systems
             .iter()
             .map(|system| {
-                let n_k = kvectors::estimated_count(system, self.parameters.k_cutoff());
-                // tables, phases and per-thread scratch
-                8.0 * (n_k * columns
-                    + system.size() as f64 * (threads * (256.0 + 3.0 * n_features) + 64.0))
+                let n_k = kvectors::estimated_count(system, effective_k_cutoff(&self.parameters));
+                let n_atoms = system.size() as f64;
+                let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
+                let rows = n_atoms * n_types;
+                // k-vector lists and tables
+                let tables = n_k * (40.0 + 8.0 * table_columns);
+                // per-accumulator outputs and scratch of the values, and the unpacked values
+                let values =
+                    4.0 * threads * 8.0 * (rows * value_columns + 2.0 * chunk * (n_atoms + rows))
+                        + 2.0 * 8.0 * rows * value_columns;
+                // per-thread scratch of the positions gradients
+                let positions = if gradients.positions {
+                    threads * 8.0 * n_atoms * (2.0 * chunk + 3.0 * n_features)
+                } else {
+                    0.0
+                };
+                tables + values + positions
             })
             .fold(0.0, f64::max);
-        // the values are also kept per system before being copied into the blocks
-        let total = bytes * if gradients.strain { 1.2 } else { 1.1 } + tables;
+        let total = bytes + per_system * threads.min(systems.len() as f64);
         if let Some(available) = crate::available_memory() {
             if total > available as f64 {
                 return Err(Error::OutOfMemory(format!(
@@ -332,6 +363,7 @@ impl LodeSphericalExpansion {
     #[allow(clippy::too_many_arguments)]
     fn compute_system(
         &self,
+        radial: &KSpaceRadialIntegral,
         s: usize,
         system: &System,
         keys: &[[i32; 4]],
@@ -366,14 +398,20 @@ impl LodeSphericalExpansion {
             return Ok(SystemValues::default());
         }
 
-        let k_cutoff = self.parameters.k_cutoff();
+        let k_cutoff = effective_k_cutoff(&self.parameters);
         let kvectors = half_space_k_vectors(system, k_cutoff);
         if kvectors.vectors.is_empty() {
             return Err(Error::InvalidParameter(format!(
                 "system {s}: no k-vector is shorter than k_cutoff={k_cutoff}; increase k_cutoff or the cell size"
             )));
         }
-        let tables = self.k_tables(system, &kvectors, gradients.positions, gradients.strain);
+        let tables = self.k_tables(
+            system,
+            &kvectors,
+            radial,
+            gradients.positions,
+            gradients.strain,
+        );
         let reciprocal = system.reciprocal_cell();
         let phases: Vec<AtomPhases> = system
             .positions
@@ -385,16 +423,12 @@ impl LodeSphericalExpansion {
             .iter()
             .map(|t| type_index.get(t).copied())
             .collect();
-        let (structure_cos, structure_sin) =
-            structure_factors(&phases, &atom_type_index, n_types, &kvectors);
-
         let parity_outputs = kspace_values(
             &tables,
             &kvectors,
             &phases,
             &centers,
-            &structure_cos,
-            &structure_sin,
+            &atom_type_index,
             n_types,
         );
 
@@ -508,6 +542,18 @@ impl LodeSphericalExpansion {
             }
         });
     }
+}
+
+/// Every term of the k-space sum has a factor e^{-k²σ²/2} (times powers of kσ): beyond
+/// kσ = 10.2 it is below 1e-22 of the leading ones, so larger k-vectors are not summed.
+const NEGLIGIBLE_K_SIGMA: f64 = 10.2;
+
+/// min(k_cutoff, 10.2/σ): the k-vectors summed. Larger requested cutoffs give the same numbers
+/// to 1e-20.
+pub fn effective_k_cutoff(parameters: &LodeParameters) -> f64 {
+    parameters
+        .k_cutoff()
+        .min(NEGLIGIBLE_K_SIGMA / parameters.smearing)
 }
 
 /// Values of one system for its centres and neighbour types, with all features

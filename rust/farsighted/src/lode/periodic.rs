@@ -13,14 +13,12 @@ use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 pub(crate) use super::kvectors::KVectors;
-use super::LodeSphericalExpansion;
+use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::System;
 
 /// Number of k-vectors processed at once
-const K_CHUNK: usize = 256;
-/// Number of centres sharing one matrix product for the values
-const CENTER_CHUNK: usize = 32;
+pub(crate) const K_CHUNK: usize = 256;
 
 /// Features of one parity of l, in (l, m, n) order
 pub(crate) struct ParityFeatures {
@@ -63,6 +61,7 @@ impl LodeSphericalExpansion {
         &self,
         system: &System,
         kvectors: &KVectors,
+        radial: &KSpaceRadialIntegral,
         positions: bool,
         strain: bool,
     ) -> KTables {
@@ -80,30 +79,57 @@ impl LodeSphericalExpansion {
         let gradient_columns = [0, 1].map(|p| if positions { 3 * parities[p].len() } else { 0 });
         let n_functions = (max_angular + 1) * n_radial;
 
-        // one row of each table per k-vector, computed in parallel and then packed
-        let rows: Vec<[[Vec<f64>; 2]; 2]> = (0..n_k)
-            .into_par_iter()
-            .map_init(
-                || {
-                    (
-                        SolidHarmonics::new(max_angular),
-                        vec![0.0; n_functions],
-                        vec![0.0; n_functions],
-                    )
-                },
-                |(harmonics, radial, radial_derivative), ik| {
+        let mut values = [0, 1].map(|p| vec![0.0; n_k * values_columns[p]]);
+        let mut gradients = [0, 1].map(|p| vec![0.0; n_k * gradient_columns[p]]);
+
+        // tables are filled in place, by blocks of k-vectors computed in parallel
+        const ROWS: usize = 64;
+        let n_chunks = n_k.div_ceil(ROWS);
+        let [values_even, values_odd] = &mut values;
+        let [gradients_even, gradients_odd] = &mut gradients;
+        let chunks: Vec<_> = split_rows(values_even, values_columns[0] * ROWS, n_chunks)
+            .into_iter()
+            .zip(split_rows(values_odd, values_columns[1] * ROWS, n_chunks))
+            .zip(split_rows(
+                gradients_even,
+                gradient_columns[0] * ROWS,
+                n_chunks,
+            ))
+            .zip(split_rows(
+                gradients_odd,
+                gradient_columns[1] * ROWS,
+                n_chunks,
+            ))
+            .enumerate()
+            .collect();
+        chunks.into_par_iter().for_each_init(
+            || {
+                (
+                    SolidHarmonics::new(max_angular),
+                    vec![0.0; n_functions],
+                    vec![0.0; n_functions],
+                )
+            },
+            |(harmonics, radial_values, radial_derivatives),
+             (chunk, (((v_even, v_odd), g_even), g_odd))| {
+                let rows = [v_even, v_odd];
+                let grads = [g_even, g_odd];
+                for ik in (chunk * ROWS)..((chunk + 1) * ROWS).min(n_k) {
+                    let local_k = ik - chunk * ROWS;
                     let k = kvectors.vectors[ik];
                     let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
                     let direction = k.map(|x| x / norm);
                     harmonics.compute(direction);
-                    self.radial.compute(norm, radial, radial_derivative);
+                    radial.compute(norm, radial_values, radial_derivatives);
                     let (g, dg) = self.density.fourier(norm);
 
-                    [0, 1].map(|parity| {
+                    for parity in 0..2 {
                         let features = &parities[parity];
                         let n_features = features.len();
-                        let mut row = vec![0.0; values_columns[parity]];
-                        let mut grad = vec![0.0; gradient_columns[parity]];
+                        let row = &mut rows[parity][local_k * values_columns[parity]
+                            ..(local_k + 1) * values_columns[parity]];
+                        let grad = &mut grads[parity][local_k * gradient_columns[parity]
+                            ..(local_k + 1) * gradient_columns[parity]];
                         for (local, &global) in features.global.iter().enumerate() {
                             let lm = global / n_radial;
                             let n = global % n_radial;
@@ -111,7 +137,7 @@ impl LodeSphericalExpansion {
                             let phase = if l.div_ceil(2) % 2 == 0 { 1.0 } else { -1.0 };
                             let c = prefactor * phase;
                             let y = harmonics.values[lm];
-                            let i = radial[l * n_radial + n];
+                            let i = radial_values[l * n_radial + n];
                             let w = c * g * i * y;
                             row[local] = w;
                             if positions {
@@ -121,7 +147,7 @@ impl LodeSphericalExpansion {
                             }
                             if strain {
                                 // ∂W/∂k_α = c [(ĝI)' k̂_α Y + ĝ I (∂_α R(k̂) - l k̂_α Y) / |k|]
-                                let radial_part = dg * i + g * radial_derivative[l * n_radial + n];
+                                let radial_part = dg * i + g * radial_derivatives[l * n_radial + n];
                                 let gradient_y = harmonics.gradients[lm];
                                 for alpha in 0..3 {
                                     let d_alpha = c
@@ -138,22 +164,10 @@ impl LodeSphericalExpansion {
                                 }
                             }
                         }
-                        [row, grad]
-                    })
-                },
-            )
-            .collect();
-
-        let pack = |parity: usize, which: usize| -> Vec<f64> {
-            let mut packed =
-                Vec::with_capacity(n_k * rows.first().map_or(0, |r| r[parity][which].len()));
-            for row in &rows {
-                packed.extend_from_slice(&row[parity][which]);
-            }
-            packed
-        };
-        let values = [pack(0, 0), pack(1, 0)];
-        let gradients = [pack(0, 1), pack(1, 1)];
+                    }
+                }
+            },
+        );
 
         KTables {
             n_k,
@@ -189,6 +203,27 @@ impl AtomPhases {
         AtomPhases { max_index, tables }
     }
 
+    /// (cos k·r, sin k·r) for consecutive k-vectors, reusing the product of the first two
+    /// factors while only n₃ changes (the innermost loop of the k-vector generation)
+    pub fn fill(&self, indices: &[[i32; 3]], cos: &mut [f64], sin: &mut [f64]) {
+        let mut cached: Option<([i32; 2], (f64, f64))> = None;
+        for (ik, index) in indices.iter().enumerate() {
+            let ab = match cached {
+                Some((key, value)) if key == [index[0], index[1]] => value,
+                _ => {
+                    let a = self.tables[0][(index[0] + self.max_index[0]) as usize];
+                    let b = self.tables[1][(index[1] + self.max_index[1]) as usize];
+                    let value = (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0);
+                    cached = Some(([index[0], index[1]], value));
+                    value
+                }
+            };
+            let c = self.tables[2][(index[2] + self.max_index[2]) as usize];
+            cos[ik] = ab.0 * c.0 - ab.1 * c.1;
+            sin[ik] = ab.0 * c.1 + ab.1 * c.0;
+        }
+    }
+
     /// (cos k·r, sin k·r)
     #[inline]
     pub fn phase(&self, index: [i32; 3]) -> (f64, f64) {
@@ -200,107 +235,101 @@ impl AtomPhases {
     }
 }
 
-/// Σ_{j∈t} (cos k·rⱼ, sin k·rⱼ) for each neighbour type t: (n_types, n_k) each
-pub(crate) fn structure_factors(
-    phases: &[AtomPhases],
-    atom_type_index: &[Option<usize>],
-    n_types: usize,
-    kvectors: &KVectors,
-) -> (Vec<f64>, Vec<f64>) {
-    let n_k = kvectors.indices.len();
-    let per_k: Vec<(Vec<f64>, Vec<f64>)> = kvectors
-        .indices
-        .par_iter()
-        .map(|&index| {
-            let mut cos = vec![0.0; n_types];
-            let mut sin = vec![0.0; n_types];
-            for (phase, t) in phases.iter().zip(atom_type_index) {
-                if let Some(t) = *t {
-                    let (c, s) = phase.phase(index);
-                    cos[t] += c;
-                    sin[t] += s;
-                }
-            }
-            (cos, sin)
-        })
-        .collect();
-    let mut cos = vec![0.0; n_types * n_k];
-    let mut sin = vec![0.0; n_types * n_k];
-    for (ik, (c, s)) in per_k.into_iter().enumerate() {
-        for t in 0..n_types {
-            cos[t * n_k + ik] = c[t];
-            sin[t * n_k + ik] = s[t];
-        }
-    }
-    (cos, sin)
-}
-
-/// Values (and strain parts) for the given centres and all neighbour types:
-/// returns, per parity, a (n_centers × n_types, values_columns) row-major array.
+/// Values (and strain parts) for the given centres and all neighbour types: returns, per
+/// parity, a (n_centers × n_types, values_columns) row-major array.
+///
+/// Blocks of k-vectors are processed in parallel; each computes e^{ik·rⱼ} once for all atoms,
+/// the structure factors Σ_{j∈t} e^{-ik·rⱼ} of each type, the phase matrices of the centres,
+/// and accumulates one matrix product per parity into its own output.
 pub(crate) fn kspace_values(
     tables: &KTables,
     kvectors: &KVectors,
     phases: &[AtomPhases],
     centers: &[usize],
-    structure_cos: &[f64],
-    structure_sin: &[f64],
+    atom_type_index: &[Option<usize>],
     n_types: usize,
 ) -> [Vec<f64>; 2] {
     let n_k = tables.n_k;
+    let n_atoms = phases.len();
     let columns = tables.values_columns;
+    let rows = centers.len() * n_types;
+    let zero = || [0, 1].map(|p| vec![0.0; rows * columns[p]]);
 
-    let chunks: Vec<[Vec<f64>; 2]> = centers
-        .par_chunks(CENTER_CHUNK)
-        .map(|chunk_centers| {
-            let rows = chunk_centers.len() * n_types;
-            let mut outputs = [0, 1].map(|p| vec![0.0; rows * columns[p]]);
-            let mut real = vec![0.0; rows * K_CHUNK];
-            let mut imag = vec![0.0; rows * K_CHUNK];
-            for k_start in (0..n_k).step_by(K_CHUNK) {
+    let chunk_starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
+    // a few accumulators per thread at most: each holds a full output
+    let min_len = chunk_starts.len() / (4 * rayon::current_num_threads()).max(1);
+    chunk_starts
+        .par_iter()
+        .with_min_len(min_len.max(1))
+        .fold(
+            || (zero(), ValuesScratch::new(n_atoms, n_types, rows)),
+            |(mut outputs, mut scratch), &k_start| {
                 let kc = K_CHUNK.min(n_k - k_start);
-                for (c, &center) in chunk_centers.iter().enumerate() {
-                    for ik in 0..kc {
-                        let (ci, si) = phases[center].phase(kvectors.indices[k_start + ik]);
-                        for t in 0..n_types {
-                            let cos_t = structure_cos[t * n_k + k_start + ik];
-                            let sin_t = structure_sin[t * n_k + k_start + ik];
-                            let row = c * n_types + t;
-                            // Re and Im of e^{ik·rᵢ} Σⱼ e^{-ik·rⱼ}
-                            real[row * kc + ik] = ci * cos_t + si * sin_t;
-                            imag[row * kc + ik] = si * cos_t - ci * sin_t;
+                let indices = &kvectors.indices[k_start..k_start + kc];
+                let ValuesScratch {
+                    cos,
+                    sin,
+                    structure_cos,
+                    structure_sin,
+                    real,
+                    imag,
+                } = &mut scratch;
+                for (j, phase) in phases.iter().enumerate() {
+                    phase.fill(
+                        indices,
+                        &mut cos[j * kc..(j + 1) * kc],
+                        &mut sin[j * kc..(j + 1) * kc],
+                    );
+                }
+                structure_cos.iter_mut().for_each(|v| *v = 0.0);
+                structure_sin.iter_mut().for_each(|v| *v = 0.0);
+                for (j, t) in atom_type_index.iter().enumerate() {
+                    if let Some(t) = *t {
+                        for ik in 0..kc {
+                            structure_cos[t * kc + ik] += cos[j * kc + ik];
+                            structure_sin[t * kc + ik] += sin[j * kc + ik];
                         }
                     }
                 }
-                for (parity, phase_matrix) in [&real, &imag].into_iter().enumerate() {
-                    if columns[parity] == 0 {
-                        continue;
+                for (c, &center) in centers.iter().enumerate() {
+                    let ci = &cos[center * kc..(center + 1) * kc];
+                    let si = &sin[center * kc..(center + 1) * kc];
+                    for t in 0..n_types {
+                        let row = c * n_types + t;
+                        let ct = &structure_cos[t * kc..(t + 1) * kc];
+                        let st = &structure_sin[t * kc..(t + 1) * kc];
+                        let real = &mut real[row * kc..(row + 1) * kc];
+                        let imag = &mut imag[row * kc..(row + 1) * kc];
+                        // Re and Im of e^{ik·rᵢ} Σⱼ e^{-ik·rⱼ}
+                        for ik in 0..kc {
+                            real[ik] = ci[ik] * ct[ik] + si[ik] * st[ik];
+                            imag[ik] = si[ik] * ct[ik] - ci[ik] * st[ik];
+                        }
                     }
-                    let table = &tables.values[parity]
-                        [k_start * columns[parity]..(k_start + kc) * columns[parity]];
-                    faer::linalg::matmul::matmul(
-                        MatMut::from_row_major_slice_mut(
-                            &mut outputs[parity],
-                            rows,
-                            columns[parity],
-                        ),
-                        Accum::Add,
-                        MatRef::from_row_major_slice(&phase_matrix[..rows * kc], rows, kc),
-                        MatRef::from_row_major_slice(table, kc, columns[parity]),
-                        1.0,
-                        Par::Seq,
-                    );
                 }
+                for (parity, phase_matrix) in [&*real, &*imag].into_iter().enumerate() {
+                    if columns[parity] != 0 {
+                        let table = &tables.values[parity];
+                        accumulate_product(
+                            &mut outputs[parity],
+                            phase_matrix,
+                            table,
+                            rows,
+                            k_start,
+                            kc,
+                        );
+                    }
+                }
+                (outputs, scratch)
+            },
+        )
+        .map(|(outputs, _)| outputs)
+        .reduce(zero, |mut a, b| {
+            for (a, b) in a.iter_mut().zip(b) {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
             }
-            outputs
+            a
         })
-        .collect();
-
-    [0, 1].map(|parity| {
-        chunks
-            .iter()
-            .flat_map(|c| c[parity].iter().copied())
-            .collect()
-    })
 }
 
 /// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`: per parity, a
@@ -339,22 +368,78 @@ pub(crate) fn kspace_positions_gradients(
             if columns[parity] == 0 {
                 continue;
             }
-            let table = &gradient_tables[parity]
-                [k_start * columns[parity]..(k_start + kc) * columns[parity]];
-            faer::linalg::matmul::matmul(
-                MatMut::from_row_major_slice_mut(
-                    &mut scratch.gradients[parity],
-                    n_rows,
-                    columns[parity],
-                ),
-                Accum::Add,
-                MatRef::from_row_major_slice(&phase_matrix[..n_rows * kc], n_rows, kc),
-                MatRef::from_row_major_slice(table, kc, columns[parity]),
-                1.0,
-                Par::Seq,
+            let table = &gradient_tables[parity];
+            accumulate_product(
+                &mut scratch.gradients[parity],
+                phase_matrix,
+                table,
+                n_rows,
+                k_start,
+                kc,
             );
         }
     }
+}
+
+/// `n_chunks` consecutive slices of `chunk_size` (the last one shorter, all empty when the
+/// table is)
+fn split_rows(table: &mut [f64], chunk_size: usize, n_chunks: usize) -> Vec<&mut [f64]> {
+    let mut chunks = Vec::with_capacity(n_chunks);
+    let mut rest = table;
+    for _ in 0..n_chunks {
+        let (chunk, tail) = rest.split_at_mut(chunk_size.min(rest.len()));
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
+/// Per-thread buffers of `kspace_values`, sized for K_CHUNK k-vectors
+struct ValuesScratch {
+    cos: Vec<f64>,
+    sin: Vec<f64>,
+    structure_cos: Vec<f64>,
+    structure_sin: Vec<f64>,
+    real: Vec<f64>,
+    imag: Vec<f64>,
+}
+
+impl ValuesScratch {
+    fn new(n_atoms: usize, n_types: usize, rows: usize) -> ValuesScratch {
+        ValuesScratch {
+            cos: vec![0.0; n_atoms * K_CHUNK],
+            sin: vec![0.0; n_atoms * K_CHUNK],
+            structure_cos: vec![0.0; n_types * K_CHUNK],
+            structure_sin: vec![0.0; n_types * K_CHUNK],
+            real: vec![0.0; rows * K_CHUNK],
+            imag: vec![0.0; rows * K_CHUNK],
+        }
+    }
+}
+
+/// output (rows, columns) += phases (rows, kc) × table[k_start..k_start + kc] (kc, columns),
+/// all row-major, with `columns` deduced from the output size
+fn accumulate_product(
+    output: &mut [f64],
+    phases: &[f64],
+    table: &[f64],
+    rows: usize,
+    k_start: usize,
+    kc: usize,
+) {
+    let columns = output.len() / rows;
+    faer::linalg::matmul::matmul(
+        MatMut::from_row_major_slice_mut(output, rows, columns),
+        Accum::Add,
+        MatRef::from_row_major_slice(&phases[..rows * kc], rows, kc),
+        MatRef::from_row_major_slice(
+            &table[k_start * columns..(k_start + kc) * columns],
+            kc,
+            columns,
+        ),
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// Per-thread buffers for `kspace_positions_gradients`
