@@ -172,6 +172,16 @@ impl LodeSphericalExpansion {
 
         let mut blocks = self.block_metadata(systems, &keys, &selected_samples, gradients);
         self.check_memory(systems, &blocks, gradients)?;
+        for block in &mut blocks {
+            let [values, positions, strain] = array_sizes(block);
+            block.values = vec![0.0; values];
+            if let Some(gradient) = &mut block.positions {
+                gradient.values = vec![0.0; positions];
+            }
+            if let Some(gradient) = &mut block.strain {
+                gradient.values = vec![0.0; strain];
+            }
+        }
         let radial = self.radial()?;
 
         // Positions gradients are written by all systems' tasks directly into the blocks
@@ -234,7 +244,8 @@ impl LodeSphericalExpansion {
         })
     }
 
-    /// Samples and gradient samples of every block, with zeroed arrays
+    /// Samples and gradient samples of every block; the arrays are allocated after the
+    /// memory check
     fn block_metadata(
         &self,
         systems: &[System],
@@ -271,10 +282,9 @@ impl LodeSphericalExpansion {
                         }
                     }
                 }
-                let size = n_components * n_properties;
                 let positions = gradients.positions.then(|| GradientData {
                     sample_names: vec!["sample", "system", "atom"],
-                    values: vec![0.0; positions_samples.len() / 3 * 3 * size],
+                    values: Vec::new(),
                     samples: positions_samples,
                     component_names: vec!["xyz"],
                 });
@@ -282,11 +292,11 @@ impl LodeSphericalExpansion {
                     sample_names: vec!["sample"],
                     samples: (0..samples.len() as i32).collect(),
                     component_names: vec!["xyz_1", "xyz_2"],
-                    values: vec![0.0; samples.len() * 9 * size],
+                    values: Vec::new(),
                 });
                 BlockData {
                     key,
-                    values: vec![0.0; samples.len() * size],
+                    values: Vec::new(),
                     samples,
                     n_components,
                     n_properties,
@@ -306,12 +316,10 @@ impl LodeSphericalExpansion {
     ) -> Result<(), Error> {
         let mut bytes = 0.0;
         for block in blocks {
-            bytes += 8.0 * block.values.len() as f64;
+            let [values, positions, strain] = array_sizes(block);
+            bytes += 8.0 * (values + positions + strain) as f64;
             if let Some(p) = &block.positions {
-                bytes += 8.0 * (p.values.len() as f64) + 4.0 * p.samples.len() as f64;
-            }
-            if let Some(s) = &block.strain {
-                bytes += 8.0 * s.values.len() as f64;
+                bytes += 4.0 * p.samples.len() as f64;
             }
         }
         let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
@@ -542,6 +550,18 @@ impl LodeSphericalExpansion {
             }
         });
     }
+}
+
+/// Lengths of the values, positions gradient and strain gradient arrays of a block
+fn array_sizes(block: &BlockData) -> [usize; 3] {
+    let size = block.n_components * block.n_properties;
+    let n_samples = block.samples.len();
+    let positions = block
+        .positions
+        .as_ref()
+        .map_or(0, |p| p.n_samples() * 3 * size);
+    let strain = block.strain.as_ref().map_or(0, |_| n_samples * 9 * size);
+    [n_samples * size, positions, strain]
 }
 
 /// Every term of the k-space sum has a factor e^{-k²σ²/2} (times powers of kσ): beyond
