@@ -3,12 +3,12 @@
 
 use farsighted::{Descriptor, Gradients, LodeSphericalExpansion, Selection, System};
 
-fn calculator(exponent: u32, weight: f64, extra: &str) -> LodeSphericalExpansion {
+fn calculator(exponent: u32, weight: f64) -> LodeSphericalExpansion {
     LodeSphericalExpansion::from_json(&format!(
         r#"{{"density": {{"type": "SmearedPowerLaw", "smearing": 1.0, "exponent": {exponent},
                         "center_atom_weight": {weight}}},
             "basis": {{"type": "TensorProduct", "max_angular": 3, "spline_accuracy": null,
-                      "radial": {{"type": "Gto", "max_radial": 2, "radius": 3.0}}}}{extra}}}"#
+                      "radial": {{"type": "Gto", "max_radial": 2, "radius": 3.0}}}}}}"#
     ))
     .unwrap()
 }
@@ -42,6 +42,17 @@ fn compute(
         .unwrap()
 }
 
+/// (plus - minus) / 2δ for one value of one block
+fn central_difference(
+    plus: &Descriptor,
+    minus: &Descriptor,
+    block: usize,
+    index: usize,
+    delta: f64,
+) -> f64 {
+    (plus.blocks[block].values[index] - minus.blocks[block].values[index]) / (2.0 * delta)
+}
+
 fn max_abs(values: &[f64]) -> f64 {
     values.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
@@ -49,7 +60,7 @@ fn max_abs(values: &[f64]) -> f64 {
 #[test]
 fn positions_gradients_finite_differences() {
     for exponent in [0, 1, 3, 6] {
-        let calculator = calculator(exponent, 0.5, "");
+        let calculator = calculator(exponent, 0.5);
         let system = triclinic_system();
         let reference = compute(
             &calculator,
@@ -80,9 +91,7 @@ fn positions_gradients_finite_differences() {
                         }
                         let sample = chunk[0] as usize;
                         for f in 0..size {
-                            let fd = (plus.blocks[b].values[sample * size + f]
-                                - minus.blocks[b].values[sample * size + f])
-                                / (2.0 * delta);
+                            let fd = central_difference(&plus, &minus, b, sample * size + f, delta);
                             let analytic = gradient.values[(row * 3 + alpha) * size + f];
                             assert!(
                                 (fd - analytic).abs() < 1e-6 * scale,
@@ -99,7 +108,7 @@ fn positions_gradients_finite_differences() {
 #[test]
 fn strain_gradients_finite_differences() {
     for exponent in [0, 1, 4] {
-        let calculator = calculator(exponent, 0.5, "");
+        let calculator = calculator(exponent, 0.5);
         let system = triclinic_system();
         let reference = compute(
             &calculator,
@@ -140,9 +149,7 @@ fn strain_gradients_finite_differences() {
                     let scale = max_abs(&strain.values).max(1e-3);
                     for sample in 0..block.samples.len() {
                         for f in 0..size {
-                            let fd = (plus.blocks[b].values[sample * size + f]
-                                - minus.blocks[b].values[sample * size + f])
-                                / (2.0 * delta);
+                            let fd = central_difference(&plus, &minus, b, sample * size + f, delta);
                             let analytic =
                                 strain.values[((sample * 3 + alpha) * 3 + beta) * size + f];
                             assert!(

@@ -112,10 +112,6 @@ impl KSpaceRadialIntegral {
         Ok(KSpaceRadialIntegral { projector, spline })
     }
 
-    pub fn projector(&self) -> &RadialProjector {
-        &self.projector
-    }
-
     /// Iₗₙ(k) and dIₗₙ/dk, with index l * size + n
     pub fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
         match &self.spline {

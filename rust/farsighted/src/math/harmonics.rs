@@ -56,10 +56,6 @@ impl SolidHarmonics {
         }
     }
 
-    pub fn max_angular(&self) -> usize {
-        self.max_angular
-    }
-
     /// Compute Rₗₘ(r) and ∇Rₗₘ(r). On the unit sphere Rₗₘ = Yₗₘ.
     pub fn compute(&mut self, r: [f64; 3]) {
         let [x, y, z] = r;

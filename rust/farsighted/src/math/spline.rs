@@ -76,10 +76,6 @@ impl HermiteSplines {
         }
     }
 
-    pub fn n_points(&self) -> usize {
-        self.n_points
-    }
-
     pub fn x_max(&self) -> f64 {
         self.step * (self.n_points - 1) as f64
     }
