@@ -2,6 +2,9 @@
 
 import ase
 import numpy as np
+from scipy.special import sph_harm_y
+
+from farsighted.clebsch_gordan import complex_to_real
 
 
 def random_triclinic_system(n_atoms, seed, types=(1, 8, 11), min_distance=0.7):
@@ -76,3 +79,19 @@ def max_relative_difference(actual, expected, parameter=None):
             continue
         worst = max(worst, np.abs(other.values - block.values).max() / scale)
     return worst
+
+
+def real_spherical_harmonics(l, points):
+    """Real Yₗₘ(r̂) for m = -l..l, from scipy's complex ones and `complex_to_real`"""
+    theta = np.arccos(points[:, 2] / np.linalg.norm(points, axis=1))
+    phi = np.arctan2(points[:, 1], points[:, 0])
+    complex_y = np.array([sph_harm_y(l, m, theta, phi) for m in range(-l, l + 1)])
+    return (complex_to_real(l) @ complex_y).real
+
+
+def real_wigner_d(l, rotation):
+    """D with Y(R⁻¹ r) = D Y(r): how real spherical tensors transform, fitted on points"""
+    points = np.random.default_rng(l).normal(size=(4 * l + 8, 3))
+    before = real_spherical_harmonics(l, points)
+    after = real_spherical_harmonics(l, rotation.inv().apply(points))
+    return np.linalg.lstsq(before.T, after.T, rcond=None)[0].T

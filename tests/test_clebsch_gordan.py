@@ -5,27 +5,12 @@ import featomic.clebsch_gordan
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
-from scipy.special import sph_harm_y
 
-from farsighted.clebsch_gordan import complex_to_real, real_clebsch_gordan
+from farsighted.clebsch_gordan import real_clebsch_gordan
+
+from helpers import real_wigner_d
 
 L_MAX = 4
-
-
-def real_spherical_harmonics(l, points):
-    """Real Yₗₘ(r̂) for m = -l..l, from scipy's complex ones and `complex_to_real`"""
-    theta = np.arccos(points[:, 2] / np.linalg.norm(points, axis=1))
-    phi = np.arctan2(points[:, 1], points[:, 0])
-    complex_y = np.array([sph_harm_y(l, m, theta, phi) for m in range(-l, l + 1)])
-    return (complex_to_real(l) @ complex_y).real
-
-
-def real_wigner_d(l, rotation):
-    """D with Y(R⁻¹ r) = D Y(r): how real spherical tensors transform, fitted on points"""
-    points = np.random.default_rng(l).normal(size=(4 * l + 8, 3))
-    before = real_spherical_harmonics(l, points)
-    after = real_spherical_harmonics(l, rotation.inv().apply(points))
-    return np.linalg.lstsq(before.T, after.T, rcond=None)[0].T
 
 
 def test_against_featomic():

@@ -2,6 +2,13 @@
 
 - ``nacl_boxes.xyz``: 20 random, neutral Na/Cl periodic boxes of 8 to 64 atoms (extended XYZ),
   made by ``generate_nacl_boxes.py`` in this folder;
+- ``point_charges.xyz``: 400 random, neutral Na⁺/Cl⁻ periodic boxes of 16 to 64 atoms at number
+  densities between 0.02 and 0.05 Å⁻³ (extended XYZ), with reference energies (eV, in ``info``)
+  and forces (eV/Å, in ``arrays``) of the point charges ±1 e (``energy_coulomb``,
+  ``forces_coulomb``: pymatgen's Ewald summation) and of a −C_ab/r⁶ dispersion with
+  C_NaNa = 1, C_ClCl = 4, C_NaCl = 2 eV·Å⁶ (``energy_dispersion``, ``forces_dispersion``: lattice
+  sum), made by ``generate_point_charges.py`` in this folder; read it with
+  :func:`load_point_charges`;
 - ``lode_hypers.json``: LODE hyper-parameters (featomic format) for the demo.
 """
 
@@ -35,3 +42,24 @@ def dataset_path(name: str) -> Path:
             f"no shipped data file named '{name}', available: {available_datasets()}"
         )
     return path
+
+
+def load_point_charges() -> list:
+    """The random Na⁺/Cl⁻ point-charge boxes of ``point_charges.xyz``, with reference energies.
+
+    Returns
+    -------
+    list of ase.Atoms
+        400 neutral periodic structures of 16 to 64 atoms, as many Na as Cl, with initial charges
+        set to +1 (Na) and −1 (Cl) elementary charges. Each structure's ``info`` holds
+        ``structure_id`` (its index), ``number_density`` (atoms/Å³), ``energy_coulomb`` and
+        ``energy_dispersion`` (eV); its ``arrays`` hold ``forces_coulomb`` and
+        ``forces_dispersion`` (eV/Å, shape ``(n_atoms, 3)``). See ``generate_point_charges.py``
+        for how the references are computed.
+    """
+    import ase.io
+
+    frames = ase.io.read(dataset_path("point_charges.xyz"), index=":", format="extxyz")
+    for atoms in frames:
+        atoms.set_initial_charges([1.0 if z == 11 else -1.0 for z in atoms.numbers])
+    return frames

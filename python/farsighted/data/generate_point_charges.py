@@ -1,0 +1,248 @@
+"""Generate ``point_charges.xyz``: random Na⁺/Cl⁻ point charges in periodic boxes, with reference
+Coulomb and 1/r⁶ energies and forces computed by codes independent of farsighted.
+
+Structures
+    Each structure is a neutral periodic box holding as many Na (charge +1 e) as Cl (charge −1 e)
+    atoms, 16 to 64 atoms in total, at a number density drawn uniformly between 0.02 and
+    0.05 atoms/Å³ (the varied density is what defeats purely local models), in a random triclinic
+    cell. Cells and positions come from ``random_cell`` and ``random_positions`` of
+    ``generate_nacl_boxes.py`` (cell lengths within a factor 1.25 of each other, angles between
+    75° and 105°, atoms at least 2.0 Å apart under periodic boundary conditions).
+
+Coulomb reference (p = 1)
+    ``energy_coulomb`` (eV) and ``forces_coulomb`` (eV/Å) are pymatgen's ``EwaldSummation``
+    (``total_energy`` and ``forces``, both already in eV and eV/Å) of the point charges, with
+    ``acc_factor`` = ``EWALD_ACC_FACTOR``: E = ½ Σ_{i,j} Σ'_T k_e q_i q_j / |r_j − r_i + T|,
+    k_e = 14.399645 eV·Å/e², the sum taken conditionally (Ewald, tin-foil boundary conditions).
+
+Dispersion reference (p = 6)
+    ``energy_dispersion`` (eV) and ``forces_dispersion`` (eV/Å) are the lattice sum
+
+        E = −½ Σ_{i,j} Σ'_T C_ij / |r_j − r_i + T|⁶,
+
+    where Σ' leaves out T = 0 when i = j, with C_NaNa = 1, C_ClCl = 4 and C_NaCl = 2 eV·Å⁶
+    (geometric mixing). A sharp spherical truncation of this sum converges only as R⁻³, so the
+    sum is written as a direct sum over images with a smooth cutoff, plus the remainder of
+    the cutoff, a smooth function of r whose lattice sum is its integral over space (Poisson
+    summation) up to the Fourier components at non-zero reciprocal lattice vectors, which are
+    bounded and kept below 1e-13 of the remainder itself::
+
+        1/r⁶ = Γ(3, x)/(2r⁶) + γ(3, x)/(2r⁶),   x = r²/(2η²),
+        Σ'_T γ(3, x)/(2|r+T|⁶) = π^{3/2}/(6√2 η³ V) − δ_ij/(48η⁶)   (+ terms ≤ 1e-13 of this).
+
+    The direct sum runs over every image within a radius where Γ(3, x) < 1e-12, so that both the
+    truncations are far below 1e-10 of the energy. Forces are the analytic derivatives of the
+    direct sum (the remainder does not depend on the positions). ``tests/test_point_charge_data.py``
+    checks both energies and forces against brute-force image sums and finite differences.
+
+Positions and cells are rounded to what the extended XYZ file stores before the references are
+computed, so the stored energies and forces are those of the stored structures. The generator is
+seeded, so running it again gives the same file (up to the last digits of the pymatgen numbers
+if the numerical libraries change)::
+
+    pip install pymatgen
+    python python/farsighted/data/generate_point_charges.py  # writes point_charges.xyz here
+
+Each frame's ``info`` records its index (``structure_id``), its ``number_density`` (Å⁻³),
+``energy_coulomb`` and ``energy_dispersion``; its ``arrays`` hold ``forces_coulomb`` and
+``forces_dispersion``. Charges follow from the species (Na: +1, Cl: −1); ``load_point_charges``
+in ``farsighted.data`` sets them as the atoms' initial charges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+
+from farsighted.data.generate_nacl_boxes import random_cell, random_positions
+
+SEED = 20251123
+N_STRUCTURES = 400
+MIN_ATOMS = 16
+MAX_ATOMS = 64
+DENSITY_RANGE = (0.02, 0.05)  # atoms / Å³
+
+CHARGES = {11: 1.0, 17: -1.0}  # e
+C6 = {11: 1.0, 17: 2.0}  # √C_aa in eV^½ Å³: C_ab = C6[a] C6[b] (geometric mixing)
+
+EWALD_ACC_FACTOR = 12.0
+# both the smooth cutoff of the direct sum and the neglected Fourier components of its remainder
+# are below exp(-SPLIT) (relative, see the module docstring)
+SPLIT = 24.0
+# images are summed in batches of this many (pair, image) terms, to bound the memory used
+BATCH = 2_000_000
+
+
+def coulomb_reference(atoms) -> tuple[float, np.ndarray]:
+    """Coulomb energy (eV) and forces (eV/Å) of the point charges in ``atoms``, by pymatgen.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        periodic structure of Na (+1 e) and Cl (−1 e)
+
+    Returns
+    -------
+    energy : float
+        Ewald energy, in eV
+    forces : numpy.ndarray
+        forces, shape (n_atoms, 3), in eV/Å
+    """
+    from pymatgen.analysis.ewald import EwaldSummation
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    structure = AseAtomsAdaptor.get_structure(atoms)
+    structure.add_oxidation_state_by_site([CHARGES[z] for z in atoms.numbers])
+    ewald = EwaldSummation(structure, acc_factor=EWALD_ACC_FACTOR, compute_forces=True)
+    return float(ewald.total_energy), np.array(ewald.forces, dtype=np.float64)
+
+
+def _half_lattice_translations(cell: np.ndarray, radius: float) -> np.ndarray:
+    """Lattice vectors T = n @ cell with 0 < |T| <= radius, one of each pair ±T."""
+    # the spacing between lattice planes along each reciprocal direction bounds |n_a|
+    spacings = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
+    n_max = np.ceil(radius / spacings).astype(int)
+    ranges = [np.arange(-m, m + 1) for m in n_max]
+    n = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, 3)
+    # keep n > 0 in lexicographic order
+    first = np.where(n[:, 0] != 0, n[:, 0], np.where(n[:, 1] != 0, n[:, 1], n[:, 2]))
+    translations = n[first > 0] @ cell
+    return translations[np.linalg.norm(translations, axis=1) <= radius]
+
+
+def _smooth_cutoff_sums(vectors: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
+    """u(r) = Γ(3, x)/(2r⁶) and −u'(r)/r = exp(−x)(x³ + 3x² + 6x + 6)/r⁸, x = r²/(2η²)."""
+    r2 = np.einsum("...x,...x->...", vectors, vectors)
+    x = r2 / (2 * eta**2)
+    damping = np.exp(-x) / (r2 * r2 * r2)
+    return damping * ((x + 2) * x + 2) / 2, damping * (((x + 3) * x + 6) * x + 6) / r2
+
+
+def dispersion_reference(atoms) -> tuple[float, np.ndarray]:
+    """Dispersion energy (eV) and forces (eV/Å) −½ Σ C_ij/r⁶, summed over periodic images.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        periodic structure of Na and Cl (C_NaNa = 1, C_ClCl = 4, C_NaCl = 2 eV·Å⁶)
+
+    Returns
+    -------
+    energy : float
+        lattice sum, in eV (see the module docstring for the method and its accuracy)
+    forces : numpy.ndarray
+        forces, shape (n_atoms, 3), in eV/Å
+    """
+    cell = np.array(atoms.cell, dtype=np.float64)
+    positions = atoms.get_positions(wrap=True)
+    volume = abs(np.linalg.det(cell))
+    sqrt_c = np.array([C6[z] for z in atoms.numbers])
+    c6 = np.outer(sqrt_c, sqrt_c)
+    n_atoms = len(atoms)
+
+    # the smooth-cutoff width η: the shortest non-zero reciprocal vector k has k²η²/2 >= SPLIT
+    n = np.stack(np.meshgrid(*[np.arange(-3, 4)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    k = np.linalg.norm(n[np.any(n != 0, axis=1)] @ (2 * np.pi * np.linalg.inv(cell).T), axis=1)
+    eta = np.sqrt(2 * SPLIT) / k.min()
+    # bound on the neglected Fourier components, relative to the k = 0 one (module docstring)
+    neglected = 1.5 * np.exp(-0.5 * (k * eta) ** 2).sum()
+    assert neglected < 1e3 * np.exp(-SPLIT), neglected
+    # the direct sum stops where x = r²/(2η²) = SPLIT
+    cutoff = eta * np.sqrt(2 * SPLIT)
+
+    # T = 0, i != j
+    pairs = positions[None, :, :] - positions[:, None, :]
+    off_diagonal = ~np.eye(n_atoms, dtype=bool)
+    u, du = _smooth_cutoff_sums(pairs[off_diagonal], eta)
+    energy = -0.5 * (c6[off_diagonal] * u).sum()
+    weights = np.zeros((n_atoms, n_atoms))
+    weights[off_diagonal] = c6[off_diagonal] * du
+    forces = np.einsum("ij,ijx->ix", weights, pairs)
+
+    # T != 0: the terms of (i, j, -T) are those of (j, i, T), with opposite pair vectors
+    translations = _half_lattice_translations(
+        cell, cutoff + np.linalg.norm(pairs, axis=2).max()
+    )
+    batch = max(1, BATCH // n_atoms**2)
+    for start in range(0, len(translations), batch):
+        vectors = pairs[None] + translations[start : start + batch, None, None, :]
+        u, du = _smooth_cutoff_sums(vectors, eta)
+        energy -= (c6 * u.sum(axis=0)).sum()
+        weights = c6 * du
+        forces += np.einsum("tij,tijx->ix", weights, vectors)
+        forces -= np.einsum("tij,tijx->jx", weights, vectors)
+
+    # the remainder: ĥ(0)/V for every pair (i, j), less its value at r = 0 for i = j at T = 0
+    energy -= 0.5 * c6.sum() * np.pi**1.5 / (6 * np.sqrt(2) * eta**3 * volume)
+    energy += 0.5 * np.trace(c6) / (48 * eta**6)
+    return float(energy), forces
+
+
+def _stored(frames: list) -> list:
+    """``frames`` written to extended XYZ and read back: positions as the file stores them."""
+    import ase.io
+
+    buffer = io.StringIO()
+    ase.io.write(buffer, frames, format="extxyz")
+    buffer.seek(0)
+    return ase.io.read(buffer, index=":", format="extxyz")
+
+
+def generate(seed: int = SEED, n_structures: int = N_STRUCTURES, progress: bool = False) -> list:
+    """The list of ``ase.Atoms`` of the data set, with their reference energies and forces."""
+    import ase
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    while len(frames) < n_structures:
+        n_pairs = int(rng.integers(MIN_ATOMS // 2, MAX_ATOMS // 2 + 1))
+        n_atoms = 2 * n_pairs
+        density = rng.uniform(*DENSITY_RANGE)
+        cell = random_cell(rng, n_atoms / density)
+        positions = random_positions(rng, cell, n_atoms)
+        if positions is None:
+            continue
+        numbers = np.array([11, 17] * n_pairs)
+        rng.shuffle(numbers)
+        atoms = ase.Atoms(numbers=numbers, positions=positions, cell=cell, pbc=True)
+        atoms.info["structure_id"] = len(frames)
+        atoms.info["number_density"] = round(float(density), 6)
+        frames.append(atoms)
+
+    frames = _stored(frames)
+    for atoms in frames:
+        energy, forces = coulomb_reference(atoms)
+        atoms.info["energy_coulomb"] = energy
+        atoms.arrays["forces_coulomb"] = forces
+        energy, forces = dispersion_reference(atoms)
+        atoms.info["energy_dispersion"] = energy
+        atoms.arrays["forces_dispersion"] = forces
+        if progress and (atoms.info["structure_id"] + 1) % 50 == 0:
+            print(f"  {atoms.info['structure_id'] + 1} / {len(frames)} structures done")
+    return frames
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--output",
+        default=str(Path(__file__).with_name("point_charges.xyz")),
+        help="where to write the extended XYZ file (default: beside this script)",
+    )
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--n-structures", type=int, default=N_STRUCTURES)
+    args = parser.parse_args(argv)
+
+    import ase.io
+
+    frames = generate(args.seed, args.n_structures, progress=True)
+    ase.io.write(args.output, frames, format="extxyz")
+    n_atoms = sum(len(frame) for frame in frames)
+    print(f"wrote {len(frames)} structures ({n_atoms} atoms) to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
