@@ -215,13 +215,16 @@ def test_bad_command_line(tmp_path, hypers_file):
 
 def test_demo(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert run(["demo", "--max-structures", "3", "-q"]) == 0
-    assert "structures          3" in capsys.readouterr().out
+    small = ["--max-structures", "40", "--train-sizes", "10", "20", "--n-test", "20", "-q"]
+    assert run(["demo", "--targets", "coulomb"] + small) == 0
+    out = capsys.readouterr().out
+    assert "coulomb energy (p = 1), 40 structures" in out
+    for model in ["SOAP 3 Å", "SOAP 6 Å", "LODE ν=1", "multi-scale"]:
+        assert model in out
+    assert (tmp_path / "point-charge-learning-curves.png").stat().st_size > 10_000
 
-    hypers = json.loads(dataset_path("lode_hypers.json").read_text())
-    frames = ase.io.read(STRUCTURES, ":3")
-    expected = farsighted.LodeSphericalExpansion(**hypers).compute(frames)
-    assert_same_tensormap(metatensor.load(tmp_path / "farsighted-demo.mts"), expected)
+    assert run(["demo", "--max-structures", "40", "--train-sizes", "30", "--n-test", "20"]) == 2
+    assert "exceeds" in capsys.readouterr().err
 
 
 def test_version(capsys):

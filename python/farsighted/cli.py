@@ -4,7 +4,9 @@
     computes the LODE spherical expansion of every structure of a file that ``ase.io.read``
     reads, and saves it as one :py:class:`metatensor.TensorMap` (``.mts`` file);
 ``farsighted demo``
-    does the same on the data set shipped with farsighted;
+    the point-charge demonstration on the data set shipped with farsighted: learning curves of
+    SOAP, LODE and multi-scale ridge models of Coulomb and dispersion energies (a table on
+    stdout and a plot);
 ``farsighted --version``
     prints the version.
 
@@ -33,9 +35,7 @@ _HYPER_KEYS = ("density", "basis", "k_cutoff")
 _REQUIRED_HYPER_KEYS = ("density", "basis")
 _GRADIENT_CHOICES = ("positions", "strain")
 
-DEMO_STRUCTURES = "nacl_boxes.xyz"
-DEMO_HYPERS = "lode_hypers.json"
-DEMO_OUTPUT = "farsighted-demo.mts"
+DEMO_PLOT = "point-charge-learning-curves.png"
 
 
 class CliError(Exception):
@@ -444,17 +444,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_parser = subparsers.add_parser(
         "demo",
-        help="featurize the data set shipped with farsighted",
-        description=f"Compute LODE features of the shipped data set ({DEMO_STRUCTURES}: random "
-        f"Na/Cl boxes) with the shipped hyper-parameters ({DEMO_HYPERS}).",
+        help="learning curves of SOAP, LODE and multi-scale models on shipped point charges",
+        description="Fit ridge models of the Coulomb and dispersion energies of the shipped "
+        "random Na+/Cl- boxes on SOAP, LODE and multi-scale features; print the learning "
+        "curves and plot them.",
+    )
+    demo_parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=["coulomb", "dispersion"],
+        default=["coulomb", "dispersion"],
+        help="energies to learn (default: both)",
+    )
+    demo_parser.add_argument(
+        "--train-sizes",
+        nargs="+",
+        type=_positive_int,
+        default=[20, 40, 80, 160, 320],
+        help="numbers of training structures (default: 20 40 80 160 320)",
+    )
+    demo_parser.add_argument(
+        "--n-test", type=_positive_int, default=80, help="test structures (default: 80)"
     )
     demo_parser.add_argument(
         "--max-structures",
         type=_positive_int,
         default=None,
-        help="featurize only the first N structures",
+        help="use only the first N structures of the data set",
     )
-    _add_common_options(demo_parser, default_output=DEMO_OUTPUT)
+    demo_parser.add_argument(
+        "--plot", default=DEMO_PLOT, help=f"where to write the plot (default: {DEMO_PLOT})"
+    )
+    demo_parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     return parser
 
 
@@ -476,17 +497,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=not args.quiet,
             )
         elif args.command == "demo":
-            from .data import dataset_path
+            from .point_charge_demo import run as run_demo
 
-            return run_featurize(
-                str(dataset_path(DEMO_STRUCTURES)),
-                str(dataset_path(DEMO_HYPERS)),
-                args.output,
-                gradients=args.gradients,
-                batch_size=args.batch_size,
-                max_structures=args.max_structures,
-                progress=not args.quiet,
-            )
+            try:
+                run_demo(
+                    targets=args.targets,
+                    train_sizes=args.train_sizes,
+                    n_test=args.n_test,
+                    max_structures=args.max_structures,
+                    plot=args.plot,
+                    progress=not args.quiet,
+                )
+            except ValueError as error:
+                raise CliError(str(error)) from None
         else:  # pragma: no cover (argparse rejects unknown commands)
             parser.error(f"unknown command '{args.command}'")
     except CliError as error:
