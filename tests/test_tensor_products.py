@@ -203,3 +203,30 @@ def test_bad_inputs(system):
         clebsch_gordan_product(prepare_density(rho_gradients, 1), prepare_density(potential, 2), 2)
     with pytest.raises(ValueError, match="at least two"):
         density_correlations([prepare_density(rho, 1)], 2)
+
+
+def test_torch_autograd_through_the_product(system):
+    """autograd of a loss on ρ ⊗ V with respect to V's values, against finite differences"""
+    torch = pytest.importorskip("torch")
+    rho, potential = densities(system)
+    rho_1 = prepare_density(rho, 1, TYPES).to(arrays="torch")
+    v_2 = prepare_density(potential, 2, TYPES).to(arrays="torch")
+    for block in v_2.blocks():
+        block.values.requires_grad_(True)
+
+    def loss(tensor):
+        return sum((block.values**2).sum() for block in tensor.blocks())
+
+    loss(clebsch_gordan_product(rho_1, v_2, 2)).backward()
+    block = v_2.block(o3_lambda=1, center_type=8)
+    h = 1e-6
+    with torch.no_grad():
+        for index in [(0, 0, 0), (1, 2, 5)]:
+            original = block.values[index].item()
+            block.values[index] = original + h
+            plus = loss(clebsch_gordan_product(rho_1, v_2, 2)).item()
+            block.values[index] = original - h
+            minus = loss(clebsch_gordan_product(rho_1, v_2, 2)).item()
+            block.values[index] = original
+            numeric = (plus - minus) / (2 * h)
+            assert abs(block.values.grad[index].item() - numeric) < 1e-6 * max(1.0, abs(numeric))

@@ -43,12 +43,12 @@ def take_rows(array, rows: np.ndarray):
 
 
 def add_rows(target, rows: np.ndarray, values):
-    """``target[rows] += values`` with repeated rows accumulated; returns the new array (out of
-    place for torch, so that autograd can follow it)"""
+    """``target[rows] += values`` for distinct ``rows``; returns the new array (out of place for
+    torch, so that autograd can follow it)"""
     if is_torch(target):
         index = torch.as_tensor(rows, dtype=torch.long, device=target.device)
         return target.index_add(0, index, values)
-    np.add.at(target, rows, values)
+    target[rows] += values
     return target
 
 
@@ -60,3 +60,24 @@ def concatenate(arrays: List, axis: int):
 
 def reshape(array, shape: Sequence[int]):
     return array.reshape(tuple(shape))
+
+
+def scatter_columns(n_rows: int, parts: List, reference):
+    """Join ``parts`` — (rows, values) pairs, values of shape (len(rows), ..., columns) — along
+    the last axis, into an array of ``n_rows`` rows that is zero where a part has no row"""
+    inner = tuple(parts[0][1].shape[1:-1])
+    if is_torch(reference):
+        # out of place, so that autograd can follow
+        blocks = []
+        for rows, values in parts:
+            blocks.append(
+                add_rows(zeros((n_rows,) + tuple(values.shape[1:]), values), rows, values)
+            )
+        return torch.cat(blocks, dim=-1)
+    total = sum(values.shape[-1] for _, values in parts)
+    result = np.zeros((n_rows,) + inner + (total,), dtype=reference.dtype)
+    start = 0
+    for rows, values in parts:
+        result[rows, ..., start : start + values.shape[-1]] = values
+        start += values.shape[-1]
+    return result

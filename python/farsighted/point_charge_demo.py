@@ -11,13 +11,19 @@ energies from independent codes: Coulomb (p = 1, pymatgen's Ewald summation) and
 with learning curves of the test RMSE in % of the test set's standard deviation.
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .calculator import LodeSphericalExpansion
 from .multiscale import MultiScalePowerSpectrum
-from .regression import learning_curve, plot_learning_curves, structure_features
+from .regression import (
+    learning_curve,
+    plot_learning_curves,
+    split_indices,
+    structure_feature_gradients,
+    structure_features,
+)
 
 #: the targets of the data set, with the LODE exponent that matches their physics
 TARGETS = {"coulomb": 1, "dispersion": 6}
@@ -47,81 +53,110 @@ def lode_hypers(exponent: int, max_angular: int) -> dict:
     }
 
 
-def compute_features(frames, exponent: int, progress: bool = True) -> Dict[str, np.ndarray]:
-    """Structure features (sums over atoms) of every model of the demonstration"""
+def calculators(exponent: int) -> Dict[str, Callable]:
+    """For each model: a function (frames, gradients) -> TensorMap of its atom-centred features"""
     import featomic
+
+    soap_3 = featomic.SoapPowerSpectrum(**soap_hypers(3.0))
+    soap_6 = featomic.SoapPowerSpectrum(**soap_hypers(6.0))
+    lode = LodeSphericalExpansion(**lode_hypers(exponent, 0))
+    multiscale = MultiScalePowerSpectrum(
+        soap_hypers(3.0), lode_hypers(exponent, 4), neighbor_types=TYPES
+    )
+    return {
+        "SOAP 3 Å": soap_3.compute,
+        "SOAP 6 Å": soap_6.compute,
+        "LODE ν=1": lode.compute,
+        "multi-scale ρ⊗ρ ⊕ ρ⊗V": multiscale.compute,
+    }
+
+
+def compute_features(
+    frames, exponent: int, gradients: bool = False, progress: bool = True
+) -> Tuple[Dict[str, np.ndarray], Optional[Dict[str, List[np.ndarray]]]]:
+    """Structure features (sums over atoms) of every model of the demonstration, and with
+    ``gradients`` their positions gradients (one array (n_atoms, 3, features) per structure)"""
+    from metatensor import Labels
     from tqdm import tqdm
 
-    features = {}
-    steps = [
-        ("SOAP 3 Å", lambda: featomic.SoapPowerSpectrum(**soap_hypers(3.0)).compute(frames)),
-        ("SOAP 6 Å", lambda: featomic.SoapPowerSpectrum(**soap_hypers(6.0)).compute(frames)),
-        (
-            "LODE ν=1",
-            lambda: LodeSphericalExpansion(**lode_hypers(exponent, 0)).compute(frames),
-        ),
-        (
-            "multi-scale ρ⊗ρ ⊕ ρ⊗V",
-            lambda: MultiScalePowerSpectrum(
-                soap_hypers(3.0), lode_hypers(exponent, 4), neighbor_types=TYPES
-            ).compute(frames),
-        ),
-    ]
-    for name, compute in tqdm(steps, desc=f"features (p = {exponent})", disable=not progress):
-        tensor = compute()
+    center_types = Labels(["center_type"], np.array(TYPES, dtype=np.int32).reshape(-1, 1))
+    features, feature_gradients = {}, {}
+    description = f"{'gradients' if gradients else 'features'} (p = {exponent})"
+    items = list(calculators(exponent).items())
+    for name, compute in tqdm(items, desc=description, disable=not progress):
+        tensor = compute(frames, gradients=["positions"] if gradients else [])
         for moved in ("neighbor_type", "neighbor_1_type", "neighbor_2_type"):
             if moved in tensor.keys.names:
                 tensor = tensor.keys_to_properties(moved)
-        tensor = tensor.keys_to_properties(_center_types(tensor))
+        tensor = tensor.keys_to_properties(center_types)
         features[name] = structure_features(tensor, len(frames))
-    return features
-
-
-def _center_types(tensor):
-    from metatensor import Labels
-
-    return Labels(["center_type"], np.array(TYPES, dtype=np.int32).reshape(-1, 1))
+        if gradients:
+            feature_gradients[name] = structure_feature_gradients(
+                tensor, [len(frame) for frame in frames]
+            )
+    return features, (feature_gradients if gradients else None)
 
 
 def run(
     targets: Sequence[str] = tuple(TARGETS),
     train_sizes: Sequence[int] = (20, 40, 80, 160, 320),
     n_test: int = 80,
+    n_force_structures: int = 20,
     max_structures: Optional[int] = None,
     plot: Optional[str] = "point-charge-learning-curves.png",
     progress: bool = True,
-) -> Dict[str, Dict[str, np.ndarray]]:
-    """Run the demonstration: print the learning-curve table of each target, write the plot,
-    and return ``{target: {model: errors (%)}}``."""
+) -> Dict[str, Dict[str, Dict[str, np.ndarray]]]:
+    """Run the demonstration: print the learning-curve tables of each target, write the plot,
+    and return ``{target: {"energy" or "forces": {model: errors (%)}}}``.
+
+    The models are fitted on energies; the forces they predict (minus the gradient of the
+    predicted energy) are compared with the reference forces on the first
+    ``n_force_structures`` test structures."""
     from .data import load_point_charges
 
     frames = load_point_charges()
     if max_structures is not None:
         frames = frames[:max_structures]
+    test, _ = split_indices(len(frames), n_test)
+    force_frames = [frames[i] for i in test[:n_force_structures]]
     results = {}
     for target in targets:
         if target not in TARGETS:
             raise ValueError(f"unknown target '{target}', expected one of {list(TARGETS)}")
+        exponent = TARGETS[target]
         energies = np.array([frame.info[f"energy_{target}"] for frame in frames])
-        features = compute_features(frames, TARGETS[target], progress=progress)
-        curves = learning_curve(features, energies, train_sizes, n_test)
+        features, _ = compute_features(frames, exponent, progress=progress)
+        forces = [frame.arrays[f"forces_{target}"] for frame in force_frames]
+        _, gradients = compute_features(force_frames, exponent, gradients=True, progress=progress)
+        curves = learning_curve(
+            features,
+            energies,
+            train_sizes,
+            n_test,
+            test_feature_gradients=gradients,
+            test_forces=forces,
+        )
         results[target] = curves
-        print(format_table(target, TARGETS[target], curves, train_sizes, energies))
+        print(format_table(target, exponent, curves, train_sizes, len(frames), len(forces)))
     if plot is not None:
-        titles = {f"{t} (p = {TARGETS[t]})": curves for t, curves in results.items()}
-        plot_learning_curves(titles, train_sizes, plot)
+        panels = {}
+        for target, curves in results.items():
+            panels[f"{target} energy (p = {TARGETS[target]})"] = curves["energy"]
+            panels[f"{target} forces (p = {TARGETS[target]})"] = curves["forces"]
+        plot_learning_curves(panels, train_sizes, plot)
         print(f"learning curves written to {plot}")
     return results
 
 
-def format_table(target, exponent, curves, train_sizes: List[int], energies) -> str:
+def format_table(target, exponent, curves, train_sizes, n_structures, n_force) -> str:
+    """The learning curves as a text table"""
     header = f"{'model':<26}" + "".join(f"{n:>10}" for n in train_sizes)
     lines = [
-        f"\n{target} energy (p = {exponent}), {len(energies)} structures: test RMSE in % of "
-        "the test standard deviation, by number of training structures",
-        header,
-        "-" * len(header),
+        f"\n{target} (p = {exponent}), {n_structures} structures: test RMSE in % of the test "
+        "standard deviation, by number of training structures (fitted on energies)",
     ]
-    for name, errors in curves.items():
-        lines.append(f"{name:<26}" + "".join(f"{e:>10.3f}" for e in errors))
+    for quantity, label in [("energy", "energies"), ("forces", f"forces ({n_force} structures)")]:
+        lines += [f"{label}:", header, "-" * len(header)]
+        for name, errors in curves[quantity].items():
+            lines.append(f"{name:<26}" + "".join(f"{e:>10.3f}" for e in errors))
     return "\n".join(lines)

@@ -268,14 +268,10 @@ def concatenate_pieces(pieces: List[_Piece], parameters: List[str]) -> _Piece:
         parts = []
         start = 0
         for piece, rows in zip(pieces, all_rows):
-            piece_values = piece.gradients[parameter][1]
-            scattered = _dispatch.zeros((len(union),) + tuple(piece_values.shape[1:]), piece_values)
-            scattered = _dispatch.add_rows(
-                scattered, inverse[start : start + len(rows)], piece_values
-            )
-            parts.append(scattered)
+            parts.append((inverse[start : start + len(rows)], piece.gradients[parameter][1]))
             start += len(rows)
-        gradients[parameter] = (union, _dispatch.concatenate(parts, axis=-1))
+        joined = _dispatch.scatter_columns(len(union), parts, values)
+        gradients[parameter] = (union, joined)
     return _Piece(values, properties, gradients)
 
 
