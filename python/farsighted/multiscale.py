@@ -26,6 +26,10 @@ PRODUCTS = {"density-density": 0, "density-potential": 1, "potential-potential":
 class MultiScalePowerSpectrum:
     """Invariant multi-scale features ρ ⊗ ρ ⊕ ρ ⊗ V (⊕ V ⊗ V) of every centre, in one call.
 
+    The output has keys ``o3_lambda, o3_sigma, center_type``, samples ``system, atom``, and
+    properties ``product, l_1, l_2, neighbor_1_type, n_1, neighbor_2_type, n_2`` where
+    ``product`` is 0 for ρ ⊗ ρ, 1 for ρ ⊗ V and 2 for V ⊗ V (``PRODUCTS``).
+
     Parameters
     ----------
     density
@@ -42,10 +46,6 @@ class MultiScalePowerSpectrum:
     neighbor_types
         atomic types given properties; default: the types present in the systems of each
         call. Fix it when features of several calls must share a feature space.
-
-    The output has keys ``o3_lambda, o3_sigma, center_type``, samples ``system, atom``, and
-    properties ``product, l_1, l_2, neighbor_1_type, n_1, neighbor_2_type, n_2`` where
-    ``product`` is 0 for ρ ⊗ ρ, 1 for ρ ⊗ V and 2 for V ⊗ V (:py:data:`PRODUCTS`).
     """
 
     def __init__(

@@ -5,10 +5,11 @@ energies from independent codes: Coulomb (p = 1, pymatgen's Ewald summation) and
 (p = 6, a converged lattice sum). Ridge regressions on summed atom-centred features compare
 
 - the SOAP power spectrum (featomic) at cutoffs 3 and 6 Å,
-- LODE ν = 1 alone (the l = 0 coefficients of the potential),
-- the multi-scale features ρ ⊗ ρ ⊕ ρ ⊗ V (SOAP cutoff 3 Å),
+- LODE ν = 1 alone (the l = 0 coefficients of the potential, smearing 0.5 Å),
+- the multi-scale invariants ρ ⊗ ρ ⊕ ρ ⊗ V (SOAP cutoff 3 Å, l = 0 channels),
 
-with learning curves of the test RMSE in % of the test set's standard deviation.
+with learning curves of the test RMSE in % of the test set's standard deviation. The models are
+fitted on energies; the forces they predict are compared with the reference forces.
 """
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -30,25 +31,29 @@ TARGETS = {"coulomb": 1, "dispersion": 6}
 TYPES = [11, 17]
 
 
-def soap_hypers(cutoff: float) -> dict:
+def soap_hypers(cutoff: float, max_angular: int = 4) -> dict:
+    """SOAP densities: Gaussians of width 0.5 Å, 6 radial channels"""
     return {
         "cutoff": {"radius": cutoff, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
         "density": {"type": "Gaussian", "width": 0.5},
         "basis": {
             "type": "TensorProduct",
-            "max_angular": 4,
+            "max_angular": max_angular,
             "radial": {"type": "Gto", "max_radial": 5},
         },
     }
 
 
 def lode_hypers(exponent: int, max_angular: int) -> dict:
+    """LODE with a smearing of 0.5 Å: the smeared potential of the other atoms differs from the
+    point-charge one by erfc(r/√2σ)/r, below 1e-4 of it at the 2 Å closest approach of the data
+    (a smearing of 1 Å leaves 5 %, and errors of ~1.5 % instead of ~0.1 %)"""
     return {
-        "density": {"type": "SmearedPowerLaw", "smearing": 1.0, "exponent": exponent},
+        "density": {"type": "SmearedPowerLaw", "smearing": 0.5, "exponent": exponent},
         "basis": {
             "type": "TensorProduct",
             "max_angular": max_angular,
-            "radial": {"type": "Gto", "max_radial": 5, "radius": 3.0},
+            "radial": {"type": "Gto", "max_radial": 5, "radius": 2.0},
         },
     }
 
@@ -60,8 +65,10 @@ def calculators(exponent: int) -> Dict[str, Callable]:
     soap_3 = featomic.SoapPowerSpectrum(**soap_hypers(3.0))
     soap_6 = featomic.SoapPowerSpectrum(**soap_hypers(6.0))
     lode = LodeSphericalExpansion(**lode_hypers(exponent, 0))
+    # l = 0 only: with 320 training structures, the 2880 features of max_angular = 4 fit
+    # worse (1.5 % instead of 0.7 % for the Coulomb energy) than these 576
     multiscale = MultiScalePowerSpectrum(
-        soap_hypers(3.0), lode_hypers(exponent, 4), neighbor_types=TYPES
+        soap_hypers(3.0, max_angular=0), lode_hypers(exponent, 0), neighbor_types=TYPES
     )
     return {
         "SOAP 3 Å": soap_3.compute,

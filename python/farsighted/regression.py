@@ -165,6 +165,8 @@ def plot_learning_curves(curves_by_target, train_sizes, path):
     for axis, (title, curves) in zip(axes.reshape(-1), curves_by_target.items()):
         for name, errors in curves.items():
             axis.loglog(train_sizes, errors, "o-", label=name)
+        axis.set_xticks(train_sizes, [str(n) for n in train_sizes])
+        axis.minorticks_off()
         axis.set_title(title)
         axis.set_xlabel("training structures")
         axis.set_ylabel("test RMSE (% of the test standard deviation)")
