@@ -142,7 +142,10 @@ mod tests {
                 let (expected, _) = density.fourier(k);
                 let error = (value - expected).abs() / expected.abs();
                 println!("p={p} k={k}: relative error {error:e}");
-                assert!(error < 1e-11, "p={p} k={k}: {value} vs {expected} ({error:e})");
+                assert!(
+                    error < 1e-11,
+                    "p={p} k={k}: {value} vs {expected} ({error:e})"
+                );
             }
             // ĝ(0) = 4π ∫ r² g(r) dr, with ∫_R^∞ r^{2-p} dr = R^{3-p} / (p - 3)
             let value = 4.0
@@ -171,7 +174,10 @@ mod tests {
                 // the reference is a difference of two terms: its accuracy is relative to them
                 let (expected, scale) = if p == 3.0 {
                     let e1 = exp_integral_e1(0.5 * k * k * sigma * sigma);
-                    (2.0 * std::f64::consts::PI * e1, 2.0 * std::f64::consts::PI * e1)
+                    (
+                        2.0 * std::f64::consts::PI * e1,
+                        2.0 * std::f64::consts::PI * e1,
+                    )
                 } else {
                     let mut j = [0.0];
                     let short = q.integrate(|u| {
@@ -191,7 +197,10 @@ mod tests {
                 let (value, _) = density.fourier(k);
                 let error = (value - expected).abs() / scale;
                 println!("p={p} k={k}: relative error {error:e}");
-                assert!(error < 1e-14, "p={p} k={k}: {value} vs {expected} ({error:e})");
+                assert!(
+                    error < 1e-14,
+                    "p={p} k={k}: {value} vs {expected} ({error:e})"
+                );
             }
         }
     }

@@ -329,7 +329,11 @@ mod tests {
         let mut worst: f64 = 0.0;
         for &(s, x, expected) in &UPPER_GAMMA_REFERENCE {
             let error = relative(upper_gamma(s, x), expected);
-            assert!(error < 1e-13, "Γ({s}, {x}) = {} vs {expected}", upper_gamma(s, x));
+            assert!(
+                error < 1e-13,
+                "Γ({s}, {x}) = {} vs {expected}",
+                upper_gamma(s, x)
+            );
             worst = worst.max(error);
         }
         println!("largest relative error of Γ(s, x): {worst:e}");
