@@ -12,8 +12,9 @@ pub const MAX_ANGULAR_LIMIT: usize = 30;
 pub const MAX_RADIAL_LIMIT: usize = 40;
 /// Largest density exponent p accepted. The k-space sum builds the potential of a neighbour
 /// at distance d, ~d⁻ᵖ, from terms of the size of g_p(0) = 1/(Γ(p/2+1) (2σ²)^{p/2}), so the
-/// relative accuracy of such features degrades like (d/σ)ᵖ / (Γ(p/2+1) 2^{p/2}): about 1e5
-/// times the machine precision at p = 9 and d = 8σ, growing by ~4 with each unit of p beyond.
+/// relative accuracy of such features degrades like (d/σ)ᵖ / (Γ(p/2+1) 2^{p/2}), ×2.5 per unit
+/// of p at d = 8σ. Measured on the potential at d = 8σ in a periodic cell against the direct
+/// lattice sum: 2e-10 at p = 9, 2e-9 at p = 12, 1e-8 at p = 15.
 pub const MAX_EXPONENT: f64 = 9.0;
 
 #[derive(Debug, Clone, PartialEq)]
