@@ -21,7 +21,8 @@ pub fn exp_integral_e1(x: f64) -> f64 {
 }
 
 /// The upper incomplete gamma function Γ(s, x) = ∫ₓ^∞ t^{s-1} e^{-t} dt for any real `s` and
-/// x > 0 (cephes for s > 1/2, math/incomplete_gamma.rs below, where cephes does not reach).
+/// x > 0: cephes for s > 1/2; math/incomplete_gamma.rs below, as cephes does not cover s ≤ 0
+/// and loses accuracy as s → 0⁺.
 pub fn upper_gamma(s: f64, x: f64) -> f64 {
     debug_assert!(x > 0.0);
     if s > 0.5 {
