@@ -138,10 +138,27 @@ def test_non_finite_smearing(smearing):
         calculator(density=dict(DENSITY, smearing=smearing))
 
 
-@pytest.mark.parametrize("exponent", [12, 1.5, -1, 10])
+@pytest.mark.parametrize("exponent", [12, -1, -0.5, 9.5, 10, 1e300])
 def test_bad_exponent(exponent):
-    with pytest.raises(ValueError, match=r"density\.exponent"):
+    message = r"density\.exponent must be a real number between 0 and 9, got"
+    with pytest.raises(ValueError, match=message):
         calculator(density=dict(DENSITY, exponent=exponent))
+
+
+@pytest.mark.parametrize("exponent", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_exponent(exponent):
+    with pytest.raises(ValueError, match=r"density\.exponent must be a finite number"):
+        calculator(density=dict(DENSITY, exponent=exponent))
+
+
+def test_exponent_must_be_a_number():
+    with pytest.raises(ValueError, match=r"density\.exponent must be a number"):
+        calculator(density=dict(DENSITY, exponent="1.5"))
+
+
+@pytest.mark.parametrize("exponent", [0, 0.5, 1.5, 3, 4.3, 9])
+def test_real_exponents_are_accepted(exponent):
+    calculator(density=dict(DENSITY, exponent=exponent))
 
 
 @pytest.mark.parametrize("max_angular", [500, -1, 1.5])

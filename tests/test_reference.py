@@ -6,14 +6,16 @@
 
 with the full k-sphere (no ±k pairing), scipy's complex spherical harmonics, adaptive
 quadrature for the radial integrals, and the GTO basis orthonormalised with scipy's sqrtm.
-It covers exponents where featomic is less accurate than 1e-10.
+It covers exponents where featomic is less accurate than 1e-10, and (in test_real_exponents.py)
+real exponents.
 """
 
+import mpmath
 import numpy as np
 import pytest
 from scipy.integrate import quad
 from scipy.linalg import sqrtm
-from scipy.special import erfc, exp1, gamma, gammaincc, sph_harm_y, spherical_jn
+from scipy.special import gamma, gammaincc, sph_harm_y, spherical_jn
 
 import farsighted
 
@@ -60,16 +62,10 @@ def gto_basis(max_radial, radius):
 
 
 def upper_gamma(s, x):
-    """Γ(s, x) for s ∈ {1/2, 0, -1/2, -1, ...} by recurrence from erfc or E₁"""
+    """Γ(s, x) for real s: scipy for s > 0, mpmath's continuation for s ≤ 0"""
     if s > 0:
         return gammaincc(s, x) * gamma(s)
-    base = 0.5 if (2 * s) % 2 == 1 else 0.0
-    value = np.sqrt(np.pi) * erfc(np.sqrt(x)) if base == 0.5 else exp1(x)
-    current = base
-    while current > s + 1e-12:
-        current -= 1
-        value = (value - x**current * np.exp(-x)) / current
-    return value
+    return float(mpmath.gammainc(s, a=x))
 
 
 def density_fourier(p, sigma, k):

@@ -27,7 +27,9 @@ class LodeSphericalExpansion:
         ``{"type": "SmearedPowerLaw", "smearing": σ, "exponent": p,
         "center_atom_weight": 1.0}``: each atom carries the density
         γ(p/2, r²/2σ²) / (Γ(p/2) rᵖ) (p = 1: the potential of a Gaussian charge of width σ;
-        p = 0: a normalized Gaussian). ``exponent`` is an integer between 0 and 9.
+        p = 0: a normalized Gaussian). ``exponent`` is any real number between 0 and 9
+        (for example 1.5 or 4.3). For 0 < p ≤ 3 the k = 0 term is dropped (a neutralizing
+        background), for p > 3 it is included.
     basis
         ``{"type": "TensorProduct", "max_angular": L, "radial": {"type": "Gto",
         "max_radial": N, "radius": r₀}, "spline_accuracy": 1e-8}``: real spherical harmonics

@@ -4,6 +4,11 @@
 //!   ĝ(k) = π^{3/2} 2^{3-p} k^{p-3} Γ((3-p)/2, k²σ²/2) / Γ(p/2),  ĝ₀(k) = (4πσ²)^{3/4} e^{-k²σ²/2}
 //!
 //! (p = 1 gives 4π e^{-k²σ²/2} / k², the potential of a Gaussian charge).
+//!
+//! Both hold for every real p ≥ 0. For p > 3, s = (3-p)/2 is negative and Γ(s, x) is the
+//! continuation of the upper incomplete gamma function (math/incomplete_gamma.rs); ĝ stays
+//! finite at k = 0. At p = 3, Γ(0, x) = E₁(x) and ĝ diverges like log k; for 0 < p < 3 like
+//! k^{p-3}. p = 0 is a separate density (the limit p → 0⁺ of g_p is the constant 1).
 
 use crate::math::special::{gamma, regularized_lower_gamma, upper_gamma};
 
@@ -70,6 +75,7 @@ mod tests {
     use super::*;
     use crate::math::bessel::spherical_bessel_sequence;
     use crate::math::quadrature::RadialQuadrature;
+    use crate::math::special::exp_integral_e1;
 
     /// ĝ(k) = 4π ∫ r² g(r) j₀(kr) dr where the integral converges (p > 3 or p = 0), by quadrature
     #[test]
@@ -98,6 +104,127 @@ mod tests {
         }
     }
 
+    /// ∫ᵣ^∞ r^{1-p} sin(k r) dr by repeated integration by parts (the 1/rᵖ tail of
+    /// ∫ r² g(r) j₀(kr) dr, times k), accurate when p ≪ k R
+    fn power_tail(p: f64, k: f64, r: f64) -> f64 {
+        // I(f) = f(R) cos(kR)/k - f'(R) sin(kR)/k² - I(f'')/k², with f⁽ʲ⁾ ∝ R^{1-p-j}
+        let (cos, sin) = ((k * r).cos(), (k * r).sin());
+        let (mut sum, mut factor) = (0.0, 1.0);
+        // f = f⁽²ᵐ⁾(R) = c R^order
+        let (mut f, mut order) = (r.powf(1.0 - p), 1.0 - p);
+        for _ in 0..8 {
+            let f1 = order * f / r;
+            sum += factor * (f * cos / k - f1 * sin / (k * k));
+            f = f1 * (order - 1.0) / r;
+            order -= 2.0;
+            factor /= -k * k;
+        }
+        sum
+    }
+
+    /// ĝ(k) for real p > 3 against 4π ∫ r² g(r) j₀(kr) dr: quadrature to 400 Å, then the
+    /// 1/rᵖ tail by integration by parts
+    #[test]
+    fn real_exponents_above_three_by_quadrature() {
+        let q = RadialQuadrature::new(400.0, 0.05);
+        for &p in &[3.2, 4.3, 5.5, 7.5, 9.0] {
+            let density = SmearedPowerLaw {
+                smearing: 0.8,
+                exponent: p,
+            };
+            for &k in &[0.3, 1.0, 2.5, 5.0] {
+                let mut j = [0.0];
+                let inner = q.integrate(|r| {
+                    spherical_bessel_sequence(k * r, &mut j);
+                    r * r * density.real_space(r) * j[0]
+                });
+                let value = 4.0 * std::f64::consts::PI * (inner + power_tail(p, k, 400.0) / k);
+                let (expected, _) = density.fourier(k);
+                let error = (value - expected).abs() / expected.abs();
+                println!("p={p} k={k}: relative error {error:e}");
+                assert!(
+                    error < 1e-11,
+                    "p={p} k={k}: {value} vs {expected} ({error:e})"
+                );
+            }
+            // ĝ(0) = 4π ∫ r² g(r) dr, with ∫_R^∞ r^{2-p} dr = R^{3-p} / (p - 3)
+            let value = 4.0
+                * std::f64::consts::PI
+                * (q.integrate(|r| r * r * density.real_space(r))
+                    + 400.0_f64.powf(3.0 - p) / (p - 3.0));
+            let expected = density.fourier_at_zero().unwrap();
+            assert!((value - expected).abs() < 1e-11 * expected, "p={p} k=0");
+        }
+    }
+
+    /// For 0 < p < 3, g_p = r⁻ᵖ - h(r) with h(r) = Q(p/2, r²/2σ²) / rᵖ short-ranged, so
+    /// ĝ(k) = π^{3/2} 2^{3-p} Γ((3-p)/2) / Γ(p/2) k^{p-3} (the transform of r⁻ᵖ) minus
+    /// 4π ∫ r² h(r) j₀(kr) dr, by quadrature in u = √r (smooth integrand); p = 3 against
+    /// the closed form 2π E₁(k²σ²/2).
+    #[test]
+    fn real_exponents_below_three_by_quadrature() {
+        let sigma: f64 = 0.8;
+        let q = RadialQuadrature::new((14.0 * sigma).sqrt(), 0.01);
+        for &p in &[0.5, 1.5, 2.5, 3.0] {
+            let density = SmearedPowerLaw {
+                smearing: sigma,
+                exponent: p,
+            };
+            for &k in &[0.3, 1.0, 2.5, 5.0] {
+                // the reference is a difference of two terms: its accuracy is relative to them
+                let (expected, scale) = if p == 3.0 {
+                    let e1 = exp_integral_e1(0.5 * k * k * sigma * sigma);
+                    (
+                        2.0 * std::f64::consts::PI * e1,
+                        2.0 * std::f64::consts::PI * e1,
+                    )
+                } else {
+                    let mut j = [0.0];
+                    let short = q.integrate(|u| {
+                        let r = u * u;
+                        spherical_bessel_sequence(k * r, &mut j);
+                        let h = spec_math::cephes64::igamc(0.5 * p, 0.5 * r * r / (sigma * sigma));
+                        2.0 * u.powf(5.0 - 2.0 * p) * h * j[0]
+                    });
+                    let power = std::f64::consts::PI.powf(1.5)
+                        * 2.0_f64.powf(3.0 - p)
+                        * gamma(0.5 * (3.0 - p))
+                        / gamma(0.5 * p)
+                        * k.powf(p - 3.0);
+                    let short = 4.0 * std::f64::consts::PI * short;
+                    (power - short, power.abs() + short.abs())
+                };
+                let (value, _) = density.fourier(k);
+                let error = (value - expected).abs() / scale;
+                println!("p={p} k={k}: relative error {error:e}");
+                assert!(
+                    error < 1e-14,
+                    "p={p} k={k}: {value} vs {expected} ({error:e})"
+                );
+            }
+        }
+    }
+
+    /// p → 3 from either side, and p → 1: ĝ(k) continuous in p at fixed k > 0
+    #[test]
+    fn continuous_in_the_exponent() {
+        for &p in &[1.0, 3.0, 5.0] {
+            for &k in &[0.2, 1.0, 3.0] {
+                let at = |p: f64| {
+                    SmearedPowerLaw {
+                        smearing: 0.7,
+                        exponent: p,
+                    }
+                    .fourier(k)
+                    .0
+                };
+                let (below, centre, above) = (at(p - 1e-9), at(p), at(p + 1e-9));
+                assert!((below - centre).abs() < 1e-7 * centre.abs(), "p={p}-");
+                assert!((above - centre).abs() < 1e-7 * centre.abs(), "p={p}+");
+            }
+        }
+    }
+
     #[test]
     fn known_transforms_and_derivatives() {
         let sigma: f64 = 0.7;
@@ -111,10 +238,11 @@ mod tests {
                 4.0 * std::f64::consts::PI * (-0.5 * k * k * sigma * sigma).exp() / (k * k);
             assert!((value - expected).abs() < 1e-13 * expected);
         }
-        for p in 0..10 {
+        let real = [0.5, 1.5, 2.5, 3.0, 4.3, 5.5, 7.5];
+        for p in (0..10).map(f64::from).chain(real) {
             let density = SmearedPowerLaw {
                 smearing: sigma,
-                exponent: p as f64,
+                exponent: p,
             };
             for &k in &[0.2, 1.3, 4.0] {
                 let (_, derivative) = density.fourier(k);

@@ -3,6 +3,7 @@
 
 pub mod bessel;
 pub mod harmonics;
+mod incomplete_gamma;
 pub mod quadrature;
 pub mod special;
 pub mod spline;

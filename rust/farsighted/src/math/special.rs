@@ -21,34 +21,14 @@ pub fn exp_integral_e1(x: f64) -> f64 {
 }
 
 /// The upper incomplete gamma function Γ(s, x) = ∫ₓ^∞ t^{s-1} e^{-t} dt for any real `s` and
-/// x > 0. Negative `s` uses the recurrence Γ(s, x) = (Γ(s + 1, x) - xˢ e⁻ˣ) / s upwards from
-/// a value with s ∈ (0, 1] (or from E₁ when `s` is a negative integer); the recurrence is stable
-/// in this direction for the x ≲ 10 where these functions are used.
+/// x > 0: cephes for s > 1/2; math/incomplete_gamma.rs below, as cephes does not cover s ≤ 0
+/// and loses accuracy as s → 0⁺.
 pub fn upper_gamma(s: f64, x: f64) -> f64 {
     debug_assert!(x > 0.0);
-    if s > 0.0 {
+    if s > 0.5 {
         return spec_math::cephes64::igamc(s, x) * gamma(s);
     }
-    let steps = (-s).ceil() as i32;
-    let mut s0 = s + steps as f64;
-    let (mut value, mut steps) = if s0 == 0.0 {
-        (exp_integral_e1(x), steps)
-    } else if s0 < 1e-12 {
-        // s is within rounding of an integer
-        s0 = 0.0;
-        (exp_integral_e1(x), steps)
-    } else {
-        (spec_math::cephes64::igamc(s0, x) * gamma(s0), steps)
-    };
-    let exp_x = (-x).exp();
-    while steps > 0 {
-        // from Γ(s0, x) to Γ(s0 - 1, x)
-        let s1 = s0 - 1.0;
-        value = (value - x.powf(s1) * exp_x) / s1;
-        s0 = s1;
-        steps -= 1;
-    }
-    value
+    super::incomplete_gamma::upper_gamma_below_half(s, x)
 }
 
 #[cfg(test)]
