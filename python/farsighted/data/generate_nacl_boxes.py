@@ -68,16 +68,20 @@ def random_positions(rng: np.random.Generator, cell: np.ndarray, n_atoms: int) -
     return positions
 
 
-def generate(seed: int = SEED, n_structures: int = N_STRUCTURES) -> list:
-    """The list of ``ase.Atoms`` of the data set."""
+def random_nacl_boxes(
+    seed: int, n_structures: int, atoms_range: tuple, density_range: tuple
+) -> list:
+    """``n_structures`` neutral random Na/Cl boxes (``ase.Atoms``), with between
+    ``atoms_range[0]`` and ``atoms_range[1]`` atoms (even) at number densities drawn uniformly in
+    ``density_range``; also used by ``generate_point_charges.py``."""
     import ase
 
     rng = np.random.default_rng(seed)
     frames = []
     while len(frames) < n_structures:
-        n_pairs = int(rng.integers(MIN_ATOMS // 2, MAX_ATOMS // 2 + 1))
+        n_pairs = int(rng.integers(atoms_range[0] // 2, atoms_range[1] // 2 + 1))
         n_atoms = 2 * n_pairs
-        density = rng.uniform(*DENSITY_RANGE)
+        density = rng.uniform(*density_range)
         cell = random_cell(rng, n_atoms / density)
         positions = random_positions(rng, cell, n_atoms)
         if positions is None:
@@ -89,6 +93,11 @@ def generate(seed: int = SEED, n_structures: int = N_STRUCTURES) -> list:
         atoms.info["number_density"] = round(float(density), 6)
         frames.append(atoms)
     return frames
+
+
+def generate(seed: int = SEED, n_structures: int = N_STRUCTURES) -> list:
+    """The list of ``ase.Atoms`` of the data set."""
+    return random_nacl_boxes(seed, n_structures, (MIN_ATOMS, MAX_ATOMS), DENSITY_RANGE)
 
 
 def main(argv=None):

@@ -5,7 +5,7 @@ Structures
     Each structure is a neutral periodic box holding as many Na (charge +1 e) as Cl (charge −1 e)
     atoms, 16 to 64 atoms in total, at a number density drawn uniformly between 0.02 and
     0.05 atoms/Å³ (the varied density is what defeats purely local models), in a random triclinic
-    cell. Cells and positions come from ``random_cell`` and ``random_positions`` of
+    cell. Cells and positions come from ``random_nacl_boxes`` of
     ``generate_nacl_boxes.py`` (cell lengths within a factor 1.25 of each other, angles between
     75° and 105°, atoms at least 2.0 Å apart under periodic boundary conditions).
 
@@ -67,7 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
-from farsighted.data.generate_nacl_boxes import random_cell, random_positions
+from farsighted.data.generate_nacl_boxes import random_nacl_boxes
 
 SEED = 20251123
 N_STRUCTURES = 400
@@ -201,25 +201,7 @@ def _stored(frames: list) -> list:
 
 def generate(seed: int = SEED, n_structures: int = N_STRUCTURES, progress: bool = False) -> list:
     """The list of ``ase.Atoms`` of the data set, with their reference energies and forces."""
-    import ase
-
-    rng = np.random.default_rng(seed)
-    frames = []
-    while len(frames) < n_structures:
-        n_pairs = int(rng.integers(MIN_ATOMS // 2, MAX_ATOMS // 2 + 1))
-        n_atoms = 2 * n_pairs
-        density = rng.uniform(*DENSITY_RANGE)
-        cell = random_cell(rng, n_atoms / density)
-        positions = random_positions(rng, cell, n_atoms)
-        if positions is None:
-            continue
-        numbers = np.array([11, 17] * n_pairs)
-        rng.shuffle(numbers)
-        atoms = ase.Atoms(numbers=numbers, positions=positions, cell=cell, pbc=True)
-        atoms.info["structure_id"] = len(frames)
-        atoms.info["number_density"] = round(float(density), 6)
-        frames.append(atoms)
-
+    frames = random_nacl_boxes(seed, n_structures, (MIN_ATOMS, MAX_ATOMS), DENSITY_RANGE)
     frames = _stored(frames)
     for atoms in frames:
         energy, forces = coulomb_reference(atoms)
