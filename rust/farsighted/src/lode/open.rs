@@ -228,3 +228,129 @@ impl LodeSphericalExpansion {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lode::Selection;
+
+    fn calculator(weight: f64) -> LodeSphericalExpansion {
+        LodeSphericalExpansion::from_json(&format!(
+            r#"{{
+            "density": {{"type": "SmearedPowerLaw", "smearing": 0.8, "exponent": 1,
+                         "center_atom_weight": {weight}}},
+            "basis": {{"type": "TensorProduct", "max_angular": 2,
+                      "radial": {{"type": "Gto", "max_radial": 2, "radius": 3.0}}}}
+        }}"#
+        ))
+        .unwrap()
+    }
+
+    fn molecule(positions: Vec<[f64; 3]>, pbc: [bool; 3]) -> System {
+        System {
+            types: (0..positions.len())
+                .map(|i| 1 + (i % 2) as i32 * 7)
+                .collect(),
+            positions,
+            cell: [[0.0; 3]; 3],
+            pbc,
+        }
+    }
+
+    #[test]
+    fn single_atom_is_its_own_density() {
+        // only the centre's own term: w √(4π) ∫ r² Rₙ g dr for l = 0, nothing for l > 0
+        for weight in [1.0, 0.3] {
+            let calculator = calculator(weight);
+            let system = molecule(vec![[0.3, -1.0, 2.0]], [false; 3]);
+            let result = calculator
+                .compute(&[system], Gradients::default(), &Selection::default())
+                .unwrap();
+            for block in &result.blocks {
+                for (f, value) in block.values.iter().enumerate() {
+                    let expected = if block.key[0] == 0 {
+                        weight * calculator.center_contribution[f]
+                    } else {
+                        0.0
+                    };
+                    assert!((value - expected).abs() < 1e-14, "{:?}", block.key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rotations_and_translations() {
+        // l = 0 features are invariant, the norm over m of each (l, n) too
+        let calculator = calculator(1.0);
+        let positions = vec![[0.0, 0.0, 0.0], [1.1, 0.2, -0.3], [-0.4, 0.9, 0.5]];
+        let (c, s) = (0.6_f64.cos(), 0.6_f64.sin());
+        let moved: Vec<[f64; 3]> = positions
+            .iter()
+            .map(|r| {
+                [
+                    c * r[0] - s * r[1] + 5.0,
+                    s * r[0] + c * r[1] - 2.0,
+                    r[2] + 1.0,
+                ]
+            })
+            .collect();
+        let compute = |p: Vec<[f64; 3]>| {
+            calculator
+                .compute(
+                    &[molecule(p, [false; 3])],
+                    Gradients::default(),
+                    &Selection::default(),
+                )
+                .unwrap()
+        };
+        let (a, b) = (compute(positions), compute(moved));
+        for (x, y) in a.blocks.iter().zip(&b.blocks) {
+            let n = x.n_properties;
+            for (row_x, row_y) in x
+                .values
+                .chunks(x.n_components * n)
+                .zip(y.values.chunks(n * y.n_components))
+            {
+                for k in 0..n {
+                    let norm = |row: &[f64]| {
+                        (0..x.n_components)
+                            .map(|m| row[m * n + k].powi(2))
+                            .sum::<f64>()
+                    };
+                    assert!((norm(row_x) - norm(row_y)).abs() < 1e-10 * (1.0 + norm(row_x)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_open_systems() {
+        let calculator = calculator(1.0);
+        let cases = [
+            (
+                molecule(vec![[0.0; 3], [f64::NAN, 0.0, 0.0]], [false; 3]),
+                "not finite",
+            ),
+            (
+                molecule(vec![[0.0; 3], [0.0, 0.0, 5e-4]], [false; 3]),
+                "atoms 0 and 1",
+            ),
+            (molecule(vec![], [false; 3]), "no atom"),
+            (
+                molecule(vec![[0.0; 3]], [true, true, false]),
+                "not implemented yet",
+            ),
+        ];
+        for (system, message) in cases {
+            let error = calculator
+                .compute(&[system], Gradients::default(), &Selection::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(message),
+                "'{error}' does not say '{message}'"
+            );
+        }
+    }
+}
