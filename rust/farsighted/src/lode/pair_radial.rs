@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn k_space_against_real_space() {
-        for p in [0.0, 1.0, 2.0, 3.0, 6.0] {
+        for p in [0.0, 0.5, 1.0, 3.0, 6.0] {
             let integral = integral(p, None);
             let mut values = vec![0.0; integral.n_functions()];
             let mut derivatives = vec![0.0; integral.n_functions()];
@@ -368,7 +368,7 @@ mod tests {
     fn derivatives_and_spline() {
         for p in [0.0, 1.0, 6.0] {
             let exact = integral(p, None);
-            let splined = integral(p, Some(1e-10));
+            let splined = integral(p, Some(1e-9));
             let n = exact.n_functions();
             let (mut v, mut g, mut vp, mut gp, mut vm, mut gm) = (
                 vec![0.0; n],
@@ -389,7 +389,7 @@ mod tests {
                 }
                 splined.compute(d, &mut vp, &mut gp);
                 for f in 0..n {
-                    assert!((vp[f] - v[f]).abs() < 2e-10, "p={p} d={d} f={f}");
+                    assert!((vp[f] - v[f]).abs() < 2e-9, "p={p} d={d} f={f}");
                 }
             }
         }
