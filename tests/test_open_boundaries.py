@@ -318,3 +318,26 @@ def test_gaussian_density_against_featomic(sigma):
     print(f"sigma={sigma}: values {worst_values:.1e}, gradients {worst_gradients:.1e}")
     assert worst_values < 1e-9
     assert worst_gradients < 1e-9
+
+
+def test_open_and_periodic_systems_together():
+    """one call with open and periodic systems gives the numbers of separate calls"""
+    periodic = water()
+    periodic.cell = 6.0 * np.eye(3)
+    periodic.pbc = True
+    systems = [cluster(), periodic, ion_pair()]
+    calc = calculator(1, spline=1e-8)
+    together = calc.compute(systems, gradients=["positions"])
+    for index, system in enumerate(systems):
+        alone = calc.compute(system, gradients=["positions"])
+        for key, block in alone.items():
+            other = together.block(key)
+            rows = [other.samples.position((index, atom)) for (_, atom) in block.samples]
+            np.testing.assert_allclose(other.values[rows], block.values, rtol=0, atol=1e-13)
+            gradient = block.gradient("positions")
+            other_gradient = other.gradient("positions")
+            for row, (sample, _, atom) in enumerate(gradient.samples):
+                match = other_gradient.samples.position((rows[sample], index, atom))
+                np.testing.assert_allclose(
+                    other_gradient.values[match], gradient.values[row], rtol=0, atol=1e-13
+                )
