@@ -208,13 +208,15 @@ impl LodeSphericalExpansion {
             }
         }
         // periodic systems use the k-space tables, open ones the pair radial functions
-        let radial = match systems.iter().all(open::is_open) {
-            true => None,
-            false => Some(self.radial()?),
+        let radial = if systems.iter().all(open::is_open) {
+            None
+        } else {
+            Some(self.radial()?)
         };
-        let pair_radial = match systems.iter().any(open::is_open) {
-            true => Some(self.pair_radial()?),
-            false => None,
+        let pair_radial = if systems.iter().any(open::is_open) {
+            Some(self.pair_radial()?)
+        } else {
+            None
         };
 
         // Positions gradients are written by all systems' tasks directly into the blocks
