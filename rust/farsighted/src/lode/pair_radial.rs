@@ -25,8 +25,9 @@ use crate::math::quadrature::RadialQuadrature;
 use crate::math::spline::HermiteSplines;
 use crate::Error;
 
-/// Levels of geometric refinement of the k quadrature towards k = 0, where k² ĝ(k) ∝ k^{p-1}
-/// is singular for p < 1; the remaining [0, h 2⁻⁴⁰] is integrated from the leading power.
+/// Levels of geometric refinement of the k quadrature towards k = 0, where k² ĝ(k) is not
+/// analytic (∝ k^{p-1} for non-integer p, k^{p-1} ln k for odd p ≥ 3); the remaining
+/// [0, h 2⁻⁴⁰] is integrated from the leading power.
 const GRADED_LEVELS: i32 = 40;
 
 /// Largest number of terms of the multipole tail (j = l, l + 2, ...)
@@ -77,14 +78,19 @@ impl PairRadialIntegral {
         for i in 0..n_panels {
             add_panel(h + i as f64 * width, h + (i + 1) as f64 * width);
         }
-        for level in 0..GRADED_LEVELS {
-            add_panel(h * 0.5_f64.powi(level + 1), h * 0.5_f64.powi(level));
+        // for p = 0, 1 and even p, k² ĝ(k) is an entire function of k: one panel is enough
+        if p == 0.0 || p == 1.0 || p % 2.0 == 0.0 {
+            add_panel(0.0, h);
+        } else {
+            for level in 0..GRADED_LEVELS {
+                add_panel(h * 0.5_f64.powi(level + 1), h * 0.5_f64.powi(level));
+            }
+            // k² ĝ(k) ~ k^q near 0: ∫₀^ε f = f(ε) ε / (q + 1)
+            let epsilon = h * 0.5_f64.powi(GRADED_LEVELS);
+            let q = if p < 3.0 { p - 1.0 } else { 2.0 };
+            k_nodes.push(epsilon);
+            k_weights.push(epsilon / (q + 1.0));
         }
-        // k² ĝ(k) ~ k^q near 0: ∫₀^ε f = f(ε) ε / (q + 1)
-        let epsilon = h * 0.5_f64.powi(GRADED_LEVELS);
-        let q = if p > 0.0 && p < 3.0 { p - 1.0 } else { 2.0 };
-        k_nodes.push(epsilon);
-        k_weights.push(epsilon / (q + 1.0));
 
         let mut weights = vec![0.0; k_nodes.len() * n_functions];
         weights
@@ -316,7 +322,7 @@ mod tests {
 
     #[test]
     fn k_space_against_real_space() {
-        for p in [0.0, 0.5, 1.0, 3.0, 6.0] {
+        for p in [0.0, 0.5, 1.0, 2.0, 3.0, 6.0] {
             let integral = integral(p, None);
             let mut values = vec![0.0; integral.n_functions()];
             let mut derivatives = vec![0.0; integral.n_functions()];
