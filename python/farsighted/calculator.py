@@ -104,7 +104,10 @@ class LodeSphericalExpansion:
         ----------
         systems
             one ``ase.Atoms`` or a list of them (any object with ``numbers``, ``positions``,
-            ``cell`` and ``pbc`` works). All systems must be periodic in three directions.
+            ``cell`` and ``pbc`` works). Each system is either periodic in three directions,
+            or open (``pbc`` all False: molecules and clusters, the potential of all atoms
+            without images; the cell is ignored). Slabs and wires (mixed ``pbc``) are not
+            supported yet.
         gradients
             any of ``"positions"`` and ``"strain"``
         selected_keys

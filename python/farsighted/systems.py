@@ -12,7 +12,9 @@ def to_system_arrays(system: Any, index: int = 0) -> SystemArrays:
     """Types, positions, cell and periodicity of one system.
 
     Accepts ``ase.Atoms`` and any object with ``numbers`` (or ``types``), ``positions``,
-    ``cell`` and ``pbc`` attributes.
+    ``cell`` and ``pbc`` attributes. Systems are either periodic in all three directions or
+    open (``pbc`` all False: molecules, clusters), in which case the cell is ignored and may be
+    zero or ``None``.
     """
     try:
         import ase
@@ -29,6 +31,8 @@ def to_system_arrays(system: Any, index: int = 0) -> SystemArrays:
         positions = getattr(system, "positions", None)
         cell = getattr(system, "cell", None)
         pbc = getattr(system, "pbc", None)
+        if cell is None and pbc is not None and not np.any(pbc):
+            cell = np.zeros((3, 3))
         if types is None or positions is None or cell is None or pbc is None:
             raise TypeError(
                 f"system {index} has type {type(system).__name__}, expected ase.Atoms or an object "

@@ -73,7 +73,8 @@ impl System {
         }
         if self.pbc != [true, true, true] {
             return Err(Error::InvalidSystem(format!(
-                "{name}: only systems periodic in all three directions are supported for now (pbc={:?})",
+                "{name}: systems periodic in some directions only (pbc={:?}) are not implemented yet; \
+                 use pbc all true (3D periodic) or all false (open boundaries)",
                 self.pbc
             )));
         }

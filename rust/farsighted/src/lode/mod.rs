@@ -2,6 +2,8 @@
 //! type onto a local basis Rₙ(r) Yₗₘ(r̂) around each atom.
 
 mod kvectors;
+mod open;
+mod pair_radial;
 mod periodic;
 mod positions;
 mod radial;
@@ -18,6 +20,7 @@ use crate::parameters::LodeParameters;
 use crate::{Error, System};
 
 pub use kvectors::{half_space_k_vectors, KVectors};
+pub use pair_radial::PairRadialIntegral;
 use periodic::{kspace_values, AtomPhases};
 use positions::{compute_pairs, fill_self_gradients, PositionsLayout, SharedRows};
 pub use radial::{KSpaceRadialIntegral, RadialProjector};
@@ -45,6 +48,9 @@ pub struct LodeSphericalExpansion {
     density: SmearedPowerLaw,
     /// built on first use, after the memory check of the first calculation
     radial: std::sync::OnceLock<Result<KSpaceRadialIntegral, Error>>,
+    /// the pair radial functions of open systems, built on first use
+    pair_radial: std::sync::OnceLock<Result<PairRadialIntegral, Error>>,
+    basis: GtoBasis,
     projector: RadialProjector,
     /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
     center_contribution: Vec<f64>,
@@ -75,6 +81,8 @@ impl LodeSphericalExpansion {
             parameters,
             density,
             radial: std::sync::OnceLock::new(),
+            pair_radial: std::sync::OnceLock::new(),
+            basis,
             projector,
             center_contribution,
             radial_at_zero,
@@ -87,6 +95,19 @@ impl LodeSphericalExpansion {
             KSpaceRadialIntegral::new(
                 self.projector.clone(),
                 effective_k_cutoff(&self.parameters),
+                self.parameters.spline_accuracy,
+            )
+        });
+        radial.as_ref().map_err(Clone::clone)
+    }
+
+    /// The pair radial functions of open systems, built (once) on first use
+    fn pair_radial(&self) -> Result<&PairRadialIntegral, Error> {
+        let radial = self.pair_radial.get_or_init(|| {
+            PairRadialIntegral::new(
+                &self.basis,
+                self.parameters.max_angular,
+                self.density,
                 self.parameters.spline_accuracy,
             )
         });
@@ -134,7 +155,11 @@ impl LodeSphericalExpansion {
         selection: &Selection,
     ) -> Result<Descriptor, Error> {
         for (i, system) in systems.iter().enumerate() {
-            system.validate_periodic(i)?;
+            if open::is_open(system) {
+                open::validate_open(system, i)?;
+            } else {
+                system.validate_periodic(i)?;
+            }
         }
         let keys = match &selection.keys {
             Some(keys) => {
@@ -182,7 +207,17 @@ impl LodeSphericalExpansion {
                 gradient.values = vec![0.0; strain];
             }
         }
-        let radial = self.radial()?;
+        // periodic systems use the k-space tables, open ones the pair radial functions
+        let radial = if systems.iter().all(open::is_open) {
+            None
+        } else {
+            Some(self.radial()?)
+        };
+        let pair_radial = if systems.iter().any(open::is_open) {
+            Some(self.pair_radial()?)
+        } else {
+            None
+        };
 
         // Positions gradients are written by all systems' tasks directly into the blocks
         let layouts: Vec<Option<PositionsLayout>> = systems
@@ -212,6 +247,23 @@ impl LodeSphericalExpansion {
             .zip(layouts.par_iter())
             .enumerate()
             .map(|(s, (system, layout))| {
+                if let (true, Some(pair)) = (open::is_open(system), pair_radial) {
+                    return self.compute_open_system(
+                        pair,
+                        s,
+                        system,
+                        keys_ref,
+                        &selected_samples,
+                        gradients,
+                        layout.as_ref(),
+                        shared_ref,
+                    );
+                }
+                let Some(radial) = radial else {
+                    return Err(Error::InvalidSystem(format!(
+                        "system {s}: no k-space tables"
+                    )));
+                };
                 self.compute_system(
                     radial,
                     s,
@@ -335,7 +387,11 @@ impl LodeSphericalExpansion {
         let per_system: f64 = systems
             .iter()
             .map(|system| {
-                let n_k = kvectors::estimated_count(system, effective_k_cutoff(&self.parameters));
+                let n_k = if open::is_open(system) {
+                    0.0
+                } else {
+                    kvectors::estimated_count(system, effective_k_cutoff(&self.parameters))
+                };
                 let n_atoms = system.size() as f64;
                 let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
                 let rows = n_atoms * n_types;

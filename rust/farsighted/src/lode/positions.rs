@@ -42,7 +42,7 @@ impl SharedRows {
     /// # Safety
     /// No other thread may access `row` at the same time.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn row(&self, row: usize) -> &mut [f64] {
+    pub(crate) unsafe fn row(&self, row: usize) -> &mut [f64] {
         assert!(
             (row + 1) * self.row_size <= self.len,
             "gradient row out of bounds"
@@ -106,8 +106,15 @@ impl PositionsLayout {
         }
     }
 
+    /// Blocks (index, l) with positions gradients for this pair of types
+    pub(crate) fn blocks(&self, center_type: i32, neighbor_type: i32) -> &[(usize, usize)] {
+        self.blocks_by_pair
+            .get(&(center_type, neighbor_type))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Gradient row of atom j in the sample of centre i in block b
-    fn row(
+    pub(crate) fn row(
         &self,
         system: &System,
         b: usize,

@@ -1,0 +1,356 @@
+//! LODE for open boundaries (molecules, clusters: pbc = [false; 3]): the potential of every atom,
+//! without images, background or cell, as a sum of pair projections
+//!
+//!   ⟨a n l m|Vᵢ⟩ = Σ_{j∈a, j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ) + w δ_{a,aᵢ} δₗ₀ √(4π) ∫ r² Rₙ g dr,
+//!
+//! with rᵢⱼ = rⱼ - rᵢ, Fₗₙ from [`PairRadialIntegral`] and w = center_atom_weight (the centre's
+//! own density, as in the periodic code). Gradients: ∂/∂rⱼ of each pair term, the centre's
+//! row by translation invariance, and strain as the virial Σⱼ rᵢⱼ,α ∂/∂rᵢⱼ,β.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use super::pair_radial::PairRadialIntegral;
+use super::positions::{PositionsLayout, SharedRows};
+use super::{Gradients, LodeSphericalExpansion, SystemValues};
+use crate::math::harmonics::{lm_index, SolidHarmonics};
+use crate::system::OVERLAP_DISTANCE;
+use crate::{Error, System};
+
+/// Whether the system has open boundaries in all directions
+pub(crate) fn is_open(system: &System) -> bool {
+    system.pbc == [false; 3]
+}
+
+/// Check that an open system can be used; its cell is ignored
+pub(crate) fn validate_open(system: &System, index: usize) -> Result<(), Error> {
+    let name = format!("system {index}");
+    if system.positions.len() != system.types.len() {
+        return Err(Error::InvalidSystem(format!(
+            "{name}: different number of positions and types"
+        )));
+    }
+    if let Some(atom) = system
+        .positions
+        .iter()
+        .position(|p| p.iter().any(|x| !x.is_finite()))
+    {
+        return Err(Error::InvalidSystem(format!(
+            "{name}: position of atom {atom} is not finite (NaN or infinite)"
+        )));
+    }
+    if system.types.is_empty() {
+        return Err(Error::InvalidSystem(format!(
+            "{name}: the system contains no atom"
+        )));
+    }
+    // hash positions in cubes of side OVERLAP_DISTANCE, compare with the 27 neighbouring cubes
+    let bin = |r: &[f64; 3]| r.map(|x| (x / OVERLAP_DISTANCE).floor() as i64);
+    let mut grid: HashMap<[i64; 3], Vec<usize>> = HashMap::new();
+    for (i, r) in system.positions.iter().enumerate() {
+        grid.entry(bin(r)).or_default().push(i);
+    }
+    for (i, r) in system.positions.iter().enumerate() {
+        let b = bin(r);
+        for offset in 0..27 {
+            let neighbor = [
+                b[0] + offset % 3 - 1,
+                b[1] + offset / 3 % 3 - 1,
+                b[2] + offset / 9 - 1,
+            ];
+            for &j in grid.get(&neighbor).into_iter().flatten() {
+                let s = &system.positions[j];
+                let d2: f64 = (0..3).map(|a| (s[a] - r[a]).powi(2)).sum();
+                if j > i && d2 < OVERLAP_DISTANCE * OVERLAP_DISTANCE {
+                    return Err(Error::InvalidSystem(format!(
+                        "{name}: atoms {i} and {j} are closer than {OVERLAP_DISTANCE} Å; is an atom duplicated?"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl LodeSphericalExpansion {
+    /// Values (and strain gradients) of one open system; positions gradients are written into
+    /// `outputs` directly, except the centres' own rows
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn compute_open_system(
+        &self,
+        pair: &PairRadialIntegral,
+        s: usize,
+        system: &System,
+        keys: &[[i32; 4]],
+        selected: &Option<HashSet<(usize, usize)>>,
+        gradients: Gradients,
+        layout: Option<&PositionsLayout>,
+        outputs: &[Option<SharedRows>],
+    ) -> Result<SystemValues, Error> {
+        let present: BTreeSet<i32> = system.types.iter().copied().collect();
+        let mut center_types = BTreeSet::new();
+        let mut neighbor_types = BTreeSet::new();
+        for key in keys {
+            if present.contains(&key[3]) && present.contains(&key[2]) {
+                center_types.insert(key[2]);
+                neighbor_types.insert(key[3]);
+            }
+        }
+        let centers: Vec<usize> = (0..system.size())
+            .filter(|&i| center_types.contains(&system.types[i]))
+            .filter(|&i| selected.as_ref().is_none_or(|set| set.contains(&(s, i))))
+            .collect();
+        let type_index: BTreeMap<i32, usize> = neighbor_types
+            .iter()
+            .enumerate()
+            .map(|(t, &a)| (a, t))
+            .collect();
+        let n_types = type_index.len();
+        if centers.is_empty() {
+            return Ok(SystemValues::default());
+        }
+
+        let max_angular = self.parameters.max_angular;
+        let n_radial = self.n_radial();
+        let n_features = (max_angular + 1).pow(2) * n_radial;
+        let n_functions = pair.n_functions();
+        let weight = self.parameters.center_atom_weight;
+        let need_gradient = gradients.strain || layout.is_some();
+
+        let per_center: Vec<(Vec<f64>, Vec<f64>)> = centers
+            .par_iter()
+            .map_init(
+                || {
+                    (
+                        SolidHarmonics::new(max_angular),
+                        vec![0.0; n_functions],
+                        vec![0.0; n_functions],
+                        vec![0.0; 3 * n_features],
+                    )
+                },
+                |(harmonics, radial, dradial, gradient), &i| {
+                    let mut values = vec![0.0; n_types * n_features];
+                    let mut strain = if gradients.strain {
+                        vec![0.0; n_types * 9 * n_features]
+                    } else {
+                        Vec::new()
+                    };
+                    let ti = system.types[i];
+                    for (j, &tj) in system.types.iter().enumerate() {
+                        let Some(&t) = type_index.get(&tj) else {
+                            continue;
+                        };
+                        let row = &mut values[t * n_features..(t + 1) * n_features];
+                        if j == i {
+                            for (v, c) in row.iter_mut().zip(&self.center_contribution) {
+                                *v += weight * c;
+                            }
+                            continue;
+                        }
+                        let d = [0, 1, 2].map(|a| system.positions[j][a] - system.positions[i][a]);
+                        let distance = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                        let u = d.map(|x| x / distance);
+                        pair.compute(distance, radial, dradial);
+                        harmonics.compute(u);
+                        for l in 0..=max_angular {
+                            for m in -(l as isize)..=(l as isize) {
+                                let lm = lm_index(l, m);
+                                let y = harmonics.values[lm];
+                                // ∇_d Yₗₘ(d̂) = (∇Rₗₘ(u) - l Yₗₘ u) / |d|
+                                let dy = [0, 1, 2].map(|a| {
+                                    (harmonics.gradients[lm][a] - l as f64 * y * u[a]) / distance
+                                });
+                                for n in 0..n_radial {
+                                    let (f, df) =
+                                        (radial[l * n_radial + n], dradial[l * n_radial + n]);
+                                    let feature = lm * n_radial + n;
+                                    row[feature] += f * y;
+                                    if need_gradient {
+                                        for a in 0..3 {
+                                            gradient[a * n_features + feature] =
+                                                df * y * u[a] + f * dy[a];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        if gradients.strain {
+                            let out = &mut strain[t * 9 * n_features..(t + 1) * 9 * n_features];
+                            for a in 0..3 {
+                                for b in 0..3 {
+                                    let source = &gradient[b * n_features..(b + 1) * n_features];
+                                    let target = &mut out
+                                        [(3 * a + b) * n_features..(3 * a + b + 1) * n_features];
+                                    for (o, g) in target.iter_mut().zip(source) {
+                                        *o += d[a] * g;
+                                    }
+                                }
+                            }
+                        }
+                        if let Some(layout) = layout {
+                            for &(b, l) in layout.blocks(ti, tj) {
+                                let Some(out_row) = layout.row(system, b, tj, i, j) else {
+                                    continue;
+                                };
+                                let size = (2 * l + 1) * n_radial;
+                                let first = lm_index(l, -(l as isize)) * n_radial;
+                                let output =
+                                    outputs[b].as_ref().expect("block has positions gradients");
+                                // SAFETY: the rows of the sample of centre i are written by this task only
+                                let out = unsafe { output.row(out_row) };
+                                for a in 0..3 {
+                                    out[a * size..(a + 1) * size].copy_from_slice(
+                                        &gradient
+                                            [a * n_features + first..a * n_features + first + size],
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    (values, strain)
+                },
+            )
+            .collect();
+
+        let mut values = Vec::with_capacity(centers.len() * n_types * n_features);
+        let mut strain = Vec::new();
+        for (v, g) in per_center {
+            values.extend(v);
+            strain.extend(g);
+        }
+        Ok(SystemValues {
+            centers,
+            type_index,
+            n_types,
+            values,
+            strain,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lode::Selection;
+
+    fn calculator(weight: f64) -> LodeSphericalExpansion {
+        LodeSphericalExpansion::from_json(&format!(
+            r#"{{
+            "density": {{"type": "SmearedPowerLaw", "smearing": 0.8, "exponent": 1,
+                         "center_atom_weight": {weight}}},
+            "basis": {{"type": "TensorProduct", "max_angular": 2,
+                      "radial": {{"type": "Gto", "max_radial": 2, "radius": 3.0}}}}
+        }}"#
+        ))
+        .unwrap()
+    }
+
+    fn molecule(positions: Vec<[f64; 3]>, pbc: [bool; 3]) -> System {
+        System {
+            types: (0..positions.len())
+                .map(|i| 1 + (i % 2) as i32 * 7)
+                .collect(),
+            positions,
+            cell: [[0.0; 3]; 3],
+            pbc,
+        }
+    }
+
+    #[test]
+    fn single_atom_is_its_own_density() {
+        // only the centre's own term: w √(4π) ∫ r² Rₙ g dr for l = 0, nothing for l > 0
+        for weight in [1.0, 0.3] {
+            let calculator = calculator(weight);
+            let system = molecule(vec![[0.3, -1.0, 2.0]], [false; 3]);
+            let result = calculator
+                .compute(&[system], Gradients::default(), &Selection::default())
+                .unwrap();
+            for block in &result.blocks {
+                for (f, value) in block.values.iter().enumerate() {
+                    let expected = if block.key[0] == 0 {
+                        weight * calculator.center_contribution[f]
+                    } else {
+                        0.0
+                    };
+                    assert!((value - expected).abs() < 1e-14, "{:?}", block.key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rotations_and_translations() {
+        // l = 0 features are invariant, the norm over m of each (l, n) too
+        let calculator = calculator(1.0);
+        let positions = vec![[0.0, 0.0, 0.0], [1.1, 0.2, -0.3], [-0.4, 0.9, 0.5]];
+        let (c, s) = (0.6_f64.cos(), 0.6_f64.sin());
+        let moved: Vec<[f64; 3]> = positions
+            .iter()
+            .map(|r| {
+                [
+                    c * r[0] - s * r[1] + 5.0,
+                    s * r[0] + c * r[1] - 2.0,
+                    r[2] + 1.0,
+                ]
+            })
+            .collect();
+        let compute = |p: Vec<[f64; 3]>| {
+            calculator
+                .compute(
+                    &[molecule(p, [false; 3])],
+                    Gradients::default(),
+                    &Selection::default(),
+                )
+                .unwrap()
+        };
+        let (a, b) = (compute(positions), compute(moved));
+        for (x, y) in a.blocks.iter().zip(&b.blocks) {
+            let n = x.n_properties;
+            for (row_x, row_y) in x
+                .values
+                .chunks(x.n_components * n)
+                .zip(y.values.chunks(n * y.n_components))
+            {
+                for k in 0..n {
+                    let norm = |row: &[f64]| {
+                        (0..x.n_components)
+                            .map(|m| row[m * n + k].powi(2))
+                            .sum::<f64>()
+                    };
+                    assert!((norm(row_x) - norm(row_y)).abs() < 1e-10 * (1.0 + norm(row_x)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_open_systems() {
+        let calculator = calculator(1.0);
+        let cases = [
+            (
+                molecule(vec![[0.0; 3], [f64::NAN, 0.0, 0.0]], [false; 3]),
+                "not finite",
+            ),
+            (
+                molecule(vec![[0.0; 3], [0.0, 0.0, 5e-4]], [false; 3]),
+                "atoms 0 and 1",
+            ),
+            (molecule(vec![], [false; 3]), "no atom"),
+            (
+                molecule(vec![[0.0; 3]], [true, true, false]),
+                "not implemented yet",
+            ),
+        ];
+        for (system, message) in cases {
+            let error = calculator
+                .compute(&[system], Gradients::default(), &Selection::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(message),
+                "'{error}' does not say '{message}'"
+            );
+        }
+    }
+}
