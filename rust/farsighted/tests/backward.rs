@@ -73,12 +73,11 @@ fn random_gradient(descriptor: &Descriptor, seed: u64) -> Vec<BlockData> {
         .collect()
 }
 
+/// ∂L/∂positions and ∂L/∂strain of one system
+type Reference = (Vec<[f64; 3]>, [[f64; 3]; 3]);
+
 /// Σ G · ∂X/∂r and Σ G · ∂X/∂ε from the explicit gradients
-fn contract(
-    descriptor: &Descriptor,
-    gradient: &[BlockData],
-    systems: &[System],
-) -> Vec<(Vec<[f64; 3]>, [[f64; 3]; 3])> {
+fn contract(descriptor: &Descriptor, gradient: &[BlockData], systems: &[System]) -> Vec<Reference> {
     let mut result: Vec<_> = systems
         .iter()
         .map(|s| (vec![[0.0; 3]; s.size()], [[0.0; 3]; 3]))
@@ -133,9 +132,9 @@ fn reference_cell(
         }
     }
     let mut cell = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for b in 0..3 {
-            cell[i][b] = (0..3).map(|a| cofactor(i, a) / det * rest[a][b]).sum();
+    for (i, row) in cell.iter_mut().enumerate() {
+        for (b, value) in row.iter_mut().enumerate() {
+            *value = (0..3).map(|a| cofactor(i, a) / det * rest[a][b]).sum();
         }
     }
     cell

@@ -320,8 +320,8 @@ impl LodeSphericalExpansion {
                 for c in 0..input.centers.len() {
                     // l = 0 comes first among the even features, n in order
                     let row = &input.g[0][(c * n_types + t) * n_even..];
-                    for n in 0..self.n_radial() {
-                        lattice += row[n] * count * factor * self.radial_at_zero[n];
+                    for (g, radial) in row.iter().zip(&self.radial_at_zero) {
+                        lattice += g * count * factor * radial;
                     }
                 }
             }

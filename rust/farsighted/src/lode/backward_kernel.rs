@@ -110,22 +110,26 @@ pub(crate) fn backward_chunk(
         h,
         m,
     } = scratch;
+    // buffers that are accumulated into start at zero, the others are overwritten
     for (buffer, size) in [
-        (&mut *cos, n_atoms * kc),
-        (&mut *sin, n_atoms * kc),
         (&mut *weights, n_atoms * kc),
         (&mut *structure_cos, n_types * kc),
         (&mut *structure_sin, n_types * kc),
         (&mut *sum_a, n_types * kc),
         (&mut *sum_b, n_types * kc),
-        (&mut *m, kc * max_features),
     ] {
         buffer.clear();
         buffer.resize(size, 0.0);
     }
-    for buffer in phase.iter_mut().chain(h.iter_mut()) {
-        buffer.clear();
-        buffer.resize(rows * kc, 0.0);
+    cos.resize(n_atoms * kc, 0.0);
+    sin.resize(n_atoms * kc, 0.0);
+    m.resize(kc * max_features, 0.0);
+    for parity in 0..2 {
+        phase[parity].resize(rows * kc, 0.0);
+        h[parity].resize(rows * kc, 0.0);
+        if !input.active[parity] {
+            h[parity].iter_mut().for_each(|v| *v = 0.0);
+        }
     }
 
     for (j, atom) in input.phases.iter().enumerate() {
@@ -182,8 +186,9 @@ pub(crate) fn backward_chunk(
             1.0,
             Par::Seq,
         );
-        // the table holds [W | ∂W/∂ε_αβ for αβ = 00, 01, ... 22] for each k
-        for ik in 0..kc {
+        // the table holds [W | D_αβ for αβ = 00, 01, ... 22] for each k with
+        // D_αβ = -k_β ∂W/∂k_α: three columns D_αβ* with the largest |k_β*| give all nine
+        for (ik, k) in chunk.vectors.iter().enumerate() {
             let m = &m[ik * n_features..(ik + 1) * n_features];
             let row = &table[ik * columns..(ik + 1) * columns];
             let dot = |block: usize| -> f64 {
@@ -193,8 +198,15 @@ pub(crate) fn backward_chunk(
                     .sum()
             };
             accumulator.lattice += dot(0);
-            for (ab, strain) in accumulator.strain.iter_mut().enumerate() {
-                *strain += dot(1 + ab);
+            let largest = (0..3)
+                .max_by(|&a, &b| k[a].abs().total_cmp(&k[b].abs()))
+                .expect("three components");
+            for alpha in 0..3 {
+                // Σ_f M_f ∂W_f/∂k_α
+                let derivative = -dot(1 + 3 * alpha + largest) / k[largest];
+                for beta in 0..3 {
+                    accumulator.strain[3 * alpha + beta] -= k[beta] * derivative;
+                }
             }
         }
     }
