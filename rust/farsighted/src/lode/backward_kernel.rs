@@ -204,8 +204,8 @@ pub(crate) fn backward_chunk(
             for alpha in 0..3 {
                 // Σ_f M_f ∂W_f/∂k_α
                 let derivative = -dot(1 + 3 * alpha + largest) / k[largest];
-                for beta in 0..3 {
-                    accumulator.strain[3 * alpha + beta] -= k[beta] * derivative;
+                for (beta, k_beta) in k.iter().enumerate() {
+                    accumulator.strain[3 * alpha + beta] -= k_beta * derivative;
                 }
             }
         }
