@@ -10,6 +10,7 @@ import pytest
 from metatensor import Labels, TensorBlock, TensorMap
 
 import farsighted
+
 from helpers import lode_hypers, random_triclinic_system
 
 TOLERANCE = 1e-10
@@ -111,17 +112,13 @@ def test_selected_properties(rng):
     atoms = random_triclinic_system(6, seed=5)
     properties = Labels(["n"], np.array([[2], [0]], dtype=np.int32))
     descriptor = calculator.compute(atoms, gradients=["positions", "strain"])
-    partial = random_gradient(
-        calculator.compute(atoms, selected_properties=properties), rng
-    )
+    partial = random_gradient(calculator.compute(atoms, selected_properties=properties), rng)
     # the same gradient with all properties, zeros for the missing ones
     full_blocks = []
     for key, block in descriptor.items():
         values = np.zeros_like(block.values)
         values[..., [2, 0]] = partial.block(key).values
-        full_blocks.append(
-            TensorBlock(values, block.samples, block.components, block.properties)
-        )
+        full_blocks.append(TensorBlock(values, block.samples, block.components, block.properties))
     full = TensorMap(descriptor.keys, full_blocks)
     positions, strain = explicit_reference(descriptor, full, [atoms])
     [(grad_positions, grad_cell)] = calculator.backward(atoms, partial)

@@ -21,7 +21,9 @@ def gradient_blocks(gradient: TensorMap, n_properties: int) -> List[GradientBloc
         if the metadata of ``gradient`` is not that of a LODE spherical expansion
     """
     if not isinstance(gradient, TensorMap):
-        raise TypeError(f"the gradient must be a metatensor.TensorMap, got {type(gradient).__name__}")
+        raise TypeError(
+            f"the gradient must be a metatensor.TensorMap, got {type(gradient).__name__}"
+        )
     names = list(gradient.keys.names)
     if sorted(names) != sorted(KEY_NAMES):
         raise ValueError(f"the gradient's keys must be named {KEY_NAMES}, got {names}")
