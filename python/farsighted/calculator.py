@@ -1,11 +1,12 @@
 """The LODE spherical expansion calculator."""
 
 import json
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from metatensor import Labels, TensorMap
 
+from ._backward import gradient_blocks
 from ._farsighted import LodeCalculator
 from ._tensormap import KEY_NAMES, blocks_to_tensormap
 from .systems import to_systems_arrays
@@ -155,6 +156,40 @@ class LodeSphericalExpansion:
         if selected_properties is not None:
             descriptor = _select_properties(descriptor, selected_properties)
         return descriptor
+
+    def backward(
+        self, systems: Union[Any, Sequence[Any]], gradient: TensorMap
+    ) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """Backward (vector-Jacobian) product: ∂L/∂positions and ∂L/∂cell from
+        ∂L/∂features, at about twice the cost of the values and without the N² Jacobian.
+
+        Parameters
+        ----------
+        systems
+            the systems given to :py:meth:`compute`
+        gradient
+            ∂L/∂features: a TensorMap with the metadata of the output of :py:meth:`compute`
+            (keys, samples ``system, atom``, component ``o3_mu``, properties ``n``). Any
+            subset of the keys, samples and properties may be given; the missing ones have a
+            zero gradient.
+
+        Returns
+        -------
+        list of (numpy.ndarray, numpy.ndarray)
+            for each system, ∂L/∂positions with shape ``(n_atoms, 3)`` (the cell fixed) and
+            ∂L/∂cell with shape ``(3, 3)`` (derivatives with respect to the cell vectors,
+            the rows of ``cell``, at fixed Cartesian positions).
+
+        Raises
+        ------
+        ValueError
+            if the metadata of ``gradient`` does not match that of the features of
+            ``systems``
+        """
+        arrays = to_systems_arrays(systems)
+        blocks = gradient_blocks(gradient, self._n_properties)
+        results = self._calculator.backward(arrays, blocks)
+        return [(positions, cell) for positions, cell, _ in results]
 
     def _select_keys(self, arrays, selection: Labels) -> np.ndarray:
         _check_names(selection, KEY_NAMES, "selected_keys")

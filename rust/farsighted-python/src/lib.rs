@@ -2,13 +2,14 @@
 //! plain data: the TensorMaps are assembled in Python, so that one libmetatensor lives in the
 //! process.
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use farsighted::{
-    Descriptor, Error, GradientData, Gradients, LodeSphericalExpansion, Selection, System,
+    BlockData, Descriptor, Error, GradientData, Gradients, LodeSphericalExpansion, Selection,
+    System,
 };
 
 fn to_python_error(error: Error) -> PyErr {
@@ -196,6 +197,60 @@ impl LodeCalculator {
             .map_err(to_python_error)?;
         descriptor_to_python(py, descriptor)
     }
+
+    /// ∂L/∂positions, ∂L/∂cell and ∂L/∂strain of each system from ∂L/∂features, given as a
+    /// list of (key int32 (4,), samples int32 (n, 2), values float64 (n, 2λ + 1, n_radial))
+    fn backward<'py>(
+        &self,
+        py: Python<'py>,
+        systems: &Bound<'py, PyList>,
+        blocks: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let systems = extract_systems(systems)?;
+        let blocks = blocks
+            .iter()
+            .enumerate()
+            .map(|(b, item)| extract_gradient_block(&item, b))
+            .collect::<PyResult<Vec<_>>>()?;
+        let calculator = &self.calculator;
+        let results = py
+            .detach(|| calculator.backward(&systems, &blocks))
+            .map_err(to_python_error)?;
+        let output = PyList::empty(py);
+        for result in results {
+            let n_atoms = result.positions.len();
+            let positions = result.positions.into_iter().flatten().collect();
+            let flat = |m: [[f64; 3]; 3]| m.into_iter().flatten().collect::<Vec<f64>>();
+            output.append((
+                array(py, positions, &[n_atoms, 3])?,
+                array(py, flat(result.cell), &[3, 3])?,
+                array(py, flat(result.strain), &[3, 3])?,
+            ))?;
+        }
+        Ok(output)
+    }
+}
+
+fn extract_gradient_block(item: &Bound<'_, PyAny>, index: usize) -> PyResult<BlockData> {
+    let (key, samples, values): ([i32; 4], PyReadonlyArray2<i32>, PyReadonlyArray3<f64>) = item
+        .extract()
+        .map_err(|e| PyValueError::new_err(format!("gradient block {index}: {e}")))?;
+    let samples = samples.as_array();
+    let values = values.as_array();
+    if samples.ncols() != 2 || values.shape()[0] != samples.nrows() {
+        return Err(PyValueError::new_err(format!(
+            "gradient block {index}: samples must have shape (n, 2) and values (n, components, properties)"
+        )));
+    }
+    Ok(BlockData {
+        key,
+        samples: samples.rows().into_iter().map(|r| [r[0], r[1]]).collect(),
+        n_components: values.shape()[1],
+        n_properties: values.shape()[2],
+        values: values.iter().copied().collect(),
+        positions: None,
+        strain: None,
+    })
 }
 
 #[pymodule]

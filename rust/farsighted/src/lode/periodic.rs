@@ -27,7 +27,7 @@ pub(crate) struct ParityFeatures {
 }
 
 impl ParityFeatures {
-    fn new(max_angular: usize, n_radial: usize, odd: bool) -> ParityFeatures {
+    pub(crate) fn new(max_angular: usize, n_radial: usize, odd: bool) -> ParityFeatures {
         let mut global = Vec::new();
         for l in (0..=max_angular).filter(|l| (l % 2 == 1) == odd) {
             for m in -(l as isize)..=(l as isize) {

@@ -1,0 +1,193 @@
+"""The backward (vector-Jacobian) product against the explicit positions and strain gradients
+contracted with random ∂L/∂features, and against finite differences with respect to the cell.
+
+The reference for the cell is ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), where Ξ_αβ = Σ G · ∂X/∂ε_αβ is the
+contraction of the explicit strain gradients (r' = r (1 + ε), h' = h (1 + ε)).
+"""
+
+import numpy as np
+import pytest
+from metatensor import Labels, TensorBlock, TensorMap
+
+import farsighted
+
+from helpers import lode_hypers, random_triclinic_system
+
+TOLERANCE = 1e-10
+
+
+def random_gradient(descriptor: TensorMap, rng) -> TensorMap:
+    """∂L/∂features with the metadata of ``descriptor`` and random values"""
+    blocks = [
+        TensorBlock(
+            values=rng.normal(size=block.values.shape),
+            samples=block.samples,
+            components=block.components,
+            properties=block.properties,
+        )
+        for block in descriptor.blocks()
+    ]
+    return TensorMap(descriptor.keys, blocks)
+
+
+def explicit_reference(descriptor: TensorMap, gradient: TensorMap, systems):
+    """(∂L/∂positions, ∂L/∂strain) of each system from the explicit gradients"""
+    positions = [np.zeros((len(atoms), 3)) for atoms in systems]
+    strain = [np.zeros((3, 3)) for _ in systems]
+    for key, block in descriptor.items():
+        g = gradient.block(key).values
+        position_gradient = block.gradient("positions")
+        sample, system, atom = (
+            position_gradient.samples.column(name) for name in ["sample", "system", "atom"]
+        )
+        contribution = np.einsum("smn,sxmn->sx", g[sample], position_gradient.values)
+        for s in range(len(systems)):
+            mask = system == s
+            np.add.at(positions[s], atom[mask], contribution[mask])
+
+        strain_gradient = block.gradient("strain")
+        rows = strain_gradient.samples.column("sample")
+        contribution = np.einsum("smn,sabmn->sab", g[rows], strain_gradient.values)
+        sample_system = block.samples.column("system")[rows]
+        for s in range(len(systems)):
+            strain[s] += contribution[sample_system == s].sum(axis=0)
+    return positions, strain
+
+
+def reference_cell(atoms, strain, positions_gradient):
+    cell = atoms.cell.array
+    return np.linalg.inv(cell).T @ (strain - atoms.positions.T @ positions_gradient)
+
+
+def relative_error(actual, expected):
+    return np.abs(actual - expected).max() / np.abs(expected).max()
+
+
+def check(calculator, systems, rng, **selection):
+    descriptor = calculator.compute(systems, gradients=["positions", "strain"], **selection)
+    gradient = random_gradient(descriptor, rng)
+    results = calculator.backward(systems, gradient)
+    positions, strain = explicit_reference(descriptor, gradient, systems)
+    assert len(results) == len(systems)
+    for atoms, (grad_positions, grad_cell), expected_positions, expected_strain in zip(
+        systems, results, positions, strain
+    ):
+        assert grad_positions.shape == (len(atoms), 3)
+        assert grad_cell.shape == (3, 3)
+        assert relative_error(grad_positions, expected_positions) < TOLERANCE
+        expected_cell = reference_cell(atoms, expected_strain, expected_positions)
+        assert relative_error(grad_cell, expected_cell) < TOLERANCE
+
+
+@pytest.mark.parametrize("center_atom_weight", [1.0, 0.5])
+@pytest.mark.parametrize("exponent", [0, 1, 6])
+def test_against_explicit_gradients(exponent, center_atom_weight, rng):
+    calculator = farsighted.LodeSphericalExpansion(
+        **lode_hypers(exponent=exponent, weight=center_atom_weight)
+    )
+    systems = [
+        random_triclinic_system(7, seed=1, types=(1, 8, 11)),
+        random_triclinic_system(5, seed=2, types=(8, 6)),
+    ]
+    check(calculator, systems, rng)
+
+
+def test_selected_keys_and_samples(rng):
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, weight=0.5))
+    systems = [
+        random_triclinic_system(7, seed=3, types=(1, 8, 11)),
+        random_triclinic_system(6, seed=4, types=(1, 8)),
+    ]
+    keys = Labels(
+        ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"],
+        np.array([[0, 1, 1, 8], [1, 1, 8, 8], [3, 1, 11, 1], [2, 1, 8, 1]], dtype=np.int32),
+    )
+    samples = Labels(["system", "atom"], np.array([[0, 0], [0, 3], [1, 1], [1, 5], [0, 6]]))
+    check(calculator, systems, rng, selected_keys=keys, selected_samples=samples)
+
+
+def test_selected_properties(rng):
+    """A gradient on some radial channels only: the others have a zero gradient"""
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1))
+    atoms = random_triclinic_system(6, seed=5)
+    properties = Labels(["n"], np.array([[2], [0]], dtype=np.int32))
+    descriptor = calculator.compute(atoms, gradients=["positions", "strain"])
+    partial = random_gradient(calculator.compute(atoms, selected_properties=properties), rng)
+    # the same gradient with all properties, zeros for the missing ones
+    full_blocks = []
+    for key, block in descriptor.items():
+        values = np.zeros_like(block.values)
+        values[..., [2, 0]] = partial.block(key).values
+        full_blocks.append(TensorBlock(values, block.samples, block.components, block.properties))
+    full = TensorMap(descriptor.keys, full_blocks)
+    positions, strain = explicit_reference(descriptor, full, [atoms])
+    [(grad_positions, grad_cell)] = calculator.backward(atoms, partial)
+    assert relative_error(grad_positions, positions[0]) < TOLERANCE
+    assert relative_error(grad_cell, reference_cell(atoms, strain[0], positions[0])) < TOLERANCE
+
+
+def test_cell_finite_differences(rng):
+    """∂L/∂cell at fixed Cartesian positions, against central differences of L = Σ G X"""
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, max_angular=2))
+    atoms = random_triclinic_system(6, seed=6)
+    gradient = random_gradient(calculator.compute(atoms), rng)
+
+    def loss(cell):
+        moved = atoms.copy()
+        moved.set_cell(cell, scale_atoms=False)
+        descriptor = calculator.compute(moved)
+        return sum(
+            np.sum(block.values * gradient.block(key).values) for key, block in descriptor.items()
+        )
+
+    [(_, grad_cell)] = calculator.backward(atoms, gradient)
+    delta = 1e-5
+    numeric = np.zeros((3, 3))
+    for i in range(3):
+        for beta in range(3):
+            step = np.zeros((3, 3))
+            step[i, beta] = delta
+            cell = atoms.cell.array
+            numeric[i, beta] = (loss(cell + step) - loss(cell - step)) / (2 * delta)
+    assert relative_error(grad_cell, numeric) < 1e-6
+
+
+def test_bad_metadata(rng):
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, max_angular=1))
+    atoms = random_triclinic_system(4, seed=7, types=(1, 8))
+    descriptor = calculator.compute(atoms)
+    gradient = random_gradient(descriptor, rng)
+    block = gradient.block(0)
+
+    def with_block(new_block, keys=gradient.keys):
+        return TensorMap(keys, [new_block] + [b.copy() for b in gradient.blocks()[1:]])
+
+    renamed = Labels(["o3_lambda", "o3_sigma", "center", "neighbor_type"], gradient.keys.values)
+    with pytest.raises(ValueError, match="keys must be named"):
+        calculator.backward(atoms, TensorMap(renamed, [b.copy() for b in gradient.blocks()]))
+
+    components = [Labels(["o3_mu"], np.array([[1]], dtype=np.int32))]
+    wrong = TensorBlock(block.values, block.samples, components, block.properties)
+    with pytest.raises(ValueError, match="o3_mu"):
+        calculator.backward(atoms, with_block(wrong))
+
+    properties = Labels(["n"], np.arange(3, 3 + block.values.shape[2]).reshape(-1, 1))
+    wrong = TensorBlock(block.values, block.samples, block.components, properties)
+    with pytest.raises(ValueError, match="property n"):
+        calculator.backward(atoms, with_block(wrong))
+
+    # an atom whose type is not the block's center_type
+    center_type = int(gradient.keys.column("center_type")[0])
+    other = int(np.nonzero(atoms.numbers != center_type)[0][0])
+    samples = Labels(["system", "atom"], np.array([[0, other]], dtype=np.int32))
+    wrong = TensorBlock(block.values[:1], samples, block.components, block.properties)
+    with pytest.raises(ValueError, match="not center_type"):
+        calculator.backward(atoms, with_block(wrong))
+
+    samples = Labels(["system", "atom"], np.array([[1, 0]], dtype=np.int32))
+    wrong = TensorBlock(block.values[:1], samples, block.components, block.properties)
+    with pytest.raises(ValueError, match="does not exist"):
+        calculator.backward(atoms, with_block(wrong))
+
+    with pytest.raises(TypeError, match="TensorMap"):
+        calculator.backward(atoms, block)
