@@ -191,3 +191,13 @@ def test_bad_metadata(rng):
 
     with pytest.raises(TypeError, match="TensorMap"):
         calculator.backward(atoms, block)
+
+
+def test_open_systems_are_refused_clearly():
+    import ase.build
+
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers())
+    water = ase.build.molecule("H2O")
+    gradient = calculator.compute(water)
+    with pytest.raises(ValueError, match="3D-periodic systems only"):
+        calculator.backward(water, gradient)

@@ -12,6 +12,10 @@ import itertools
 import numpy as np
 import pytest
 from test_reference import reference_lode
+
+import farsighted
+
+from helpers import lode_hypers, random_triclinic_system
 from test_strain import (
     DISPLACEMENT,
     calculator,
@@ -20,10 +24,6 @@ from test_strain import (
     random_system,
     values_by_key,
 )
-
-import farsighted
-
-from helpers import lode_hypers, random_triclinic_system
 
 
 def relative_error(descriptor, reference):

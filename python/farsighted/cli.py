@@ -5,8 +5,8 @@
     reads, and saves it as one :py:class:`metatensor.TensorMap` (``.mts`` file);
 ``farsighted demo``
     the point-charge demonstration on the data set shipped with farsighted: learning curves of
-    SOAP, LODE and multi-scale ridge models of Coulomb and dispersion energies (a table on
-    stdout and a plot);
+    SOAP, LODE and multi-scale ridge models of Coulomb and dispersion energies, fitted on
+    energies and on energies and forces (a table on stdout and a plot);
 ``farsighted --version``
     prints the version.
 
@@ -475,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument(
         "--plot", default=DEMO_PLOT, help=f"where to write the plot (default: {DEMO_PLOT})"
     )
+    demo_parser.add_argument(
+        "--no-forces-fit",
+        action="store_true",
+        help="fit the models on energies only (faster: the feature gradients of the test "
+        "structures only)",
+    )
     demo_parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     return parser
 
@@ -507,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     max_structures=args.max_structures,
                     plot=args.plot,
                     progress=not args.quiet,
+                    forces_fit=not args.no_forces_fit,
                 )
             except ValueError as error:
                 raise CliError(str(error)) from None

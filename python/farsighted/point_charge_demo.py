@@ -9,9 +9,11 @@ energies from independent codes: Coulomb (p = 1, pymatgen's Ewald summation) and
 - the multi-scale invariants ρ ⊗ ρ ⊕ ρ ⊗ V (SOAP cutoff 3 Å, l = 0 channels),
 
 with learning curves of the test RMSE in % of the test set's standard deviation. The models are
-fitted on energies; the forces they predict are compared with the reference forces.
+fitted on energies, and on energies and forces; the energies and forces they predict are
+compared with the reference ones on the test structures.
 """
 
+import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,6 +21,7 @@ import numpy as np
 from .calculator import LodeSphericalExpansion
 from .multiscale import MultiScalePowerSpectrum
 from .regression import (
+    CURVE_KEYS,
     learning_curve,
     plot_learning_curves,
     split_indices,
@@ -104,66 +107,144 @@ def compute_features(
     return features, (feature_gradients if gradients else None)
 
 
+def compute_gradients(
+    frames, exponent: int, name: str, indices: Sequence[int], batch_size: int = 20, bar=None
+) -> List[Optional[np.ndarray]]:
+    """The positions gradients of the structure features of model ``name`` for the structures
+    ``indices`` of ``frames`` (arrays (n_atoms, 3, features); ``None`` for the other
+    structures), computed in batches of ``batch_size`` structures to bound the memory; ``bar``
+    (tqdm) is advanced by the structures done"""
+    from metatensor import Labels
+
+    compute = calculators(exponent)[name]
+    center_types = Labels(["center_type"], np.array(TYPES, dtype=np.int32).reshape(-1, 1))
+    gradients: List[Optional[np.ndarray]] = [None] * len(frames)
+    indices = list(indices)
+    for start in range(0, len(indices), batch_size):
+        batch = indices[start : start + batch_size]
+        tensor = compute([frames[i] for i in batch], gradients=["positions"])
+        for moved in ("neighbor_type", "neighbor_1_type", "neighbor_2_type"):
+            if moved in tensor.keys.names:
+                tensor = tensor.keys_to_properties(moved)
+        tensor = tensor.keys_to_properties(center_types)
+        computed = structure_feature_gradients(tensor, [len(frames[i]) for i in batch])
+        for i, gradient in zip(batch, computed):
+            # a copy, not a view that would keep the batch's array alive
+            gradients[i] = np.array(gradient)
+        if bar is not None:
+            bar.update(len(batch))
+    return gradients
+
+
 def run(
     targets: Sequence[str] = tuple(TARGETS),
     train_sizes: Sequence[int] = (20, 40, 80, 160, 320),
     n_test: int = 80,
-    n_force_structures: int = 20,
     max_structures: Optional[int] = None,
     plot: Optional[str] = "point-charge-learning-curves.png",
     progress: bool = True,
+    forces_fit: bool = True,
+    force_weight: float = 1.0,
 ) -> Dict[str, Dict[str, Dict[str, np.ndarray]]]:
     """Run the demonstration: print the learning-curve tables of each target, write the plot,
-    and return ``{target: {"energy" or "forces": {model: errors (%)}}}``.
+    and return ``{target: {key: {model: errors (%)}}}`` with the keys of
+    :py:data:`farsighted.regression.CURVE_KEYS`.
 
-    The models are fitted on energies; the forces they predict (minus the gradient of the
-    predicted energy) are compared with the reference forces on the first
-    ``n_force_structures`` test structures."""
+    Every model is fitted on energies and, with ``forces_fit``, on energies and forces as well
+    (``force_weight``: see :py:class:`farsighted.regression.EnergyForceRidgeModel`); the forces
+    the models predict (minus the gradient of the predicted energy) are compared with the
+    reference forces of all the test structures. The features' positions gradients of the
+    training and test structures are computed one model at a time."""
+    from tqdm import tqdm
+
     from .data import load_point_charges
 
     frames = load_point_charges()
     if max_structures is not None:
         frames = frames[:max_structures]
-    test, _ = split_indices(len(frames), n_test)
-    force_frames = [frames[i] for i in test[:n_force_structures]]
+    test, pool = split_indices(len(frames), n_test)
+    if max(train_sizes) > len(pool):
+        raise ValueError(
+            f"largest training size {max(train_sizes)} exceeds the {len(pool)} structures left "
+            f"after the {n_test} test structures"
+        )
+    # the structures whose gradients are needed: the test set (force errors) and, to fit on
+    # forces, the training structures
+    needed = np.sort(np.concatenate([test, pool[: max(train_sizes)] if forces_fit else []]))
+    needed = needed.astype(int)
     results = {}
     for target in targets:
         if target not in TARGETS:
             raise ValueError(f"unknown target '{target}', expected one of {list(TARGETS)}")
         exponent = TARGETS[target]
         energies = np.array([frame.info[f"energy_{target}"] for frame in frames])
+        forces = [frame.arrays[f"forces_{target}"] for frame in frames]
         features, _ = compute_features(frames, exponent, progress=progress)
-        forces = [frame.arrays[f"forces_{target}"] for frame in force_frames]
-        _, gradients = compute_features(force_frames, exponent, gradients=True, progress=progress)
-        curves = learning_curve(
-            features,
-            energies,
-            train_sizes,
-            n_test,
-            test_feature_gradients=gradients,
-            test_forces=forces,
+        curves: Dict[str, Dict[str, np.ndarray]] = {}
+        timings = {}
+        bar = tqdm(
+            total=len(features) * len(needed),
+            desc=f"gradients and fits (p = {exponent})",
+            unit="structure",
+            disable=not progress,
         )
+        with bar:
+            for name, x in features.items():
+                bar.set_postfix_str(name)
+                start = time.perf_counter()
+                gradients = compute_gradients(frames, exponent, name, needed, bar=bar)
+                timings[name] = time.perf_counter() - start
+                model_curves = learning_curve(
+                    {name: x},
+                    energies,
+                    train_sizes,
+                    n_test,
+                    feature_gradients={name: gradients},
+                    forces=forces,
+                    force_weight=force_weight,
+                    fit_forces=forces_fit,
+                )
+                for key, values in model_curves.items():
+                    curves.setdefault(key, {}).update(values)
+                del gradients
         results[target] = curves
-        print(format_table(target, exponent, curves, train_sizes, len(frames), len(forces)))
+        print(format_table(target, exponent, curves, train_sizes, len(frames), len(test)))
+        print(
+            f"gradients of {len(needed)} structures: "
+            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+        )
     if plot is not None:
-        panels = {}
+        panels, dashed = {}, {}
         for target, curves in results.items():
-            panels[f"{target} energy (p = {TARGETS[target]})"] = curves["energy"]
-            panels[f"{target} forces (p = {TARGETS[target]})"] = curves["forces"]
-        plot_learning_curves(panels, train_sizes, plot)
+            for quantity in ("energy", "forces"):
+                title = f"{target} {quantity} (p = {TARGETS[target]})"
+                panels[title] = curves[CURVE_KEYS["energies", quantity]]
+                dashed[title] = curves.get(CURVE_KEYS["energies and forces", quantity], {})
+        plot_learning_curves(
+            panels,
+            train_sizes,
+            plot,
+            dashed=dashed,
+            labels=("fitted on energies", "fitted on energies and forces"),
+        )
         print(f"learning curves written to {plot}")
     return results
 
 
-def format_table(target, exponent, curves, train_sizes, n_structures, n_force) -> str:
-    """The learning curves as a text table"""
-    header = f"{'model':<26}" + "".join(f"{n:>10}" for n in train_sizes)
+def format_table(target, exponent, curves, train_sizes, n_structures, n_test) -> str:
+    """The learning curves as a text table: for energies and forces, one row per model and
+    fit (E: on energies; E+F: on energies and forces)"""
+    header = f"{'model':<26}{'fit':<5}" + "".join(f"{n:>10}" for n in train_sizes)
     lines = [
-        f"\n{target} (p = {exponent}), {n_structures} structures: test RMSE in % of the test "
-        "standard deviation, by number of training structures (fitted on energies)",
+        f"\n{target} energy (p = {exponent}), {n_structures} structures: test RMSE in % of the "
+        "test standard deviation, by number of training structures; models fitted on energies "
+        f"(E) or energies and forces (E+F); forces on the {n_test} test structures",
     ]
-    for quantity, label in [("energy", "energies"), ("forces", f"forces ({n_force} structures)")]:
+    for quantity, label in [("energy", "energies"), ("forces", "forces")]:
         lines += [f"{label}:", header, "-" * len(header)]
-        for name, errors in curves[quantity].items():
-            lines.append(f"{name:<26}" + "".join(f"{e:>10.3f}" for e in errors))
+        for name in curves["energy"]:
+            for fit, short in [("energies", "E"), ("energies and forces", "E+F")]:
+                errors = curves.get(CURVE_KEYS[fit, quantity], {}).get(name)
+                if errors is not None:
+                    lines.append(f"{name:<26}{short:<5}" + "".join(f"{e:>10.3f}" for e in errors))
     return "\n".join(lines)

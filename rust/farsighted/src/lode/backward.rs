@@ -56,6 +56,12 @@ impl LodeSphericalExpansion {
         gradients: &[BlockData],
     ) -> Result<Vec<BackwardGradients>, Error> {
         for (i, system) in systems.iter().enumerate() {
+            if system.pbc == [false; 3] {
+                return Err(Error::InvalidSystem(format!(
+                    "system {i}: backward products are implemented for 3D-periodic systems only; \
+                     for open boundaries, contract the explicit positions and strain gradients"
+                )));
+            }
             system.validate_periodic(i)?;
         }
         let inputs = self.arrange_gradients(systems, gradients)?;
