@@ -439,26 +439,8 @@ impl LodeSphericalExpansion {
         layout: Option<&PositionsLayout>,
         outputs: &[Option<SharedRows>],
     ) -> Result<SystemValues, Error> {
-        // centres and neighbour types needed by the requested keys
-        let present: BTreeSet<i32> = system.types.iter().copied().collect();
-        let mut center_types = BTreeSet::new();
-        let mut neighbor_types = BTreeSet::new();
-        for key in keys {
-            if present.contains(&key[3]) && present.contains(&key[2]) {
-                center_types.insert(key[2]);
-                neighbor_types.insert(key[3]);
-            }
-        }
-        let centers: Vec<usize> = (0..system.size())
-            .filter(|&i| center_types.contains(&system.types[i]))
-            .filter(|&i| selected.as_ref().is_none_or(|set| set.contains(&(s, i))))
-            .collect();
-        let neighbor_types: Vec<i32> = neighbor_types.into_iter().collect();
-        let type_index: BTreeMap<i32, usize> = neighbor_types
-            .iter()
-            .enumerate()
-            .map(|(t, &a)| (a, t))
-            .collect();
+        let (centers, neighbor_types, type_index) =
+            centers_and_neighbor_types(s, system, keys, selected);
         let n_types = neighbor_types.len();
         let n_features = (self.parameters.max_angular + 1).pow(2) * self.n_radial();
         if centers.is_empty() {
@@ -645,4 +627,34 @@ struct SystemValues {
     values: Vec<f64>,
     /// (centre, type, αβ, feature)
     strain: Vec<f64>,
+}
+
+/// The centres of system `s` that the requested `keys` and sample selection need, the
+/// neighbour types the keys ask for, and the index of each of these types
+pub(super) fn centers_and_neighbor_types(
+    s: usize,
+    system: &System,
+    keys: &[[i32; 4]],
+    selected: &Option<HashSet<(usize, usize)>>,
+) -> (Vec<usize>, Vec<i32>, BTreeMap<i32, usize>) {
+    let present: BTreeSet<i32> = system.types.iter().copied().collect();
+    let mut center_types = BTreeSet::new();
+    let mut neighbor_types = BTreeSet::new();
+    for key in keys {
+        if present.contains(&key[3]) && present.contains(&key[2]) {
+            center_types.insert(key[2]);
+            neighbor_types.insert(key[3]);
+        }
+    }
+    let centers: Vec<usize> = (0..system.size())
+        .filter(|&i| center_types.contains(&system.types[i]))
+        .filter(|&i| selected.as_ref().is_none_or(|set| set.contains(&(s, i))))
+        .collect();
+    let neighbor_types: Vec<i32> = neighbor_types.into_iter().collect();
+    let type_index = neighbor_types
+        .iter()
+        .enumerate()
+        .map(|(t, &a)| (a, t))
+        .collect();
+    (centers, neighbor_types, type_index)
 }

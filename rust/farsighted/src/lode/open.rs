@@ -7,13 +7,13 @@
 //! own density, as in the periodic code). Gradients: ∂/∂rⱼ of each pair term, the centre's
 //! row by translation invariance, and strain as the virial Σⱼ rᵢⱼ,α ∂/∂rᵢⱼ,β.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
 use super::pair_radial::PairRadialIntegral;
 use super::positions::{PositionsLayout, SharedRows};
-use super::{Gradients, LodeSphericalExpansion, SystemValues};
+use super::{centers_and_neighbor_types, Gradients, LodeSphericalExpansion, SystemValues};
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::system::OVERLAP_DISTANCE;
 use crate::{Error, System};
@@ -88,24 +88,7 @@ impl LodeSphericalExpansion {
         layout: Option<&PositionsLayout>,
         outputs: &[Option<SharedRows>],
     ) -> Result<SystemValues, Error> {
-        let present: BTreeSet<i32> = system.types.iter().copied().collect();
-        let mut center_types = BTreeSet::new();
-        let mut neighbor_types = BTreeSet::new();
-        for key in keys {
-            if present.contains(&key[3]) && present.contains(&key[2]) {
-                center_types.insert(key[2]);
-                neighbor_types.insert(key[3]);
-            }
-        }
-        let centers: Vec<usize> = (0..system.size())
-            .filter(|&i| center_types.contains(&system.types[i]))
-            .filter(|&i| selected.as_ref().is_none_or(|set| set.contains(&(s, i))))
-            .collect();
-        let type_index: BTreeMap<i32, usize> = neighbor_types
-            .iter()
-            .enumerate()
-            .map(|(t, &a)| (a, t))
-            .collect();
+        let (centers, _, type_index) = centers_and_neighbor_types(s, system, keys, selected);
         let n_types = type_index.len();
         if centers.is_empty() {
             return Ok(SystemValues::default());
