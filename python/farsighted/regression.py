@@ -56,13 +56,18 @@ class RidgeModel:
         self.folds = folds
         self.seed = seed
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "RidgeModel":
+    def _scaled_features(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Set the column means, the common scale and the offset from the training data, and
+        return the centred, scaled features"""
         self.mean_ = x.mean(axis=0)
         self.scale_ = np.sqrt(np.mean((x - self.mean_) ** 2))
         if self.scale_ == 0.0:
             self.scale_ = 1.0
         self.offset_ = y.mean()
-        z = (x - self.mean_) / self.scale_
+        return (x - self.mean_) / self.scale_
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "RidgeModel":
+        z = self._scaled_features(x, y)
         errors = np.zeros(len(self.alphas))
         order = np.random.default_rng(self.seed).permutation(len(y))
         folds = np.array_split(order, min(self.folds, len(y)))
@@ -230,12 +235,7 @@ class EnergyForceRidgeModel(RidgeModel):
         structures, a partition of their indices in cross-validation ``folds``, and the force
         moments of each fold"""
         n, p = x.shape
-        self.mean_ = x.mean(axis=0)
-        self.scale_ = np.sqrt(np.mean((x - self.mean_) ** 2))
-        if self.scale_ == 0.0:
-            self.scale_ = 1.0
-        self.offset_ = y.mean()
-        z = (x - self.mean_) / self.scale_
+        z = self._scaled_features(x, y)
         total = fold_moments[0]
         for moments in fold_moments[1:]:
             total = total + moments

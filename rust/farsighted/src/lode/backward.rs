@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use rayon::prelude::*;
 
 use super::backward_kernel::{backward_chunk, Accumulator, ChunkInput, ChunkScratch};
-use super::periodic::{AtomPhases, ParityFeatures, K_CHUNK};
+use super::periodic::{ParityFeatures, K_CHUNK};
 use super::LodeSphericalExpansion;
-use super::{effective_k_cutoff, half_space_k_vectors, KSpaceRadialIntegral, KVectors};
+use super::{effective_k_cutoff, KSpaceRadialIntegral, KVectors};
 use crate::math::harmonics::lm_index;
 use crate::output::BlockData;
 use crate::{Error, System};
@@ -252,19 +252,7 @@ impl LodeSphericalExpansion {
         if input.centers.is_empty() {
             return Ok(result);
         }
-        let k_cutoff = effective_k_cutoff(&self.parameters);
-        let kvectors = half_space_k_vectors(system, k_cutoff);
-        if kvectors.vectors.is_empty() {
-            return Err(Error::InvalidParameter(format!(
-                "system {s}: no k-vector is shorter than k_cutoff={k_cutoff}; increase k_cutoff or the cell size"
-            )));
-        }
-        let reciprocal = system.reciprocal_cell();
-        let phases: Vec<AtomPhases> = system
-            .positions
-            .par_iter()
-            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
-            .collect();
+        let (kvectors, phases) = self.k_vectors_and_phases(s, system)?;
         let type_index: BTreeMap<i32, usize> = input
             .neighbor_types
             .iter()

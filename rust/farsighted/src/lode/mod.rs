@@ -427,6 +427,29 @@ impl LodeSphericalExpansion {
         Ok(())
     }
 
+    /// The half-space k-vectors of system `s` within the effective cutoff, and the phases of
+    /// every atom for them
+    pub(super) fn k_vectors_and_phases(
+        &self,
+        s: usize,
+        system: &System,
+    ) -> Result<(KVectors, Vec<AtomPhases>), Error> {
+        let k_cutoff = effective_k_cutoff(&self.parameters);
+        let kvectors = half_space_k_vectors(system, k_cutoff);
+        if kvectors.vectors.is_empty() {
+            return Err(Error::InvalidParameter(format!(
+                "system {s}: no k-vector is shorter than k_cutoff={k_cutoff}; increase k_cutoff or the cell size"
+            )));
+        }
+        let reciprocal = system.reciprocal_cell();
+        let phases = system
+            .positions
+            .par_iter()
+            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
+            .collect();
+        Ok((kvectors, phases))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn compute_system(
         &self,
@@ -447,13 +470,7 @@ impl LodeSphericalExpansion {
             return Ok(SystemValues::default());
         }
 
-        let k_cutoff = effective_k_cutoff(&self.parameters);
-        let kvectors = half_space_k_vectors(system, k_cutoff);
-        if kvectors.vectors.is_empty() {
-            return Err(Error::InvalidParameter(format!(
-                "system {s}: no k-vector is shorter than k_cutoff={k_cutoff}; increase k_cutoff or the cell size"
-            )));
-        }
+        let (kvectors, phases) = self.k_vectors_and_phases(s, system)?;
         let tables = self.k_tables(
             system,
             &kvectors,
@@ -461,12 +478,6 @@ impl LodeSphericalExpansion {
             gradients.positions,
             gradients.strain,
         );
-        let reciprocal = system.reciprocal_cell();
-        let phases: Vec<AtomPhases> = system
-            .positions
-            .par_iter()
-            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
-            .collect();
         let atom_type_index: Vec<Option<usize>> = system
             .types
             .iter()
