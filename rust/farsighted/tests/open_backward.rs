@@ -67,7 +67,9 @@ fn periodic() -> System {
 
 /// Deterministic numbers in [-1, 1)
 fn random_values(seed: u64, n: usize) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+    let mut state = seed
+        .wrapping_mul(2862933555777941757)
+        .wrapping_add(3037000493);
     (0..n)
         .map(|_| {
             state = state
@@ -164,7 +166,11 @@ fn check_against_explicit(
             relative_difference(&flat(&result.strain), strain),
         ];
         // the periodic path's own tolerance (its tests) for the periodic systems of mixed lists
-        let tolerance = if system.pbc == [false; 3] { 1e-12 } else { 1e-10 };
+        let tolerance = if system.pbc == [false; 3] {
+            1e-12
+        } else {
+            1e-10
+        };
         for (error, name) in errors.iter().zip(["positions", "strain"]) {
             assert!(
                 *error < tolerance,
@@ -173,7 +179,10 @@ fn check_against_explicit(
             largest = largest.max(*error);
         }
         if system.pbc == [false; 3] {
-            assert_eq!(result.cell, [[0.0; 3]; 3], "system {s}: the cell is ignored");
+            assert_eq!(
+                result.cell, [[0.0; 3]; 3],
+                "system {s}: the cell is ignored"
+            );
         }
     }
     largest
@@ -252,7 +261,13 @@ fn open_positions_finite_differences() {
             .blocks
             .iter()
             .zip(&gradient)
-            .map(|(x, g)| x.values.iter().zip(&g.values).map(|(a, b)| a * b).sum::<f64>())
+            .map(|(x, g)| {
+                x.values
+                    .iter()
+                    .zip(&g.values)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+            })
             .sum()
     };
     let backward = calculator

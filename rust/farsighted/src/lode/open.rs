@@ -11,10 +11,10 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
+use super::pair_projection::PairProjection;
 use super::pair_radial::PairRadialIntegral;
 use super::positions::{PositionsLayout, SharedRows};
 use super::{centers_and_neighbor_types, Gradients, LodeSphericalExpansion, SystemValues};
-use super::pair_projection::PairProjection;
 use crate::math::harmonics::lm_index;
 use crate::system::OVERLAP_DISTANCE;
 use crate::{Error, System};

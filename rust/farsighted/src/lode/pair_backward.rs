@@ -71,8 +71,8 @@ pub(crate) fn pair_backward<'g, R, G>(
         for a in 0..3 {
             output.positions[j][a] += v[a];
             output.positions[center][a] -= v[a];
-            for b in 0..3 {
-                output.strain[a][b] += d[a] * v[b];
+            for (strain, v) in output.strain[a].iter_mut().zip(v) {
+                *strain += d[a] * v;
             }
         }
     }

@@ -46,7 +46,10 @@ impl PairProjection {
                 let dy = [0, 1, 2]
                     .map(|a| (self.harmonics.gradients[lm][a] - l as f64 * y * u[a]) / distance);
                 for n in 0..n_radial {
-                    let (f, df) = (self.radial[l * n_radial + n], self.dradial[l * n_radial + n]);
+                    let (f, df) = (
+                        self.radial[l * n_radial + n],
+                        self.dradial[l * n_radial + n],
+                    );
                     let gradient = [0, 1, 2].map(|a| df * y * u[a] + f * dy[a]);
                     each(lm * n_radial + n, f * y, gradient);
                 }
