@@ -297,3 +297,17 @@ def test_open_positions_finite_differences(rng):
             numeric[j, alpha] = (plus - minus) / (2 * delta)
     assert relative_error(grad_positions, numeric) < 1e-7
     np.testing.assert_array_equal(grad_cell, np.zeros((3, 3)))
+
+
+def test_bad_open_system(rng):
+    """Open systems are checked like in compute: non-finite positions, overlapping atoms"""
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, max_angular=1))
+    atoms = open_systems()[1]
+    gradient = random_gradient(calculator.compute(atoms), rng)
+    moved = atoms.copy()
+    moved.positions[1] = [np.nan, 0.0, 0.0]
+    with pytest.raises(ValueError, match="position of atom 1 is not finite"):
+        calculator.backward(moved, gradient)
+    moved.positions[1] = [1e-4, 0.0, 0.0]
+    with pytest.raises(ValueError, match="atoms 0 and 1"):
+        calculator.backward(moved, gradient)
