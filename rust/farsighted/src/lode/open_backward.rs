@@ -48,10 +48,13 @@ impl LodeSphericalExpansion {
             .map(|t| input.neighbor_types.binary_search(t).ok())
             .collect();
 
+        // at most ~4 accumulators of N vectors per thread
+        let min_len = input.centers.len() / (4 * rayon::current_num_threads()).max(1);
         let total = input
             .centers
             .par_iter()
             .enumerate()
+            .with_min_len(min_len.max(1))
             .fold(
                 || {
                     (
