@@ -1,10 +1,12 @@
 """The backward (vector-Jacobian) product against the explicit positions and strain gradients
-contracted with random ∂L/∂features, and against finite differences with respect to the cell.
+contracted with random ∂L/∂features, and against finite differences with respect to the cell
+(periodic systems) and the positions (open systems).
 
 The reference for the cell is ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), where Ξ_αβ = Σ G · ∂X/∂ε_αβ is the
 contraction of the explicit strain gradients (r' = r (1 + ε), h' = h (1 + ε)).
 """
 
+import ase
 import numpy as np
 import pytest
 from metatensor import Labels, TensorBlock, TensorMap
@@ -193,11 +195,119 @@ def test_bad_metadata(rng):
         calculator.backward(atoms, block)
 
 
-def test_open_systems_are_refused_clearly():
-    import ase.build
+def open_systems():
+    """Three types; an ion pair (Na⁺ Cl⁻, net charges per type); a single atom; a cluster with
+    an atom beyond the splines, where the multipole tail is used"""
+    return [
+        ase.Atoms(
+            "HOONaHC",
+            positions=[
+                [0.1, 0.2, 0.3],
+                [1.9, 0.4, 2.2],
+                [3.1, 2.9, 0.7],
+                [0.8, 3.5, 3.3],
+                [2.5, 1.2, 4.1],
+                [-1.3, 0.6, -0.9],
+            ],
+        ),
+        ase.Atoms("NaCl", positions=[[0.0, 0.0, 0.0], [1.6, 1.2, -1.1]]),
+        ase.Atoms("Na", positions=[[0.3, -0.4, 1.0]]),
+        ase.Atoms(
+            "OHHO",
+            positions=[[0.0, 0.0, 0.0], [0.9, 0.3, -0.2], [-0.4, 0.8, 0.3], [24.0, -16.0, 10.0]],
+        ),
+    ]
 
-    calculator = farsighted.LodeSphericalExpansion(**lode_hypers())
-    water = ase.build.molecule("H2O")
-    gradient = calculator.compute(water)
-    with pytest.raises(ValueError, match="3D-periodic systems only"):
-        calculator.backward(water, gradient)
+
+def check_open(calculator, systems, rng, **selection):
+    """Backward against the explicit gradients; for open systems the cell gradient is zero
+    and the strain derivative Ξ = Rᵀ ∂L/∂R (the virial) checks the positions gradient again"""
+    descriptor = calculator.compute(systems, gradients=["positions", "strain"], **selection)
+    gradient = random_gradient(descriptor, rng)
+    results = calculator.backward(systems, gradient)
+    positions, strain = explicit_reference(descriptor, gradient, systems)
+    errors = []
+    for atoms, (grad_positions, grad_cell), expected, expected_strain in zip(
+        systems, results, positions, strain
+    ):
+        assert grad_positions.shape == (len(atoms), 3)
+        if atoms.pbc.any():
+            assert relative_error(grad_positions, expected) < TOLERANCE
+            expected_cell = reference_cell(atoms, expected_strain, expected)
+            assert relative_error(grad_cell, expected_cell) < TOLERANCE
+            continue
+        np.testing.assert_array_equal(grad_cell, np.zeros((3, 3)))
+        if not expected.any():
+            np.testing.assert_array_equal(grad_positions, 0.0)
+            continue
+        errors.append(relative_error(grad_positions, expected))
+        virial = atoms.positions.T @ grad_positions
+        errors.append(relative_error(virial, expected_strain))
+    assert max(errors) < 1e-12
+
+
+@pytest.mark.parametrize("center_atom_weight", [1.0, 0.5])
+@pytest.mark.parametrize("exponent", [0, 1, 6])
+def test_open_against_explicit_gradients(exponent, center_atom_weight, rng):
+    calculator = farsighted.LodeSphericalExpansion(
+        **lode_hypers(exponent=exponent, weight=center_atom_weight, smearing=0.8)
+    )
+    check_open(calculator, open_systems(), rng)
+
+
+def test_open_selected_keys_and_samples(rng):
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, weight=0.5))
+    keys = Labels(
+        ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"],
+        np.array([[0, 1, 1, 8], [1, 1, 8, 8], [3, 1, 1, 1], [2, 1, 8, 6]], dtype=np.int32),
+    )
+    samples = Labels(["system", "atom"], np.array([[0, 0], [0, 2], [0, 4], [3, 1], [3, 3]]))
+    check_open(calculator, open_systems(), rng, selected_keys=keys, selected_samples=samples)
+
+
+def test_open_and_periodic_together(rng):
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1))
+    systems = open_systems()
+    systems.insert(1, random_triclinic_system(5, seed=8, types=(1, 8, 11)))
+    check_open(calculator, systems, rng)
+
+
+def test_open_positions_finite_differences(rng):
+    """∂L/∂positions of an open system against central differences of L = Σ G X"""
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, smearing=0.8))
+    atoms = open_systems()[0]
+    gradient = random_gradient(calculator.compute(atoms), rng)
+
+    def loss(positions):
+        moved = atoms.copy()
+        moved.positions = positions
+        descriptor = calculator.compute(moved)
+        return sum(
+            np.sum(block.values * gradient.block(key).values) for key, block in descriptor.items()
+        )
+
+    [(grad_positions, grad_cell)] = calculator.backward(atoms, gradient)
+    delta = 1e-5
+    numeric = np.zeros_like(grad_positions)
+    for j in range(len(atoms)):
+        for alpha in range(3):
+            step = np.zeros_like(atoms.positions)
+            step[j, alpha] = delta
+            plus, minus = loss(atoms.positions + step), loss(atoms.positions - step)
+            numeric[j, alpha] = (plus - minus) / (2 * delta)
+    assert relative_error(grad_positions, numeric) < 1e-7
+    np.testing.assert_array_equal(grad_cell, np.zeros((3, 3)))
+
+
+def test_bad_open_system(rng):
+    """Open systems are checked like in compute: non-finite positions, overlapping atoms"""
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, max_angular=1))
+    atoms = open_systems()[1]
+    gradient = random_gradient(calculator.compute(atoms), rng)
+    moved = atoms.copy()
+    moved.positions[1] = [np.nan, 0.0, 0.0]
+    with pytest.raises(ValueError, match="position of atom 1 is not finite"):
+        calculator.backward(moved, gradient)
+    moved.positions[1] = [1e-4, 0.0, 0.0]
+    with pytest.raises(ValueError, match="atoms 0 and 1"):
+        calculator.backward(moved, gradient)

@@ -178,7 +178,8 @@ class LodeSphericalExpansion:
         list of (numpy.ndarray, numpy.ndarray)
             for each system, ∂L/∂positions with shape ``(n_atoms, 3)`` (the cell fixed) and
             ∂L/∂cell with shape ``(3, 3)`` (derivatives with respect to the cell vectors,
-            the rows of ``cell``, at fixed Cartesian positions).
+            the rows of ``cell``, at fixed Cartesian positions). Open systems (``pbc`` all
+            False) ignore their cell: their ∂L/∂cell is zero.
 
         Raises
         ------

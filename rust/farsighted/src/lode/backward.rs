@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use rayon::prelude::*;
 
 use super::backward_kernel::{backward_chunk, Accumulator, ChunkInput, ChunkScratch};
+use super::open::{is_open, validate_open};
 use super::periodic::{ParityFeatures, K_CHUNK};
 use super::LodeSphericalExpansion;
 use super::{effective_k_cutoff, KSpaceRadialIntegral, KVectors};
@@ -26,7 +27,7 @@ pub struct BackwardGradients {
     /// ∂L/∂rⱼ (Cartesian, Å⁻¹ times the unit of L), the cell fixed
     pub positions: Vec<[f64; 3]>,
     /// ∂L/∂h_iβ for the cell vectors hᵢ (rows), the Cartesian positions fixed:
-    /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R)
+    /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R); zero for open systems, whose cell is ignored
     pub cell: [[f64; 3]; 3],
     /// Ξ_αβ = ∂L/∂ε_αβ for r' = r (1 + ε), h' = h (1 + ε): Σ G · (strain gradient);
     /// Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R
@@ -34,12 +35,12 @@ pub struct BackwardGradients {
 }
 
 /// G of one system, arranged like the forward pass's rows
-struct SystemInput {
+pub(super) struct SystemInput {
     /// centres with a non-zero G row, sorted
-    centers: Vec<usize>,
-    neighbor_types: Vec<i32>,
+    pub centers: Vec<usize>,
+    pub neighbor_types: Vec<i32>,
     /// (centre × neighbour type, feature of the parity) row-major, per parity
-    g: [Vec<f64>; 2],
+    pub g: [Vec<f64>; 2],
 }
 
 impl LodeSphericalExpansion {
@@ -50,28 +51,45 @@ impl LodeSphericalExpansion {
     /// same layout; gradient fields are ignored). Any subset of the keys and samples a
     /// forward calculation produces can be given: missing ones have G = 0. The cost is about
     /// twice that of the values, and the memory does not grow as N².
+    ///
+    /// Open systems (pbc all false) ignore their cell: their `cell` gradient is zero and
+    /// their `strain` is the virial Rᵀ ∂L/∂R.
     pub fn backward(
         &self,
         systems: &[System],
         gradients: &[BlockData],
     ) -> Result<Vec<BackwardGradients>, Error> {
         for (i, system) in systems.iter().enumerate() {
-            if system.pbc == [false; 3] {
-                return Err(Error::InvalidSystem(format!(
-                    "system {i}: backward products are implemented for 3D-periodic systems only; \
-                     for open boundaries, contract the explicit positions and strain gradients"
-                )));
+            if is_open(system) {
+                validate_open(system, i)?;
+            } else {
+                system.validate_periodic(i)?;
             }
-            system.validate_periodic(i)?;
         }
         let inputs = self.arrange_gradients(systems, gradients)?;
         self.check_backward_memory(systems, &inputs)?;
-        let radial = self.radial()?;
+        // k-space tables for periodic systems, pair radial functions for open ones
+        let radial = match systems.iter().all(is_open) {
+            true => None,
+            false => Some(self.radial()?),
+        };
+        let pair = match systems.iter().any(is_open) {
+            true => Some(self.pair_radial()?),
+            false => None,
+        };
         systems
             .par_iter()
             .zip(inputs.par_iter())
             .enumerate()
-            .map(|(s, (system, input))| self.backward_system(radial, s, system, input))
+            .map(|(s, (system, input))| match (radial, pair) {
+                (_, Some(pair)) if is_open(system) => {
+                    Ok(self.backward_open_system(pair, system, input))
+                }
+                (Some(radial), _) => self.backward_system(radial, s, system, input),
+                _ => Err(Error::InvalidSystem(format!(
+                    "system {s}: no k-space tables"
+                ))),
+            })
             .collect()
     }
 
@@ -208,6 +226,11 @@ impl LodeSphericalExpansion {
         for (system, input) in systems.iter().zip(inputs) {
             let n_atoms = system.size() as f64;
             let rows = (input.centers.len() * input.neighbor_types.len()) as f64;
+            if is_open(system) {
+                // G twice (by parity and by feature), per-task positions accumulators
+                total += 16.0 * rows * n_features + 4.0 * threads * 24.0 * n_atoms;
+                continue;
+            }
             let n_types = input.neighbor_types.len() as f64;
             // G, the k-vectors, and per thread: phases, weights, phase and H matrices, M, the
             // tables of one chunk, the positions accumulator

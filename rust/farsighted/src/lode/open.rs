@@ -11,10 +11,11 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
+use super::pair_projection::PairProjection;
 use super::pair_radial::PairRadialIntegral;
 use super::positions::{PositionsLayout, SharedRows};
 use super::{centers_and_neighbor_types, Gradients, LodeSphericalExpansion, SystemValues};
-use crate::math::harmonics::{lm_index, SolidHarmonics};
+use crate::math::harmonics::lm_index;
 use crate::system::OVERLAP_DISTANCE;
 use crate::{Error, System};
 
@@ -97,7 +98,6 @@ impl LodeSphericalExpansion {
         let max_angular = self.parameters.max_angular;
         let n_radial = self.n_radial();
         let n_features = (max_angular + 1).pow(2) * n_radial;
-        let n_functions = pair.n_functions();
         let weight = self.parameters.center_atom_weight;
         let need_gradient = gradients.strain || layout.is_some();
 
@@ -106,13 +106,11 @@ impl LodeSphericalExpansion {
             .map_init(
                 || {
                     (
-                        SolidHarmonics::new(max_angular),
-                        vec![0.0; n_functions],
-                        vec![0.0; n_functions],
+                        PairProjection::new(max_angular, n_radial),
                         vec![0.0; 3 * n_features],
                     )
                 },
-                |(harmonics, radial, dradial, gradient), &i| {
+                |(projection, gradient), &i| {
                     let mut values = vec![0.0; n_types * n_features];
                     let mut strain = if gradients.strain {
                         vec![0.0; n_types * 9 * n_features]
@@ -132,32 +130,18 @@ impl LodeSphericalExpansion {
                             continue;
                         }
                         let d = [0, 1, 2].map(|a| system.positions[j][a] - system.positions[i][a]);
-                        let distance = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-                        let u = d.map(|x| x / distance);
-                        pair.compute(distance, radial, dradial);
-                        harmonics.compute(u);
-                        for l in 0..=max_angular {
-                            for m in -(l as isize)..=(l as isize) {
-                                let lm = lm_index(l, m);
-                                let y = harmonics.values[lm];
-                                // ∇_d Yₗₘ(d̂) = (∇Rₗₘ(u) - l Yₗₘ u) / |d|
-                                let dy = [0, 1, 2].map(|a| {
-                                    (harmonics.gradients[lm][a] - l as f64 * y * u[a]) / distance
-                                });
-                                for n in 0..n_radial {
-                                    let (f, df) =
-                                        (radial[l * n_radial + n], dradial[l * n_radial + n]);
-                                    let feature = lm * n_radial + n;
-                                    row[feature] += f * y;
-                                    if need_gradient {
-                                        for a in 0..3 {
-                                            gradient[a * n_features + feature] =
-                                                df * y * u[a] + f * dy[a];
-                                        }
+                        projection.for_each(
+                            d,
+                            |r, f, df| pair.compute(r, f, df),
+                            |feature, value, pair_gradient| {
+                                row[feature] += value;
+                                if need_gradient {
+                                    for a in 0..3 {
+                                        gradient[a * n_features + feature] = pair_gradient[a];
                                     }
                                 }
-                            }
-                        }
+                            },
+                        );
                         if gradients.strain {
                             let out = &mut strain[t * 9 * n_features..(t + 1) * 9 * n_features];
                             for a in 0..3 {
