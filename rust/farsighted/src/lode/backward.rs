@@ -62,6 +62,13 @@ impl LodeSphericalExpansion {
                      for open boundaries, contract the explicit positions and strain gradients"
                 )));
             }
+            if super::slab::is_mixed(system) {
+                return Err(Error::InvalidSystem(format!(
+                    "system {i}: backward products are not implemented for slabs and wires \
+                     (pbc={:?}); for slabs, contract the explicit positions gradients",
+                    system.pbc
+                )));
+            }
             system.validate_periodic(i)?;
         }
         let inputs = self.arrange_gradients(systems, gradients)?;
