@@ -267,3 +267,76 @@ impl LodeSphericalExpansion {
         Ok(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BlockData, Selection};
+
+    fn calculator() -> LodeSphericalExpansion {
+        LodeSphericalExpansion::from_json(
+            r#"{"density": {"type": "SmearedPowerLaw", "smearing": 0.8, "exponent": 1},
+                "basis": {"type": "TensorProduct", "max_angular": 2,
+                          "radial": {"type": "Gto", "max_radial": 2, "radius": 3.0}}}"#,
+        )
+        .unwrap()
+    }
+
+    fn slab(pbc: [bool; 3]) -> System {
+        System {
+            types: vec![1, 8],
+            positions: vec![[0.1, 0.2, 0.0], [1.5, 2.0, 1.2]],
+            cell: [[4.0, 0.0, 0.0], [1.0, 3.5, 0.0], [0.0; 3]],
+            pbc,
+        }
+    }
+
+    fn error(system: System, gradients: Gradients) -> String {
+        calculator()
+            .compute(&[system], gradients, &Selection::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn clear_errors() {
+        let none = Gradients::default();
+        assert!(error(slab([true, false, false]), none).contains("wires"));
+        let mut parallel = slab([true, true, false]);
+        parallel.cell[1] = [-2.0, 0.0, 0.0];
+        assert!(error(parallel, none).contains("zero or parallel"));
+        let mut nan = slab([true, true, false]);
+        nan.cell[0][1] = f64::NAN;
+        assert!(error(nan, none).contains("NaN"));
+        let strain = Gradients {
+            positions: false,
+            strain: true,
+        };
+        assert!(error(slab([true, true, false]), strain).contains("strain"));
+        let blocks: Vec<BlockData> = Vec::new();
+        let backward = calculator()
+            .backward(&[slab([true, true, false])], &blocks)
+            .unwrap_err()
+            .to_string();
+        assert!(backward.contains("not implemented for slabs"));
+    }
+
+    #[test]
+    fn periodic_vectors_in_any_position() {
+        // the same slab with its periodic vectors as (a, b) or (a, c): same features
+        let calculator = calculator();
+        let mut other = slab([true, false, true]);
+        other.cell = [other.cell[0], [0.0; 3], other.cell[1]];
+        let none = Gradients::default();
+        let selection = Selection::default();
+        let first = calculator
+            .compute(&[slab([true, true, false])], none, &selection)
+            .unwrap();
+        let second = calculator.compute(&[other], none, &selection).unwrap();
+        for (a, b) in first.blocks.iter().zip(&second.blocks) {
+            for (x, y) in a.values.iter().zip(&b.values) {
+                assert!((x - y).abs() < 1e-12 * (1.0 + x.abs()), "{x} vs {y}");
+            }
+        }
+    }
+}
