@@ -10,11 +10,11 @@ import metatensor
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from test_reference import gto_basis, real_spherical_harmonics
 
 import farsighted
 
 from helpers import lode_hypers
-from test_reference import gto_basis, real_spherical_harmonics
 
 SIGMA = 0.8
 HYPERS = dict(smearing=SIGMA, max_angular=3, max_radial=3, radius=3.0, k_cutoff=9.5)
@@ -125,7 +125,9 @@ def test_image_sums(exponent, tilted):
     ]
     slope = np.polyfit(np.log(radii), np.log(errors), 1)[0]
     assert abs(slope - (2 - exponent)) < 0.3, (errors, slope)
-    design = np.stack([np.ones_like(radii)] + [radii ** (2 - exponent - 2 * m) for m in range(3)], 1)
+    design = np.stack(
+        [np.ones_like(radii)] + [radii ** (2 - exponent - 2 * m) for m in range(3)], 1
+    )
     error = 0.0
     for key in expected:
         stacked = np.stack([reference[key].ravel() for reference in sums])
@@ -192,9 +194,7 @@ def test_point_charges_in_growing_boxes():
     ∫(e^{-k²σ²/2} - 1)/k² dk = -√(2π)σ), up to e^{-|k∥| gap}: once this is removed, the
     difference is at round-off for every L, while the raw difference grows like L"""
     atoms = slab()
-    calculator = farsighted.LodeSphericalExpansion(
-        **lode_hypers(exponent=1, weight=0.6, **HYPERS)
-    )
+    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(exponent=1, weight=0.6, **HYPERS))
     expected = values(calculator.compute(atoms))
     scale = max(np.abs(v).max() for v in expected.values())
     area = np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1]))
@@ -220,9 +220,7 @@ def test_point_charges_in_growing_boxes():
                     correction = correction + project(sheet)[l]
                 difference = block[sample] - correction - expected[(l, 1, center, neighbor)][sample]
                 worst = max(worst, np.abs(difference).max() / scale)
-        raw.append(
-            max(np.abs(box[key] - expected[key]).max() for key in expected) / scale
-        )
+        raw.append(max(np.abs(box[key] - expected[key]).max() for key in expected) / scale)
         assert worst < 1e-9, (length, worst)
     assert raw[2] > raw[0] * 1.5
 
