@@ -344,7 +344,7 @@ mod tests {
             for z in [-3.0, -0.4, 0.0, 0.9, 3.7, 7.0] {
                 projection.compute(z, &mut v, &mut d);
                 projection.exact(z, &mut ve, &mut de);
-                let mut expected = vec![0.0; 16];
+                let mut expected = [0.0; 16];
                 let mut radial = vec![0.0; size];
                 let mut pl = vec![0.0; max_angular + 1];
                 for (&r, &wr) in rq.nodes.iter().zip(&rq.weights) {
