@@ -331,7 +331,7 @@ mod tests {
     fn projection_by_double_quadrature() {
         let basis = GtoBasis::new(3, 3.0).unwrap();
         let max_angular = 3;
-        for p in [0.0, 1.0, 3.0, 6.0] {
+        for p in [0.0, 1.0, 4.3] {
             let g = density(p);
             let phi = PlanarPotential::new(g).unwrap();
             let projection =
@@ -341,7 +341,7 @@ mod tests {
             let tq = RadialQuadrature::new(2.0, 0.05);
             let (mut v, mut d) = (vec![0.0; 16], vec![0.0; 16]);
             let (mut ve, mut de) = (vec![0.0; 16], vec![0.0; 16]);
-            for z in [-3.0, -0.4, 0.0, 0.9, 3.7, 7.0] {
+            for z in [-3.0, 0.0, 0.9, 7.0] {
                 projection.compute(z, &mut v, &mut d);
                 projection.exact(z, &mut ve, &mut de);
                 let mut expected = [0.0; 16];
