@@ -105,10 +105,11 @@ class LodeSphericalExpansion:
         ----------
         systems
             one ``ase.Atoms`` or a list of them (any object with ``numbers``, ``positions``,
-            ``cell`` and ``pbc`` works). Each system is either periodic in three directions,
-            or open (``pbc`` all False: molecules and clusters, the potential of all atoms
-            without images; the cell is ignored). Slabs and wires (mixed ``pbc``) are not
-            supported yet.
+            ``cell`` and ``pbc`` works). Each system is periodic in three directions, a
+            slab (``pbc`` true along exactly two cell vectors; the third one is ignored), or
+            open (``pbc`` all False: molecules and clusters, the potential of all atoms
+            without images; the cell is ignored). Wires (one periodic direction) are not
+            supported, nor strain gradients of slabs.
         gradients
             any of ``"positions"`` and ``"strain"``
         selected_keys

@@ -12,9 +12,9 @@ def to_system_arrays(system: Any, index: int = 0) -> SystemArrays:
     """Types, positions, cell and periodicity of one system.
 
     Accepts ``ase.Atoms`` and any object with ``numbers`` (or ``types``), ``positions``,
-    ``cell`` and ``pbc`` attributes. Systems are either periodic in all three directions or
-    open (``pbc`` all False: molecules, clusters), in which case the cell is ignored and may be
-    zero or ``None``.
+    ``cell`` and ``pbc`` attributes. Systems are periodic in all three directions, slabs
+    (``pbc`` true along two cell vectors, the third one ignored), or open (``pbc`` all False:
+    molecules, clusters), in which case the cell is ignored and may be zero or ``None``.
     """
     try:
         import ase

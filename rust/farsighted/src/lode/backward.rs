@@ -60,6 +60,13 @@ impl LodeSphericalExpansion {
         gradients: &[BlockData],
     ) -> Result<Vec<BackwardGradients>, Error> {
         for (i, system) in systems.iter().enumerate() {
+            if super::slab::is_mixed(system) {
+                return Err(Error::InvalidSystem(format!(
+                    "system {i}: backward products are not implemented for slabs and wires \
+                     (pbc={:?}); for slabs, contract the explicit positions gradients",
+                    system.pbc
+                )));
+            }
             if is_open(system) {
                 validate_open(system, i)?;
             } else {

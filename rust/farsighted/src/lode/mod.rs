@@ -10,8 +10,10 @@ mod pair_backward;
 mod pair_projection;
 mod pair_radial;
 mod periodic;
+mod planar;
 mod positions;
 mod radial;
+mod slab;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -163,6 +165,8 @@ impl LodeSphericalExpansion {
         for (i, system) in systems.iter().enumerate() {
             if open::is_open(system) {
                 open::validate_open(system, i)?;
+            } else if slab::is_mixed(system) {
+                slab::validate_mixed(system, i, gradients)?;
             } else {
                 system.validate_periodic(i)?;
             }
@@ -270,6 +274,18 @@ impl LodeSphericalExpansion {
                         "system {s}: no k-space tables"
                     )));
                 };
+                if slab::is_slab(system) {
+                    return self.compute_slab_system(
+                        radial,
+                        s,
+                        system,
+                        keys_ref,
+                        &selected_samples,
+                        gradients,
+                        layout.as_ref(),
+                        shared_ref,
+                    );
+                }
                 self.compute_system(
                     radial,
                     s,
@@ -279,6 +295,7 @@ impl LodeSphericalExpansion {
                     gradients,
                     layout.as_ref(),
                     shared_ref,
+                    false,
                 )
             })
             .collect();
@@ -396,7 +413,10 @@ impl LodeSphericalExpansion {
                 let n_k = if open::is_open(system) {
                     0.0
                 } else {
-                    kvectors::estimated_count(system, effective_k_cutoff(&self.parameters))
+                    kvectors::estimated_count(
+                        &slab::kspace_system(system, self.basis.support()),
+                        effective_k_cutoff(&self.parameters),
+                    )
                 };
                 let n_atoms = system.size() as f64;
                 let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
@@ -464,6 +484,7 @@ impl LodeSphericalExpansion {
         gradients: Gradients,
         layout: Option<&PositionsLayout>,
         outputs: &[Option<SharedRows>],
+        in_plane_only: bool,
     ) -> Result<SystemValues, Error> {
         let (centers, neighbor_types, type_index) =
             centers_and_neighbor_types(s, system, keys, selected);
@@ -473,7 +494,11 @@ impl LodeSphericalExpansion {
             return Ok(SystemValues::default());
         }
 
-        let (kvectors, phases) = self.k_vectors_and_phases(s, system)?;
+        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
+        if in_plane_only {
+            // slabs: the k∥ = 0 part is added exactly by lode/slab.rs
+            kvectors = slab::in_plane_k_vectors(kvectors);
+        }
         let tables = self.k_tables(
             system,
             &kvectors,
@@ -520,7 +545,7 @@ impl LodeSphericalExpansion {
                 }
             }
         }
-        if let Some(g0) = self.density.fourier_at_zero() {
+        if let (Some(g0), false) = (self.density.fourier_at_zero(), in_plane_only) {
             // (1/V) ĝ(0) 4π Y₀₀ Iₙ₀(0) for every atom of the neighbour type
             let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
             for (t, &a) in neighbor_types.iter().enumerate() {
