@@ -187,6 +187,7 @@ def with_vacuum(atoms, length):
     return atoms
 
 
+@pytest.mark.slow
 def test_point_charges_in_growing_boxes():
     """p = 1: a 3D cell of height L (k = 0 dropped) differs from the slab by the potential of
     the periodic sheets' backgrounds, (2π/A) (u²/L + L/6 + σ²/L) - 2√(2π)σ/A at height u above
