@@ -321,7 +321,10 @@ mod tests {
                 GOOD.replace("\"exponent\": 1", "\"exponent\": 1, \"width\": 1"),
                 "density.width",
             ),
-            (GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 0.5"), "accuracy"),
+            (
+                GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 0.5"),
+                "accuracy",
+            ),
             (GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 0"), "accuracy"),
             (
                 GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 1e-4, \"k_cutoff\": 3"),

@@ -28,13 +28,17 @@ use super::{Gradients, LodeSphericalExpansion, SystemValues};
 use crate::basis::GtoBasis;
 use crate::{Error, System};
 
-/// k_c σw = √(2 ln(K_SCALE/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}; the
-/// scale is calibrated on the tests of this module (random cells, p = 1 and 6, ε = 1e-4, 1e-8).
-const K_SCALE: f64 = 10.0;
-/// d_c is where max_n |F^rem_ln| falls below R_SCALE ε max_d,n |F^rem_ln|, calibrated likewise
-const R_SCALE: f64 = 1e-3;
-/// Points of the scan for d_c over [0, d_max]
-const CUTOFF_SCAN_POINTS: usize = 4096;
+/// k_c σw = √(2 ln(K_SCALE/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}. With
+/// K_SCALE = 10 the k-space error of the tests of this module reached 1.0 ε (σw = 4 Å in a
+/// 5 Å cell); 100 leaves a margin.
+const K_SCALE: f64 = 100.0;
+/// d_c is where max_n |F^rem_ln| falls below R_SCALE ε max_d,n |F^rem_ln|: the sum over the
+/// neighbours near d_c adds up many such terms. 0.1 gave errors of 8.5 ε in the tests of this
+/// module (σw = 2σ, 0.04 atoms/Å³) and 1e-3 up to 0.8 ε (σ = 2, σw = 3.4 Å); 1e-4 leaves a
+/// margin.
+const R_SCALE: f64 = 1e-4;
+/// Points of the scan for d_c over [0, basis support + 10 σw]
+const CUTOFF_SCAN_POINTS: usize = 512;
 /// Largest grid index j of σw = σ 2^{j/4} (σw ≤ 1024 σ)
 const MAX_GRID: i32 = 40;
 
@@ -121,7 +125,10 @@ impl LodeSphericalExpansion {
     /// The k-space cutoff of the wide part for this system
     pub(crate) fn split_k_cutoff(&self, system: &System, gradients: Gradients) -> f64 {
         let accuracy = self.parameters.accuracy.expect("split calculator");
-        let wide = wide_smearing(self.parameters.smearing, self.choose_split(system, gradients));
+        let wide = wide_smearing(
+            self.parameters.smearing,
+            self.choose_split(system, gradients),
+        );
         wide_k_cutoff(wide, accuracy).min(super::NEGLIGIBLE_K_SIGMA / wide)
     }
 
@@ -149,7 +156,8 @@ impl LodeSphericalExpansion {
         inner_parameters.accuracy = None;
         inner_parameters.k_cutoff = Some(wide_k_cutoff(wide, accuracy));
         // the splined k-space radial integrals must not limit the accuracy
-        inner_parameters.spline_accuracy = parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
+        inner_parameters.spline_accuracy =
+            parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
         let inner = LodeSphericalExpansion::new(inner_parameters)?;
         if grid == 0 {
             return Ok(EwaldSplit {
@@ -161,57 +169,65 @@ impl LodeSphericalExpansion {
         }
 
         let basis = GtoBasis::new(parameters.max_radial, parameters.radius)?;
-        let exact = PairRadialIntegral::remainder(
-            &basis,
-            parameters.max_angular,
-            self.density,
-            wide,
-            None,
-        )?;
-        let n_functions = exact.n_functions();
         let size = self.n_radial();
-        let (mut values, mut derivatives) = (vec![0.0; n_functions], vec![0.0; n_functions]);
-        // the largest value of each l, on a coarse scan
-        let scale_of = |values: &[f64], scale: &mut [f64]| {
-            for (l, s) in scale.iter_mut().enumerate() {
-                for v in &values[l * size..(l + 1) * size] {
-                    *s = s.max(v.abs());
+        // d_c and the largest value of each l from a scan of the exact functions over the
+        // conservative range; the spline then only covers [0, d_c]
+        let (cutoff, scale) = {
+            let exact = PairRadialIntegral::remainder(
+                &basis,
+                parameters.max_angular,
+                self.density,
+                wide,
+                None,
+                None,
+            )?;
+            let n_functions = exact.n_functions();
+            let step = exact.d_max() / CUTOFF_SCAN_POINTS as f64;
+            let scan: Vec<Vec<f64>> = (0..=CUTOFF_SCAN_POINTS)
+                .into_par_iter()
+                .map(|q| {
+                    let (mut values, mut derivatives) =
+                        (vec![0.0; n_functions], vec![0.0; n_functions]);
+                    exact.exact(q as f64 * step, &mut values, &mut derivatives);
+                    (0..=parameters.max_angular)
+                        .map(|l| {
+                            values[l * size..(l + 1) * size]
+                                .iter()
+                                .fold(0.0_f64, |m, v| m.max(v.abs()))
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut scale = vec![0.0_f64; parameters.max_angular + 1];
+            for point in &scan {
+                for (s, v) in scale.iter_mut().zip(point) {
+                    *s = s.max(*v);
                 }
             }
+            // the largest d where some F^rem_ln exceeds R_SCALE ε of its l's largest value
+            let last = scan.iter().rposition(|point| {
+                point
+                    .iter()
+                    .zip(&scale)
+                    .any(|(v, s)| *v > R_SCALE * accuracy * s)
+            });
+            let cutoff = last.map_or(0.0, |q| ((q + 1) as f64 * step).min(exact.d_max()));
+            (cutoff, scale)
         };
-        let mut scale = vec![0.0; parameters.max_angular + 1];
-        for q in 0..=64 {
-            exact.exact(q as f64 * exact.d_max() / 64.0, &mut values, &mut derivatives);
-            scale_of(&values, &mut scale);
-        }
         let smallest = scale.iter().copied().fold(f64::INFINITY, f64::min);
         let spline_accuracy = parameters
             .spline_accuracy
-            .map(|a| a.min(1e-2 * accuracy) * smallest.max(f64::MIN_POSITIVE));
+            .map(|a| a.min(1e-2 * accuracy * smallest.max(f64::MIN_POSITIVE)));
         let remainder = PairRadialIntegral::remainder(
             &basis,
             parameters.max_angular,
             self.density,
             wide,
+            Some(cutoff),
             spline_accuracy,
         )?;
-
-        // d_c: the largest d where some F^rem_ln exceeds R_SCALE ε of its l's largest value
-        let step = remainder.d_max() / CUTOFF_SCAN_POINTS as f64;
-        let mut cutoff = 0.0;
-        for q in (0..=CUTOFF_SCAN_POINTS).rev() {
-            let d = q as f64 * step;
-            remainder.compute(d, &mut values, &mut derivatives);
-            let above = (0..=parameters.max_angular).any(|l| {
-                values[l * size..(l + 1) * size]
-                    .iter()
-                    .any(|v| v.abs() > R_SCALE * accuracy * scale[l])
-            });
-            if above {
-                cutoff = (d + step).min(remainder.d_max());
-                break;
-            }
-        }
+        let n_functions = remainder.n_functions();
+        let (mut values, mut derivatives) = (vec![0.0; n_functions], vec![0.0; n_functions]);
         remainder.compute(0.0, &mut values, &mut derivatives);
         let y00 = 0.5 / std::f64::consts::PI.sqrt();
         let self_term = values[..size].iter().map(|v| v * y00).collect();
@@ -276,9 +292,11 @@ impl LodeSphericalExpansion {
                     || sum.scratch(),
                     |scratch, (&i, list)| {
                         let mut values = vec![0.0; n_types * n_features];
-                        let mut strain = vec![0.0; if gradients.strain { 9 } else { 0 } * values.len()];
+                        let mut strain =
+                            vec![0.0; if gradients.strain { 9 } else { 0 } * values.len()];
                         if let Some(&t) = result.type_index.get(&system.types[i]) {
-                            for (v, x) in values[t * n_features..].iter_mut().zip(&split.self_term) {
+                            for (v, x) in values[t * n_features..].iter_mut().zip(&split.self_term)
+                            {
                                 *v += x;
                             }
                         }
@@ -290,7 +308,10 @@ impl LodeSphericalExpansion {
                 .collect();
             let row = n_types * n_features;
             for (c, (values, strain)) in per_center.into_iter().enumerate() {
-                for (o, v) in result.values[c * row..(c + 1) * row].iter_mut().zip(&values) {
+                for (o, v) in result.values[c * row..(c + 1) * row]
+                    .iter_mut()
+                    .zip(&values)
+                {
                     *o += v;
                 }
                 if gradients.strain {
@@ -305,7 +326,9 @@ impl LodeSphericalExpansion {
             if p > 0.0 && p <= 3.0 {
                 // remove the k = 0 term carried by the remainder, (N_a/V) ĥ(0) √(4π) Iₙ₀(0),
                 // and its strain derivative (∂(1/V)/∂ε_αβ = -δ_αβ / V)
-                let zero = self.density.fourier_difference_at_zero(split.inner.parameters.smearing)
+                let zero = self
+                    .density
+                    .fourier_difference_at_zero(split.inner.parameters.smearing)
                     * (4.0 * std::f64::consts::PI).sqrt()
                     / system.volume();
                 for (&a, &t) in &result.type_index {
@@ -360,7 +383,11 @@ impl LodeSphericalExpansion {
             return Ok(None);
         }
         let split = self.split_tables(self.choose_split(system, gradients))?;
-        Ok(Some((split.wide_smearing(), split.k_cutoff(), split.cutoff)))
+        Ok(Some((
+            split.wide_smearing(),
+            split.k_cutoff(),
+            split.cutoff,
+        )))
     }
 }
 
@@ -380,12 +407,12 @@ mod tests {
     use crate::lode::Selection;
     use crate::output::Descriptor;
 
-    fn calculator(sigma: f64, p: f64, extra: &str) -> LodeSphericalExpansion {
+    fn calculator(sigma: f64, p: f64, spline: f64, extra: &str) -> LodeSphericalExpansion {
         LodeSphericalExpansion::from_json(&format!(
             r#"{{
             "density": {{"type": "SmearedPowerLaw", "smearing": {sigma}, "exponent": {p},
                          "center_atom_weight": 0.4}},
-            "basis": {{"type": "TensorProduct", "max_angular": 3, "spline_accuracy": 1e-12,
+            "basis": {{"type": "TensorProduct", "max_angular": 3, "spline_accuracy": {spline},
                       "radial": {{"type": "Gto", "max_radial": 3, "radius": 3.5}}}}
             {extra}
         }}"#
@@ -397,7 +424,9 @@ mod tests {
     fn cell() -> System {
         let mut seed = 12345_u64;
         let mut random = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
         let cell = [[5.2, 0.0, 0.0], [1.1, 4.9, 0.0], [-0.6, 0.7, 5.5]];
@@ -451,28 +480,35 @@ mod tests {
     #[test]
     fn split_equals_converged_k_space() {
         let system = cell();
+        // (σ, p, ε, grid indices j of σw = σ 2^{j/4}); j = 0 is the pure k-space sum
         let cases = [
-            (0.5, 1.0, 1e-4),
-            (1.0, 1.0, 1e-4),
-            (2.0, 1.0, 1e-4),
-            (1.0, 6.0, 1e-4),
-            (0.5, 0.5, 1e-4),
-            (1.0, 4.3, 1e-4),
-            (0.7, 3.0, 1e-4),
-            (0.6, 0.0, 1e-4),
-            (0.5, 1.0, 1e-8),
-            (1.0, 6.0, 1e-8),
+            (0.5, 1.0, 1e-4, &[0, 8][..]),
+            (1.0, 1.0, 1e-4, &[3, 8]),
+            (2.0, 1.0, 1e-4, &[3]),
+            (1.0, 6.0, 1e-4, &[0, 8]),
+            (0.5, 0.5, 1e-4, &[8]),
+            (1.0, 4.3, 1e-4, &[3]),
+            (0.7, 3.0, 1e-4, &[8]),
+            (0.6, 0.0, 1e-4, &[3]),
+            (0.5, 1.0, 1e-8, &[3]),
+            (1.0, 6.0, 1e-8, &[8]),
         ];
         let mut errors = Vec::new();
         let mut failures = 0;
         let shortest = 2.0 * std::f64::consts::PI / 5.5;
-        for (sigma, p, accuracy) in cases {
-            let reference = calculator(sigma, p, &format!(r#", "k_cutoff": {}"#, 12.0 / sigma))
-                .compute(&[system.clone()], all(), &Selection::default())
-                .unwrap();
+        for (sigma, p, accuracy, grids) in cases {
+            let spline = if accuracy < 1e-6 { 1e-10 } else { 1e-8 };
+            let reference = calculator(
+                sigma,
+                p,
+                spline,
+                &format!(r#", "k_cutoff": {}"#, 12.0 / sigma),
+            )
+            .compute(&[system.clone()], all(), &Selection::default())
+            .unwrap();
             {
-                let split = calculator(sigma, p, &format!(r#", "accuracy": {accuracy}"#));
-                for grid in [0, 3, 8] {
+                let split = calculator(sigma, p, spline, &format!(r#", "accuracy": {accuracy}"#));
+                for &grid in grids {
                     // the wide part needs k-vectors
                     if wide_k_cutoff(wide_smearing(sigma, grid), accuracy) < shortest {
                         continue;
@@ -488,7 +524,9 @@ mod tests {
                         "sigma={sigma} p={p} accuracy={accuracy:e} sigma_w={wide:.3} \
                          k_c={k_cutoff:.2} d_c={cutoff:.2}: error {error:.2e}"
                     );
-                    errors.push(format!("sigma={sigma} p={p} grid={grid} accuracy={accuracy:e}: {error:e}"));
+                    errors.push(format!(
+                        "sigma={sigma} p={p} grid={grid} accuracy={accuracy:e}: {error:e}"
+                    ));
                     if error > accuracy {
                         failures += 1;
                     }

@@ -53,7 +53,8 @@ pub(crate) fn neighbor_list(system: &System, centers: &[usize], cutoff: f64) -> 
         bins.push(bin);
     }
     let bin_index = |b: [i64; 3]| ((b[0] * n_bins[1] + b[1]) * n_bins[2] + b[2]) as usize;
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); (n_bins[0] * n_bins[1] * n_bins[2]) as usize];
+    let mut members: Vec<Vec<usize>> =
+        vec![Vec::new(); (n_bins[0] * n_bins[1] * n_bins[2]) as usize];
     for (j, &b) in bins.iter().enumerate() {
         members[bin_index(b)].push(j);
     }
@@ -85,10 +86,7 @@ pub(crate) fn neighbor_list(system: &System, centers: &[usize], cutoff: f64) -> 
                             }
                             let d = [0, 1, 2].map(|a| wrapped[j][a] + shift[a] - ri[a]);
                             if d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < cutoff2 {
-                                neighbors.push(Neighbor {
-                                    atom: j,
-                                    vector: d,
-                                });
+                                neighbors.push(Neighbor { atom: j, vector: d });
                             }
                         }
                     }

@@ -112,16 +112,18 @@ impl PairRadialIntegral {
     ///
     /// the projection of g_σ - g_σw, a short-ranged function: the kernel is entire in k (plain
     /// panels, no grading) and F^rem vanishes beyond the basis and a few σw (no tail). The
-    /// functions are splined to the absolute `spline_accuracy` (None: exact quadrature).
+    /// functions are computed for d ≤ `cutoff` (default: basis support + 10σw) and are zero
+    /// beyond; they are splined to the absolute `spline_accuracy` (None: exact quadrature).
     pub fn remainder(
         basis: &GtoBasis,
         max_angular: usize,
         density: SmearedPowerLaw,
         wide: f64,
+        cutoff: Option<f64>,
         spline_accuracy: Option<f64>,
     ) -> Result<PairRadialIntegral, Error> {
         let sigma = density.smearing;
-        let d_max = basis.support() + 10.0 * wide;
+        let d_max = cutoff.unwrap_or(basis.support() + 10.0 * wide).max(1e-3);
         let k_max = NEGLIGIBLE_K_SIGMA / sigma;
         let projector = RadialProjector::new(basis, max_angular, k_max, sigma);
         let quadrature = RadialQuadrature::new(k_max, (4.0 / d_max).min(k_max));
