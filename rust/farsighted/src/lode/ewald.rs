@@ -504,7 +504,7 @@ mod tests {
                 spline,
                 &format!(r#", "k_cutoff": {}"#, 12.0 / sigma),
             )
-            .compute(&[system.clone()], all(), &Selection::default())
+            .compute(std::slice::from_ref(&system), all(), &Selection::default())
             .unwrap();
             {
                 let split = calculator(sigma, p, spline, &format!(r#", "accuracy": {accuracy}"#));
@@ -515,7 +515,7 @@ mod tests {
                     }
                     split.force_ewald_grid(Some(grid));
                     let result = split
-                        .compute(&[system.clone()], all(), &Selection::default())
+                        .compute(std::slice::from_ref(&system), all(), &Selection::default())
                         .unwrap();
                     let error = worst_error(&result, &reference);
                     let (wide, k_cutoff, cutoff) =

@@ -145,11 +145,15 @@ mod tests {
             };
             for cutoff in [1.0, 2.9, 4.0, 7.5] {
                 let list = neighbor_list(&system, &[0, 1, 2, 3], cutoff);
-                for i in 0..4 {
+                for (i, neighbors) in list.iter().enumerate() {
                     let expected = brute_force(&system, i, cutoff, 12);
-                    assert_eq!(list[i].len(), expected.len(), "pbc={pbc:?} cutoff={cutoff}");
+                    assert_eq!(
+                        neighbors.len(),
+                        expected.len(),
+                        "pbc={pbc:?} cutoff={cutoff}"
+                    );
                     // every neighbour vector is one of the expected images
-                    for neighbor in &list[i] {
+                    for neighbor in neighbors {
                         let distance2: f64 = neighbor.vector.iter().map(|x| x * x).sum();
                         assert!(distance2 < cutoff * cutoff);
                         let found = expected.iter().any(|&(j, n)| {
