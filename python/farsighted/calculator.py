@@ -38,6 +38,13 @@ class LodeSphericalExpansion:
         to ``spline_accuracy`` (``None``: computed exactly for every k-vector).
     k_cutoff
         Reciprocal-space cutoff in Å⁻¹; default 1.2π/σ.
+    accuracy
+        Requested accuracy ε (0 < ε ≤ 0.1) of an Ewald split for periodic systems: the density
+        is split into a wide part summed in k-space and a short-ranged remainder summed in real
+        space, with the wide smearing chosen per system by a cost model; for each block,
+        max |result - converged| ≤ ε max |converged| for values and gradients. Not together
+        with ``k_cutoff``; without both, the pure k-space sum at the default cutoff is used.
+        Open systems are not affected. Backward products are not available with it yet.
 
     Examples
     --------
@@ -62,10 +69,13 @@ class LodeSphericalExpansion:
         density: Dict[str, Any],
         basis: Dict[str, Any],
         k_cutoff: Optional[float] = None,
+        accuracy: Optional[float] = None,
     ):
         hypers: Dict[str, Any] = {"density": density, "basis": basis}
         if k_cutoff is not None:
             hypers["k_cutoff"] = k_cutoff
+        if accuracy is not None:
+            hypers["accuracy"] = accuracy
         _check_finite(hypers, "")
         try:
             self._json = json.dumps(hypers, allow_nan=False)

@@ -70,12 +70,105 @@ impl SmearedPowerLaw {
     }
 }
 
+impl SmearedPowerLaw {
+    /// ĝ_σ(k) - ĝ_σw(k) for the same exponent and a wider smearing σw: the Fourier transform of
+    /// the short-ranged remainder of an Ewald split, an entire function of k. For 0 < p < 3 it
+    /// is computed as C k^{p-3} (γ(s, k²σw²/2) - γ(s, k²σ²/2)), free of the cancellation of the
+    /// two k^{p-3} divergences.
+    pub fn fourier_difference(&self, wide: f64, k: f64) -> f64 {
+        let p = self.exponent;
+        let wide_density = SmearedPowerLaw {
+            smearing: wide,
+            exponent: p,
+        };
+        if p == 0.0 || p >= 3.0 || k == 0.0 {
+            if k == 0.0 {
+                return self.fourier_difference_at_zero(wide);
+            }
+            return self.fourier(k).0 - wide_density.fourier(k).0;
+        }
+        let s = 0.5 * (3.0 - p);
+        let prefactor = std::f64::consts::PI.powf(1.5) * 2.0_f64.powf(3.0 - p) / gamma(0.5 * p);
+        let (x, xw) = (0.5 * (k * self.smearing).powi(2), 0.5 * (k * wide).powi(2));
+        prefactor
+            * k.powf(p - 3.0)
+            * gamma(s)
+            * (regularized_lower_gamma(s, xw) - regularized_lower_gamma(s, x))
+    }
+
+    /// lim_{k→0} (ĝ_σ(k) - ĝ_σw(k)) = f(σ) - f(σw), with the finite part of ĝ at k = 0
+    /// f(σ) = C (σ²/2)ˢ / (-s), s = (3-p)/2, C = π^{3/2} 2^{3-p} / Γ(p/2), and for p = 3
+    /// f(σ) = -C ln(σ²/2) (from Γ(s, x) = Γ(s) - xˢ/s + O(x^{s+1}) and E₁(x) = -γ - ln x + O(x))
+    pub fn fourier_difference_at_zero(&self, wide: f64) -> f64 {
+        let p = self.exponent;
+        if p == 0.0 {
+            let wide_density = SmearedPowerLaw {
+                smearing: wide,
+                exponent: p,
+            };
+            return self.fourier_at_zero().unwrap_or(0.0)
+                - wide_density.fourier_at_zero().unwrap_or(0.0);
+        }
+        let prefactor = std::f64::consts::PI.powf(1.5) * 2.0_f64.powf(3.0 - p) / gamma(0.5 * p);
+        let s = 0.5 * (3.0 - p);
+        let finite = |sigma: f64| {
+            let x = 0.5 * sigma * sigma;
+            if s == 0.0 {
+                -prefactor * x.ln()
+            } else {
+                prefactor * x.powf(s) / (-s)
+            }
+        };
+        finite(self.smearing) - finite(wide)
+    }
+
+    /// K = 2π ∫₀^∞ r (g_σ(r) - g_σw(r)) dr for 0 < p ≤ 2: the planar average of the remainder
+    /// g_σ - g_σw at its own sheet, which the slab convention φ(0) = 0 sets apart. With
+    /// ∫₀^R r g_σ dr = (2σ²)^{1-a} / (2Γ(a)) [G(R²/2σ²) - G(0)], G(u) = (u^{1-a} γ(a, u) + e^{-u})/(1-a),
+    /// a = p/2, the R-dependent parts cancel: K = π ((2σw²)^{1-a} - (2σ²)^{1-a}) / ((1-a) Γ(a)),
+    /// and K = π ln(σw²/σ²) at p = 2.
+    pub fn planar_difference_at_zero(&self, wide: f64) -> f64 {
+        let a = 0.5 * self.exponent;
+        let (s2, w2) = (self.smearing * self.smearing, wide * wide);
+        if a == 1.0 {
+            std::f64::consts::PI * (w2 / s2).ln()
+        } else {
+            std::f64::consts::PI * ((2.0 * w2).powf(1.0 - a) - (2.0 * s2).powf(1.0 - a))
+                / ((1.0 - a) * gamma(a))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::math::bessel::spherical_bessel_sequence;
     use crate::math::quadrature::RadialQuadrature;
     use crate::math::special::exp_integral_e1;
+
+    /// K = 2π ∫ r (g_σ - g_σw) dr against quadrature
+    #[test]
+    fn planar_difference_by_quadrature() {
+        for &p in &[0.5, 1.0, 1.5, 2.0] {
+            let density = SmearedPowerLaw {
+                smearing: 0.4,
+                exponent: p,
+            };
+            let wide = SmearedPowerLaw {
+                smearing: 1.3,
+                exponent: p,
+            };
+            let q = RadialQuadrature::new(40.0, 0.02);
+            let value = 2.0
+                * std::f64::consts::PI
+                * q.integrate(|r| r * (density.real_space(r) - wide.real_space(r)));
+            let expected = density.planar_difference_at_zero(1.3);
+            assert!(
+                (value - expected).abs() < 1e-9 * expected.abs(),
+                "p={p}: {value} vs {expected}"
+            );
+        }
+    }
 
     /// ĝ(k) = 4π ∫ r² g(r) j₀(kr) dr where the integral converges (p > 3 or p = 0), by quadrature
     #[test]
@@ -256,6 +349,37 @@ mod tests {
             if let Some(zero) = density.fourier_at_zero() {
                 let small = density.fourier(1e-6).0;
                 assert!((zero - small).abs() < 1e-6 * zero, "p={p}");
+            }
+        }
+    }
+
+    /// ĝ_σ - ĝ_σw = 4π ∫ r² (g_σ(r) - g_σw(r)) j₀(kr) dr by quadrature (the difference decays
+    /// like a Gaussian), including k = 0 where it gives the finite parts f(σ) - f(σw)
+    #[test]
+    fn difference_of_smearings_by_quadrature() {
+        let q = RadialQuadrature::new(60.0, 0.05);
+        for p in [0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 4.3, 6.0, 9.0] {
+            let narrow = SmearedPowerLaw {
+                smearing: 0.4,
+                exponent: p,
+            };
+            let wide = SmearedPowerLaw {
+                smearing: 1.3,
+                exponent: p,
+            };
+            for k in [0.0, 1e-4, 0.3, 1.0, 4.0] {
+                let mut j = [0.0];
+                let expected = 4.0
+                    * std::f64::consts::PI
+                    * q.integrate(|r| {
+                        spherical_bessel_sequence(k * r, &mut j);
+                        r * r * (narrow.real_space(r) - wide.real_space(r)) * j[0]
+                    });
+                let value = narrow.fourier_difference(1.3, k);
+                assert!(
+                    (value - expected).abs() < 1e-10 * (1.0 + expected.abs()),
+                    "p={p} k={k}: {value} vs {expected}"
+                );
             }
         }
     }

@@ -16,6 +16,8 @@ pub const MAX_RADIAL_LIMIT: usize = 40;
 /// of p at d = 8σ. Measured on the potential at d = 8σ in a periodic cell against the direct
 /// lattice sum: 2e-10 at p = 9, 2e-9 at p = 12, 1e-8 at p = 15.
 pub const MAX_EXPONENT: f64 = 9.0;
+/// Largest `accuracy` accepted: coarser splits would not describe the potential.
+pub const MAX_ACCURACY: f64 = 0.1;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LodeParameters {
@@ -28,6 +30,8 @@ pub struct LodeParameters {
     /// Absolute accuracy of the splined radial integrals, or None for exact quadrature per k
     pub spline_accuracy: Option<f64>,
     pub k_cutoff: Option<f64>,
+    /// Requested accuracy ε of the Ewald split for periodic systems (None: pure k-space sum)
+    pub accuracy: Option<f64>,
 }
 
 impl LodeParameters {
@@ -37,7 +41,7 @@ impl LodeParameters {
             Error::InvalidParameter(format!("hyper-parameters are not valid JSON: {e}"))
         })?;
         let root = object(&value, "hyper-parameters")?;
-        check_keys(root, "", &["density", "basis", "k_cutoff"])?;
+        check_keys(root, "", &["density", "basis", "k_cutoff", "accuracy"])?;
 
         let density = object(required(root, "", "density")?, "density")?;
         check_keys(
@@ -168,6 +172,26 @@ impl LodeParameters {
             }
         };
 
+        let accuracy = match root.get("accuracy") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let accuracy = number(v, "accuracy")?;
+                if !(accuracy > 0.0 && accuracy <= MAX_ACCURACY) {
+                    return Err(Error::InvalidParameter(format!(
+                        "accuracy must be a number in (0, {MAX_ACCURACY}], got {accuracy}"
+                    )));
+                }
+                if k_cutoff.is_some() {
+                    return Err(Error::InvalidParameter(
+                        "accuracy and k_cutoff can not be given together: accuracy chooses the \
+                         k-space cutoff of the Ewald split, k_cutoff that of the pure k-space sum"
+                            .into(),
+                    ));
+                }
+                Some(accuracy)
+            }
+        };
+
         Ok(LodeParameters {
             smearing,
             exponent,
@@ -177,6 +201,7 @@ impl LodeParameters {
             radius,
             spline_accuracy,
             k_cutoff,
+            accuracy,
         })
     }
 
@@ -295,6 +320,15 @@ mod tests {
             (
                 GOOD.replace("\"exponent\": 1", "\"exponent\": 1, \"width\": 1"),
                 "density.width",
+            ),
+            (
+                GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 0.5"),
+                "accuracy",
+            ),
+            (GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 0"), "accuracy"),
+            (
+                GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 1e-4, \"k_cutoff\": 3"),
+                "can not be given together",
             ),
         ];
         for (json, key) in cases {

@@ -59,6 +59,13 @@ impl LodeSphericalExpansion {
         systems: &[System],
         gradients: &[BlockData],
     ) -> Result<Vec<BackwardGradients>, Error> {
+        if self.parameters.accuracy.is_some() {
+            return Err(Error::InvalidParameter(
+                "backward products are not implemented for the Ewald split (`accuracy`) yet; \
+                 use `k_cutoff` (pure k-space sum) or contract the explicit gradients"
+                    .into(),
+            ));
+        }
         for (i, system) in systems.iter().enumerate() {
             if super::slab::is_mixed(system) {
                 return Err(Error::InvalidSystem(format!(

@@ -3,12 +3,15 @@
 
 mod backward;
 mod backward_kernel;
+mod ewald;
 mod kvectors;
+mod neighbors;
 mod open;
 mod open_backward;
 mod pair_backward;
 mod pair_projection;
 mod pair_radial;
+mod pairs;
 mod periodic;
 mod planar;
 mod positions;
@@ -60,6 +63,8 @@ pub struct LodeSphericalExpansion {
     pair_radial: std::sync::OnceLock<Result<PairRadialIntegral, Error>>,
     basis: GtoBasis,
     projector: RadialProjector,
+    /// the Ewald split tables for each σw, when `accuracy` is given
+    splits: ewald::SplitCache,
     /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
     center_contribution: Vec<f64>,
     /// Iₙ₀(0) = ∫ r² Rₙ(r) dr
@@ -90,6 +95,7 @@ impl LodeSphericalExpansion {
             density,
             radial: std::sync::OnceLock::new(),
             pair_radial: std::sync::OnceLock::new(),
+            splits: ewald::SplitCache::default(),
             basis,
             projector,
             center_contribution,
@@ -217,8 +223,18 @@ impl LodeSphericalExpansion {
                 gradient.values = vec![0.0; strain];
             }
         }
+        // the Ewald split of each periodic system, when an accuracy is requested
+        let splits = systems
+            .iter()
+            .map(|system| match self.parameters.accuracy {
+                Some(_) if !open::is_open(system) => self
+                    .split_tables(self.choose_split(system, gradients))
+                    .map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         // periodic systems use the k-space tables, open ones the pair radial functions
-        let radial = if systems.iter().all(open::is_open) {
+        let radial = if systems.iter().all(open::is_open) || self.parameters.accuracy.is_some() {
             None
         } else {
             Some(self.radial()?)
@@ -260,6 +276,18 @@ impl LodeSphericalExpansion {
                 if let (true, Some(pair)) = (open::is_open(system), pair_radial) {
                     return self.compute_open_system(
                         pair,
+                        s,
+                        system,
+                        keys_ref,
+                        &selected_samples,
+                        gradients,
+                        layout.as_ref(),
+                        shared_ref,
+                    );
+                }
+                if let Some(split) = &splits[s] {
+                    return self.compute_split_system(
+                        split,
                         s,
                         system,
                         keys_ref,
@@ -412,6 +440,8 @@ impl LodeSphericalExpansion {
             .map(|system| {
                 let n_k = if open::is_open(system) {
                     0.0
+                } else if self.parameters.accuracy.is_some() {
+                    kvectors::estimated_count(system, self.split_k_cutoff(system, gradients))
                 } else {
                     kvectors::estimated_count(
                         &slab::kspace_system(system, self.basis.support()),

@@ -60,8 +60,6 @@ impl PairRadialIntegral {
         let d_max = basis.support() + 10.0 * sigma;
         let k_max = NEGLIGIBLE_K_SIGMA / sigma;
         let projector = RadialProjector::new(basis, max_angular, k_max, sigma);
-        let size = projector.size;
-        let n_functions = projector.n_functions();
 
         // panels resolving jₗ(k d) for d ≤ d_max, graded towards k = 0;
         // a 24-point panel spanning 4 radians of jₗ(k d_max) is exact to ~1e-30
@@ -92,40 +90,97 @@ impl PairRadialIntegral {
             k_weights.push(epsilon / (q + 1.0));
         }
 
-        let mut weights = vec![0.0; k_nodes.len() * n_functions];
-        weights
-            .par_chunks_mut(n_functions)
-            .zip(k_nodes.par_iter().zip(&k_weights))
-            .for_each(|(row, (&k, &w))| {
-                let mut derivatives = vec![0.0; n_functions];
-                projector.bessel_transform(k, row, &mut derivatives);
-                let factor = 2.0 / std::f64::consts::PI * w * k * k * density.fourier(k).0;
-                row.iter_mut().for_each(|v| *v *= factor);
-            });
-
         let tail = if p == 0.0 {
             vec![Vec::new(); max_angular + 1]
         } else {
             multipole_tail(&projector, p, d_max)
         };
+        let kernel = |k: f64| density.fourier(k).0;
+        let mut integral =
+            PairRadialIntegral::from_quadrature(&projector, d_max, k_nodes, &k_weights, kernel);
+        integral.exponent = p;
+        integral.tail = tail;
+        if let Some(accuracy) = accuracy {
+            integral.build_spline(accuracy)?;
+        }
+        Ok(integral)
+    }
 
-        let mut integral = PairRadialIntegral {
-            max_angular,
-            size,
-            exponent: p,
+    /// The remainder of an Ewald split with a wider smearing σw (`wide`),
+    ///
+    ///   F^rem_ln(d) = (2/π) ∫ k² (ĝ_σ(k) - ĝ_σw(k)) Iₗₙ(k) jₗ(kd) dk,
+    ///
+    /// the projection of g_σ - g_σw, a short-ranged function: the kernel is entire in k (plain
+    /// panels, no grading) and F^rem vanishes beyond the basis and a few σw (no tail). The
+    /// functions are computed for d ≤ `cutoff` (default: basis support + 10σw) and are zero
+    /// beyond; they are splined to the absolute `spline_accuracy` (None: exact quadrature).
+    pub fn remainder(
+        basis: &GtoBasis,
+        max_angular: usize,
+        density: SmearedPowerLaw,
+        wide: f64,
+        cutoff: Option<f64>,
+        spline_accuracy: Option<f64>,
+    ) -> Result<PairRadialIntegral, Error> {
+        let sigma = density.smearing;
+        let d_max = cutoff.unwrap_or(basis.support() + 10.0 * wide).max(1e-3);
+        let k_max = NEGLIGIBLE_K_SIGMA / sigma;
+        let projector = RadialProjector::new(basis, max_angular, k_max, sigma);
+        let quadrature = RadialQuadrature::new(k_max, (4.0 / d_max).min(k_max));
+        let kernel = |k: f64| density.fourier_difference(wide, k);
+        let mut integral = PairRadialIntegral::from_quadrature(
+            &projector,
+            d_max,
+            quadrature.nodes,
+            &quadrature.weights,
+            kernel,
+        );
+        integral.exponent = density.exponent;
+        integral.tail = vec![Vec::new(); max_angular + 1];
+        if let Some(accuracy) = spline_accuracy {
+            integral.build_spline(accuracy)?;
+        }
+        Ok(integral)
+    }
+
+    /// The quadrature weights (2/π) w k² K(k) Iₗₙ(k) of a kernel K, without tail nor spline
+    fn from_quadrature(
+        projector: &RadialProjector,
+        d_max: f64,
+        k_nodes: Vec<f64>,
+        k_weights: &[f64],
+        kernel: impl Fn(f64) -> f64 + Sync,
+    ) -> PairRadialIntegral {
+        let n_functions = projector.n_functions();
+        let mut weights = vec![0.0; k_nodes.len() * n_functions];
+        weights
+            .par_chunks_mut(n_functions)
+            .zip(k_nodes.par_iter().zip(k_weights))
+            .for_each(|(row, (&k, &w))| {
+                let mut derivatives = vec![0.0; n_functions];
+                projector.bessel_transform(k, row, &mut derivatives);
+                let factor = 2.0 / std::f64::consts::PI * w * k * k * kernel(k);
+                row.iter_mut().for_each(|v| *v *= factor);
+            });
+        PairRadialIntegral {
+            max_angular: projector.max_angular,
+            size: projector.size,
+            exponent: 0.0,
             d_max,
             nodes: k_nodes,
             weights,
-            tail,
+            tail: Vec::new(),
             spline: None,
-        };
-        if let Some(accuracy) = accuracy {
-            let spline = HermiteSplines::new(d_max, n_functions, accuracy, |d, v, g| {
-                integral.exact(d, v, g)
-            })?;
-            integral.spline = Some(spline);
         }
-        Ok(integral)
+    }
+
+    /// Tabulate the functions on [0, d_max] to the absolute `accuracy`
+    fn build_spline(&mut self, accuracy: f64) -> Result<(), Error> {
+        let spline = HermiteSplines::new(self.d_max, self.n_functions(), accuracy, |d, v, g| {
+            self.exact(d, v, g)
+        })?;
+        self.spline = Some(spline);
+        Ok(())
     }
 
     /// Number of (l, n) functions, stored as l * size + n

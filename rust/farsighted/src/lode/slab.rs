@@ -117,6 +117,11 @@ pub(crate) fn validate_mixed(
     internal_system(system, 0.0).validate_periodic(index)
 }
 
+/// Area of the periodic cell of a slab
+pub(crate) fn plane_area(system: &System) -> f64 {
+    Plane::new(system).area
+}
+
 /// The 3D cell (a, b, L n̂) whose k∥ ≠ 0 sum is that of the slab, `support` being the radius
 /// beyond which the basis is negligible
 fn internal_system(system: &System, support: f64) -> System {
