@@ -125,25 +125,39 @@ def run_case(smearing, calculation, n_atoms, args, log):
     pure_errors = errors(reference, pure_result, gradients)
     del pure_result
 
-    # equal accuracy: the accuracy asked for is featomic's error (values and gradients)
-    accuracy = args.accuracy or min(e for e in featomic_errors if e is not None)
-    split_calculator = farsighted.LodeSphericalExpansion(
-        **hypers(smearing, accuracy=accuracy, spline_accuracy=1e-12)
-    )
-    start = time.perf_counter()
-    split_calculator.compute(atoms, gradients=gradients)
-    first_call = time.perf_counter() - start
-    log(f"  farsighted, Ewald split (accuracy {accuracy:.1e})")
-    split_result, split_time = timed(
-        lambda: split_calculator.compute(atoms, gradients=gradients),
-        args.repeats,
-        args.repeat_below,
-    )
-    split_errors = errors(reference, split_result, gradients)
-
-    equal = all(
-        ours <= theirs for ours, theirs in zip(split_errors, featomic_errors) if ours is not None
-    )
+    # equal accuracy is about the measured errors: `accuracy` starts at featomic's error and is
+    # loosened by 10× while the split's errors stay within featomic's; the fastest is kept
+    target = min(e for e in featomic_errors if e is not None)
+    candidates = [args.accuracy] if args.accuracy else [target * 10.0**k for k in range(4)]
+    best = None
+    for accuracy in candidates:
+        if accuracy > 0.1:
+            break
+        split_calculator = farsighted.LodeSphericalExpansion(
+            **hypers(smearing, accuracy=accuracy, spline_accuracy=1e-12)
+        )
+        start = time.perf_counter()
+        split_calculator.compute(atoms, gradients=gradients)
+        first_call = time.perf_counter() - start
+        log(f"  farsighted, Ewald split (accuracy {accuracy:.1e})")
+        split_result, split_time = timed(
+            lambda c=split_calculator: c.compute(atoms, gradients=gradients),
+            args.repeats,
+            args.repeat_below,
+        )
+        split_errors = errors(reference, split_result, gradients)
+        del split_result
+        within = all(
+            ours <= theirs
+            for ours, theirs in zip(split_errors, featomic_errors)
+            if ours is not None
+        )
+        log(f"    {split_time:.3f} s, errors {split_errors}")
+        if best is None or (within and (not best[-1] or split_time < best[2])):
+            best = (accuracy, first_call, split_time, split_errors, within)
+        if not within:
+            break
+    accuracy, first_call, split_time, split_errors, equal = best
     return {
         "smearing": smearing,
         "calculation": calculation,
@@ -158,7 +172,7 @@ def run_case(smearing, calculation, n_atoms, args, log):
         "split_first_call_s": first_call,
         "split_time_s": split_time,
         "split_errors": split_errors,
-        "equal_accuracy": equal,
+        "equal_accuracy": bool(equal),
     }
 
 
@@ -218,7 +232,8 @@ def rst_report(results):
         "Errors are max over blocks of max\\|X − X_ref\\| / max\\|X_ref\\| (values / positions "
         f"gradients) against farsighted's pure k-space sum at k_cutoff = {REFERENCE_K_SIGMA}/σ. "
         "featomic runs with its default k_cutoff (1.2π/σ) and exact radial integrals; the Ewald "
-        "split runs with ``accuracy`` equal to featomic's error; 'pure' is farsighted's "
+        "split runs with the loosest ``accuracy`` (featomic's error times 1, 10, 100 or "
+        "1000) whose measured errors stay within featomic's; 'pure' is farsighted's "
         "reciprocal-space sum with featomic's k_cutoff. Times are the best of several "
         "``compute`` calls after a first call (which builds the split tables).",
         "",
