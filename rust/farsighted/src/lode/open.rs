@@ -261,10 +261,7 @@ mod tests {
                 "atoms 0 and 1",
             ),
             (molecule(vec![], [false; 3]), "no atom"),
-            (
-                molecule(vec![[0.0; 3]], [true, true, false]),
-                "not implemented yet",
-            ),
+            (molecule(vec![[0.0; 3]], [false, true, false]), "wires"),
         ];
         for (system, message) in cases {
             let error = calculator
