@@ -42,7 +42,7 @@ class LodeSphericalExpansion:
         Requested accuracy ε (0 < ε ≤ 0.1) of an Ewald split for periodic systems: the density
         is split into a wide part summed in k-space and a short-ranged remainder summed in real
         space, with the wide smearing chosen per system by a cost model; for each block,
-        max |result - converged| ≤ ε max |converged| for values and gradients. Not together
+        ``max |result - converged| ≤ ε max |converged|`` for values and gradients. Not together
         with ``k_cutoff``; without both, the pure k-space sum at the default cutoff is used.
         Open systems are not affected. Backward products are not available with it yet.
 
