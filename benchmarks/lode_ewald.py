@@ -126,9 +126,9 @@ def run_case(smearing, calculation, n_atoms, args, log):
     del pure_result
 
     # equal accuracy is about the measured errors: `accuracy` starts at featomic's error and is
-    # loosened by 10× while the split's errors stay within featomic's; the fastest is kept
+    # loosened by √10 while the split's errors stay within featomic's; the fastest is kept
     target = min(e for e in featomic_errors if e is not None)
-    candidates = [args.accuracy] if args.accuracy else [target * 10.0**k for k in range(4)]
+    candidates = [args.accuracy] if args.accuracy else [target * 10.0 ** (k / 2) for k in range(7)]
     best = None
     for accuracy in candidates:
         if accuracy > 0.1:
@@ -232,8 +232,8 @@ def rst_report(results):
         "Errors are max over blocks of max\\|X − X_ref\\| / max\\|X_ref\\| (values / positions "
         f"gradients) against farsighted's pure k-space sum at k_cutoff = {REFERENCE_K_SIGMA}/σ. "
         "featomic runs with its default k_cutoff (1.2π/σ) and exact radial integrals; the Ewald "
-        "split runs with the loosest ``accuracy`` (featomic's error times 1, 10, 100 or "
-        "1000) whose measured errors stay within featomic's; 'pure' is farsighted's "
+        "split runs with the loosest ``accuracy`` (featomic's error times 10^(k/2), k = 0 to 6) "
+        "whose measured errors stay within featomic's; 'pure' is farsighted's "
         "reciprocal-space sum with featomic's k_cutoff. Times are the best of several "
         "``compute`` calls after a first call (which builds the split tables).",
         "",

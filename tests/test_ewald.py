@@ -43,9 +43,8 @@ def test_split_matches_converged_k_space(exponent, smearing):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exponent", [1])
+@pytest.mark.parametrize("exponent", [1, 6])
 def test_split_small_smearing_and_high_accuracy(exponent):
-    # p = 6 at σ = 0.2 Å takes over 5 minutes here (not yet understood): left out of CI
     system = random_triclinic_system(6, seed=5, types=(8, 11)).repeat((2, 1, 1))
     check_accuracy(system, 1e-8, exponent=exponent, smearing=0.5)
     check_accuracy(system, 1e-4, exponent=exponent, smearing=0.2)

@@ -1,6 +1,12 @@
 //! One term Fₗₙ(|d|) Yₗₘ(d̂) of a pair sum (open boundaries, real-space parts) and its
 //! gradient with respect to d, shared by the values, the explicit gradients and the backward
-//! products so that the derivative formulas live in one place.
+//! products so that the derivative formulas live in one place:
+//!
+//!   ∇_d (Fₗₙ Yₗₘ) = F'ₗₙ Yₗₘ d̂ + Fₗₙ ∇_d Yₗₘ,  ∇_d Yₗₘ(d̂) = (∇Rₗₘ(d̂) - l Yₗₘ d̂) / |d|.
+//!
+//! [`PairProjection::prepare`] evaluates the radial functions and harmonics of one d; the
+//! accumulation methods then work on whole (l, m) rows of n_radial features, which the
+//! compiler vectorises.
 
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 
@@ -9,31 +15,32 @@ pub(crate) struct PairProjection {
     max_angular: usize,
     n_radial: usize,
     harmonics: SolidHarmonics,
+    /// Fₗₙ and F'ₗₙ, index l * n_radial + n
     radial: Vec<f64>,
     dradial: Vec<f64>,
+    /// Yₗₘ d̂ and ∇_d Yₗₘ, by lm_index
+    y_direction: Vec<[f64; 3]>,
+    dy: Vec<[f64; 3]>,
 }
 
 impl PairProjection {
     pub fn new(max_angular: usize, n_radial: usize) -> PairProjection {
+        let n_lm = (max_angular + 1).pow(2);
         PairProjection {
             max_angular,
             n_radial,
             harmonics: SolidHarmonics::new(max_angular),
             radial: vec![0.0; (max_angular + 1) * n_radial],
             dradial: vec![0.0; (max_angular + 1) * n_radial],
+            y_direction: vec![[0.0; 3]; n_lm],
+            dy: vec![[0.0; 3]; n_lm],
         }
     }
 
-    /// Call `each(feature, F Y, ∇_d (F Y))` for every feature, where `radial(|d|, F, dF/dd)`
-    /// fills the radial functions with index l * n_radial + n; d must not be zero
+    /// Evaluate the terms of d for the accumulation methods; `radial(|d|, F, dF/dd)` fills the
+    /// radial functions with index l * n_radial + n; d must not be zero
     #[inline]
-    pub fn for_each(
-        &mut self,
-        d: [f64; 3],
-        radial: impl FnOnce(f64, &mut [f64], &mut [f64]),
-        mut each: impl FnMut(usize, f64, [f64; 3]),
-    ) {
-        let n_radial = self.n_radial;
+    pub fn prepare(&mut self, d: [f64; 3], radial: impl FnOnce(f64, &mut [f64], &mut [f64])) {
         let distance = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
         let u = d.map(|x| x / distance);
         radial(distance, &mut self.radial, &mut self.dradial);
@@ -42,18 +49,81 @@ impl PairProjection {
             for m in -(l as isize)..=(l as isize) {
                 let lm = lm_index(l, m);
                 let y = self.harmonics.values[lm];
-                // ∇_d Yₗₘ(d̂) = (∇Rₗₘ(u) - l Yₗₘ u) / |d|
-                let dy = [0, 1, 2]
-                    .map(|a| (self.harmonics.gradients[lm][a] - l as f64 * y * u[a]) / distance);
+                let gradient = self.harmonics.gradients[lm];
+                self.y_direction[lm] = u.map(|x| y * x);
+                self.dy[lm] = [0, 1, 2].map(|a| (gradient[a] - l as f64 * y * u[a]) / distance);
+            }
+        }
+    }
+
+    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare`
+    #[inline]
+    pub fn add_values(&self, values: &mut [f64]) {
+        let n_radial = self.n_radial;
+        for l in 0..=self.max_angular {
+            let f = &self.radial[l * n_radial..(l + 1) * n_radial];
+            for m in -(l as isize)..=(l as isize) {
+                let lm = lm_index(l, m);
+                let y = self.harmonics.values[lm];
+                let out = &mut values[lm * n_radial..(lm + 1) * n_radial];
+                for (o, f) in out.iter_mut().zip(f) {
+                    *o += f * y;
+                }
+            }
+        }
+    }
+
+    /// gradient[(α, m + l, n)] += ∂(Fₗₙ Yₗₘ)/∂d_α for one l, a row of 3 (2l + 1) n_radial
+    /// values, after `prepare`
+    #[inline]
+    pub fn add_gradient(&self, l: usize, gradient: &mut [f64]) {
+        let n_radial = self.n_radial;
+        let size = (2 * l + 1) * n_radial;
+        let f = &self.radial[l * n_radial..(l + 1) * n_radial];
+        let df = &self.dradial[l * n_radial..(l + 1) * n_radial];
+        for (i, m) in (-(l as isize)..=(l as isize)).enumerate() {
+            let lm = lm_index(l, m);
+            let (yu, dy) = (self.y_direction[lm], self.dy[lm]);
+            for a in 0..3 {
+                let start = a * size + i * n_radial;
+                let out = &mut gradient[start..start + n_radial];
+                for ((o, f), df) in out.iter_mut().zip(f).zip(df) {
+                    *o += df * yu[a] + f * dy[a];
+                }
+            }
+        }
+    }
+
+    /// Call `each(feature, F Y, ∇_d (F Y))` for every feature, after `prepare`
+    #[inline]
+    pub fn for_each_prepared(&self, mut each: impl FnMut(usize, f64, [f64; 3])) {
+        let n_radial = self.n_radial;
+        for l in 0..=self.max_angular {
+            for m in -(l as isize)..=(l as isize) {
+                let lm = lm_index(l, m);
+                let y = self.harmonics.values[lm];
+                let (yu, dy) = (self.y_direction[lm], self.dy[lm]);
                 for n in 0..n_radial {
                     let (f, df) = (
                         self.radial[l * n_radial + n],
                         self.dradial[l * n_radial + n],
                     );
-                    let gradient = [0, 1, 2].map(|a| df * y * u[a] + f * dy[a]);
+                    let gradient = [0, 1, 2].map(|a| df * yu[a] + f * dy[a]);
                     each(lm * n_radial + n, f * y, gradient);
                 }
             }
         }
+    }
+
+    /// `prepare`, then `for_each_prepared`
+    #[inline]
+    pub fn for_each(
+        &mut self,
+        d: [f64; 3],
+        radial: impl FnOnce(f64, &mut [f64], &mut [f64]),
+        each: impl FnMut(usize, f64, [f64; 3]),
+    ) {
+        self.prepare(d, radial);
+        self.for_each_prepared(each);
     }
 }

@@ -101,7 +101,7 @@ impl PairRadialIntegral {
         integral.exponent = p;
         integral.tail = tail;
         if let Some(accuracy) = accuracy {
-            integral.build_spline(accuracy)?;
+            integral.build_spline(&vec![accuracy; integral.max_angular + 1])?;
         }
         Ok(integral)
     }
@@ -120,7 +120,7 @@ impl PairRadialIntegral {
         density: SmearedPowerLaw,
         wide: f64,
         cutoff: Option<f64>,
-        spline_accuracy: Option<f64>,
+        spline_accuracy: Option<&[f64]>,
     ) -> Result<PairRadialIntegral, Error> {
         let sigma = density.smearing;
         let d_max = cutoff.unwrap_or(basis.support() + 10.0 * wide).max(1e-3);
@@ -137,8 +137,8 @@ impl PairRadialIntegral {
         );
         integral.exponent = density.exponent;
         integral.tail = vec![Vec::new(); max_angular + 1];
-        if let Some(accuracy) = spline_accuracy {
-            integral.build_spline(accuracy)?;
+        if let Some(accuracies) = spline_accuracy {
+            integral.build_spline(accuracies)?;
         }
         Ok(integral)
     }
@@ -174,9 +174,14 @@ impl PairRadialIntegral {
         }
     }
 
-    /// Tabulate the functions on [0, d_max] to the absolute `accuracy`
-    fn build_spline(&mut self, accuracy: f64) -> Result<(), Error> {
-        let spline = HermiteSplines::new(self.d_max, self.n_functions(), accuracy, |d, v, g| {
+    /// Tabulate the functions on [0, d_max], those of each l to the absolute accuracy
+    /// `accuracies[l]`
+    fn build_spline(&mut self, accuracies: &[f64]) -> Result<(), Error> {
+        let per_function: Vec<f64> = accuracies
+            .iter()
+            .flat_map(|&a| std::iter::repeat_n(a, self.size))
+            .collect();
+        let spline = HermiteSplines::with_accuracies(self.d_max, &per_function, |d, v, g| {
             self.exact(d, v, g)
         })?;
         self.spline = Some(spline);

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use super::pair_projection::PairProjection;
 use super::pair_radial::PairRadialIntegral;
 use super::positions::{PositionsLayout, SharedRows};
-use crate::math::harmonics::lm_index;
 use crate::System;
 
 /// What is shared by all centres of one system
@@ -55,7 +54,7 @@ impl PairSum<'_> {
         values: &mut [f64],
         strain: &mut [f64],
     ) {
-        let (n_radial, n_features) = (self.n_radial, self.n_features());
+        let n_features = self.n_features();
         let ti = self.system.types[i];
         let PairScratch {
             projection,
@@ -70,21 +69,14 @@ impl PairSum<'_> {
                 Some(layout) if moves => layout.blocks(ti, tj),
                 _ => &[],
             };
-            let need_gradient = self.strain || !positions_blocks.is_empty();
-            let row = &mut values[t * n_features..(t + 1) * n_features];
-            projection.for_each(
-                d,
-                |distance, f, df| self.radial.compute(distance, f, df),
-                |feature, value, g| {
-                    row[feature] += value;
-                    if need_gradient {
-                        for a in 0..3 {
-                            gradient[a * n_features + feature] = g[a];
-                        }
-                    }
-                },
-            );
+            projection.prepare(d, |distance, f, df| self.radial.compute(distance, f, df));
+            projection.add_values(&mut values[t * n_features..(t + 1) * n_features]);
             if self.strain {
+                projection.for_each_prepared(|feature, _, g| {
+                    for a in 0..3 {
+                        gradient[a * n_features + feature] = g[a];
+                    }
+                });
                 let out = &mut strain[t * 9 * n_features..(t + 1) * 9 * n_features];
                 for a in 0..3 {
                     for b in 0..3 {
@@ -104,19 +96,11 @@ impl PairSum<'_> {
                 let Some(out_row) = layout.row(self.system, b, tj, i, j) else {
                     continue;
                 };
-                let size = (2 * l + 1) * n_radial;
-                let first = lm_index(l, -(l as isize)) * n_radial;
                 let output = self.outputs[b]
                     .as_ref()
                     .expect("block has positions gradients");
                 // SAFETY: the rows of the samples of centre i are written by this task only
-                let out = unsafe { output.row(out_row) };
-                for a in 0..3 {
-                    let source = &gradient[a * n_features + first..a * n_features + first + size];
-                    for (o, g) in out[a * size..(a + 1) * size].iter_mut().zip(source) {
-                        *o += g;
-                    }
-                }
+                projection.add_gradient(l, unsafe { output.row(out_row) });
             }
         }
     }

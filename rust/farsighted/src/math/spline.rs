@@ -27,7 +27,19 @@ impl HermiteSplines {
         accuracy: f64,
         f: impl Fn(f64, &mut [f64], &mut [f64]) + Sync,
     ) -> Result<HermiteSplines, Error> {
+        HermiteSplines::with_accuracies(x_max, &vec![accuracy; n_functions], f)
+    }
+
+    /// Like [`HermiteSplines::new`], with one absolute accuracy per function: functions of
+    /// very different sizes then share a grid fine enough for each, not for the smallest
+    /// accuracy applied to all.
+    pub fn with_accuracies(
+        x_max: f64,
+        accuracies: &[f64],
+        f: impl Fn(f64, &mut [f64], &mut [f64]) + Sync,
+    ) -> Result<HermiteSplines, Error> {
         use rayon::prelude::*;
+        let n_functions = accuracies.len();
         let evaluate = |n_points: usize| {
             let step = x_max / (n_points - 1) as f64;
             let mut values = vec![0.0; n_points * n_functions];
@@ -53,23 +65,31 @@ impl HermiteSplines {
             let refined = evaluate(2 * n_points - 1);
             let mut interpolated = vec![0.0; n_functions];
             let mut scratch = vec![0.0; n_functions];
-            let mut max_error = 0.0_f64;
+            // the worst error relative to its function's accuracy, and that function
+            let (mut worst, mut function) = (0.0_f64, 0);
             for i in 0..(n_points - 1) {
                 let x = (i as f64 + 0.5) * spline.step;
                 spline.evaluate(x, &mut interpolated, &mut scratch);
                 let exact = &refined.values[(2 * i + 1) * n_functions..(2 * i + 2) * n_functions];
-                for (a, b) in interpolated.iter().zip(exact) {
-                    max_error = max_error.max((a - b).abs());
+                for (f, ((a, b), accuracy)) in
+                    interpolated.iter().zip(exact).zip(accuracies).enumerate()
+                {
+                    let ratio = (a - b).abs() / accuracy;
+                    if ratio > worst {
+                        (worst, function) = (ratio, f);
+                    }
                 }
             }
-            if max_error <= accuracy {
+            if worst <= 1.0 {
                 return Ok(refined);
             }
             n_points = 2 * n_points - 1;
             if n_points > MAX_POINTS {
+                let accuracy = accuracies[function];
                 return Err(Error::Numerical(format!(
                     "could not reach spline_accuracy={accuracy:e} with {MAX_POINTS} points \
-                     (error is still {max_error:e}); use a larger spline_accuracy"
+                     (error is still {:e}); use a larger spline_accuracy",
+                    worst * accuracy
                 )));
             }
             spline = refined;
