@@ -16,9 +16,12 @@ import farsighted
 from helpers import lode_hypers, random_triclinic_system
 
 
-@pytest.mark.parametrize("exponent", [1, 6, 2.5])
+@pytest.mark.parametrize(
+    "exponent",
+    [1, pytest.param(6, marks=pytest.mark.slow), pytest.param(2.5, marks=pytest.mark.slow)],
+)
 def test_split_against_explicit_gradients(exponent, rng):
-    # 48 atoms in a ~11 Å cell with σ = 0.5 Å: the cost model picks a real split
+    # 48 atoms in a ~11 Å cell with σ = 0.5 Å: the cost model favours a real split
     atoms = random_triclinic_system(6, seed=7, types=(8, 11)).repeat((2, 2, 2))
     atoms.rattle(0.2, seed=3)
     hypers = lode_hypers(exponent=exponent, smearing=0.5, max_angular=2, max_radial=2, weight=0.5)
