@@ -3,8 +3,9 @@ periodic LODE spherical expansion of large random Na/Cl boxes.
 
 For each size, the values are computed with ``compute`` and the backward product of
 L = ½ Σ X² (so that ∂L/∂X = X, the TensorMap of the values) with ``backward``; both through
-the Python API, TensorMap conversions included. Run ``python benchmarks/lode_backward.py
---help`` for the options, and see ``benchmarks/README.md``.
+the Python API, TensorMap conversions included. Each size runs with the pure k-space sum
+(default k_cutoff) and/or the Ewald split (``accuracy``), see ``--methods``. Run
+``python benchmarks/lode_backward.py --help`` for the options, and see ``benchmarks/README.md``.
 """
 
 import argparse
@@ -23,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "python" / "farsighted" / "data"
 
 DEFAULT_SIZES = [1000, 3000, 10000]
+METHODS = ["kspace", "split"]
 QUICK_SIZES = [200, 500]
 
 
@@ -89,7 +91,9 @@ def rst_report(results):
             f"({results['hypers_description']}). Times are wall-clock times of one call "
             "(best of several for short cases) after a warm-up on a small box: ``compute`` "
             "without gradients, and ``backward`` for L = ½ Σ X² (∂L/∂X is the TensorMap of the "
-            "values), TensorMap conversions included. As a check, the largest component of "
+            'values), TensorMap conversions included. "split": the Ewald split with ``accuracy`` '
+            "(σw and the cutoffs from the cost model for the values; the k-vectors of its wide "
+            "part are not listed). As a check, the largest component of "
             "Σⱼ ∂L/∂rⱼ (zero by translation invariance) relative to the largest of ∂L/∂rⱼ."
         ),
         "",
@@ -97,13 +101,23 @@ def rst_report(results):
         "   :header-rows: 1",
         "",
     ]
-    header = ["N atoms", "k-vectors", "values", "backward", "backward / values", "Σⱼ ∂L/∂rⱼ"]
+    header = [
+        "N atoms",
+        "method",
+        "k-vectors",
+        "values",
+        "backward",
+        "backward / values",
+        "Σⱼ ∂L/∂rⱼ",
+    ]
     rows = [header]
     for case in results["cases"]:
+        method = case.get("method", "kspace")
         rows.append(
             [
                 str(case["n_atoms"]),
-                str(case["n_k"]),
+                "k-space" if method == "kspace" else f"split, accuracy {results['accuracy']:g}",
+                "—" if case["n_k"] is None else str(case["n_k"]),
                 _seconds(case["values_s"]),
                 _seconds(case["backward_s"]),
                 f"{case['backward_s'] / case['values_s']:.2f}",
@@ -115,6 +129,24 @@ def rst_report(results):
             lines.append(("   * - " if i == 0 else "     - ") + cell)
     lines.append("")
     return "\n".join(lines)
+
+
+def time_case(calculator, atoms, args):
+    """Times of the values and of the backward product for one box"""
+    values, values_time = best_time(
+        partial(calculator.compute, atoms), args.repeats, args.repeat_below
+    )
+    [(grad_positions, _)], backward_time = best_time(
+        partial(calculator.backward, atoms, values), args.repeats, args.repeat_below
+    )
+    check = float(np.abs(grad_positions.sum(axis=0)).max() / np.abs(grad_positions).max())
+    return {
+        "n_atoms": len(atoms),
+        "n_k": count_k_vectors(calculator, atoms),
+        "values_s": values_time,
+        "backward_s": backward_time,
+        "translation_check": check,
+    }
 
 
 def parse_args(argv):
@@ -129,6 +161,15 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--repeat-below", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--methods",
+        type=lambda text: text.split(","),
+        default=METHODS,
+        help="comma-separated subset of kspace (default k_cutoff) and split (accuracy)",
+    )
+    parser.add_argument(
+        "--accuracy", type=float, default=1e-6, help="accuracy of the split (default 1e-6)"
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -146,10 +187,15 @@ def main(argv=None):
 
     with open(DATA / "lode_hypers.json") as file:
         hypers = json.load(file)
-    calculator = farsighted.LodeSphericalExpansion(**hypers)
+    calculators = {
+        "kspace": farsighted.LodeSphericalExpansion(**hypers),
+        "split": farsighted.LodeSphericalExpansion(**hypers, accuracy=args.accuracy),
+    }
+    calculator = calculators["kspace"]
     density = shipped_density()
     warm_up = nacl_box(64, density, args.seed)
-    calculator.backward(warm_up, calculator.compute(warm_up))
+    for method in args.methods:
+        calculators[method].backward(warm_up, calculators[method].compute(warm_up))
 
     cpu_model = None
     if os.path.exists("/proc/cpuinfo"):
@@ -168,6 +214,7 @@ def main(argv=None):
             "python": platform.python_version(),
         },
         "density": density,
+        "accuracy": args.accuracy,
         "hypers": hypers,
         "hypers_description": (
             f"SmearedPowerLaw, exponent {hypers['density']['exponent']}, smearing "
@@ -179,27 +226,22 @@ def main(argv=None):
     }
     for n_atoms in sizes:
         atoms = nacl_box(n_atoms, density, args.seed)
-        values, values_time = best_time(
-            partial(calculator.compute, atoms), args.repeats, args.repeat_below
-        )
-        [(grad_positions, _)], backward_time = best_time(
-            partial(calculator.backward, atoms, values), args.repeats, args.repeat_below
-        )
-        check = float(np.abs(grad_positions.sum(axis=0)).max() / np.abs(grad_positions).max())
-        case = {
-            "n_atoms": n_atoms,
-            "n_k": count_k_vectors(calculator, atoms),
-            "values_s": values_time,
-            "backward_s": backward_time,
-            "translation_check": check,
-        }
-        results["cases"].append(case)
-        print(
-            f"N = {n_atoms:6d}: values {_seconds(values_time)}, backward "
-            f"{_seconds(backward_time)}, ratio {backward_time / values_time:.2f} "
-            f"(translation check {check:.1e})",
-            flush=True,
-        )
+        for method in args.methods:
+            if method == "split":
+                # the split tables of this box's σw are built on first use, not timed
+                calculators[method].compute(atoms)
+            case = time_case(calculators[method], atoms, args)
+            case["method"] = method
+            if method == "split":
+                case["n_k"] = None
+            results["cases"].append(case)
+            print(
+                f"N = {n_atoms:6d} {method:6s}: values {_seconds(case['values_s'])}, backward "
+                f"{_seconds(case['backward_s'])}, ratio "
+                f"{case['backward_s'] / case['values_s']:.2f} "
+                f"(translation check {case['translation_check']:.1e})",
+                flush=True,
+            )
 
     if not args.quick:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -104,10 +104,3 @@ def test_conflicting_parameters():
     with pytest.raises(ValueError, match="accuracy"):
         farsighted.LodeSphericalExpansion(**lode_hypers(), accuracy=0.5)
 
-
-def test_backward_refused():
-    system = random_triclinic_system(3, seed=1, types=(8, 11))
-    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(), accuracy=1e-4)
-    descriptor = calculator.compute(system)
-    with pytest.raises(ValueError, match="Ewald split"):
-        calculator.backward(system, descriptor)

@@ -53,19 +53,13 @@ impl LodeSphericalExpansion {
     /// twice that of the values, and the memory does not grow as N².
     ///
     /// Open systems (pbc all false) ignore their cell: their `cell` gradient is zero and
-    /// their `strain` is the virial Rᵀ ∂L/∂R.
+    /// their `strain` is the virial Rᵀ ∂L/∂R. With `accuracy`, 3D periodic systems use the
+    /// Ewald split that `compute` picks for the values alone (see `split_backward`).
     pub fn backward(
         &self,
         systems: &[System],
         gradients: &[BlockData],
     ) -> Result<Vec<BackwardGradients>, Error> {
-        if self.parameters.accuracy.is_some() {
-            return Err(Error::InvalidParameter(
-                "backward products are not implemented for the Ewald split (`accuracy`) yet; \
-                 use `k_cutoff` (pure k-space sum) or contract the explicit gradients"
-                    .into(),
-            ));
-        }
         for (i, system) in systems.iter().enumerate() {
             if super::slab::is_mixed(system) {
                 return Err(Error::InvalidSystem(format!(
@@ -82,8 +76,10 @@ impl LodeSphericalExpansion {
         }
         let inputs = self.arrange_gradients(systems, gradients)?;
         self.check_backward_memory(systems, &inputs)?;
-        // k-space tables for periodic systems, pair radial functions for open ones
-        let radial = match systems.iter().all(is_open) {
+        // k-space tables for periodic systems, pair radial functions for open ones; the
+        // Ewald split (`accuracy`) has its own tables
+        let split = self.parameters.accuracy.is_some();
+        let radial = match systems.iter().all(is_open) || split {
             true => None,
             false => Some(self.radial()?),
         };
@@ -99,6 +95,7 @@ impl LodeSphericalExpansion {
                 (_, Some(pair)) if is_open(system) => {
                     Ok(self.backward_open_system(pair, system, input))
                 }
+                _ if split => self.backward_split_system(s, system, input),
                 (Some(radial), _) => self.backward_system(radial, s, system, input),
                 _ => Err(Error::InvalidSystem(format!(
                     "system {s}: no k-space tables"
@@ -273,7 +270,7 @@ impl LodeSphericalExpansion {
         Ok(())
     }
 
-    fn backward_system(
+    pub(super) fn backward_system(
         &self,
         radial: &KSpaceRadialIntegral,
         s: usize,
@@ -372,12 +369,17 @@ impl LodeSphericalExpansion {
 }
 
 fn kvectors_estimate(system: &System, calculator: &LodeSphericalExpansion) -> f64 {
-    super::kvectors::estimated_count(system, effective_k_cutoff(&calculator.parameters))
+    let k_cutoff = match calculator.parameters.accuracy {
+        // the wide part of the split the values use
+        Some(_) => calculator.split_k_cutoff(system, super::Gradients::default()),
+        None => effective_k_cutoff(&calculator.parameters),
+    };
+    super::kvectors::estimated_count(system, k_cutoff)
 }
 
 /// ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), from Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R (the chain rule for
 /// h' = h (1 + ε), r' = r (1 + ε))
-fn cell_gradient(
+pub(super) fn cell_gradient(
     system: &System,
     strain: &[[f64; 3]; 3],
     positions_gradient: &[[f64; 3]],

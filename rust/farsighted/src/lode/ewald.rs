@@ -56,11 +56,11 @@ const COST_PAIR_POSITIONS: f64 = 20.0;
 /// Tables of the split for one σw
 pub(crate) struct EwaldSplit {
     /// the wide part: k-space with σw, center_atom_weight = 1
-    inner: LodeSphericalExpansion,
+    pub(super) inner: LodeSphericalExpansion,
     /// F^rem, None when σw = σ (pure k-space)
-    remainder: Option<PairRadialIntegral>,
+    pub(super) remainder: Option<PairRadialIntegral>,
     /// d_c
-    cutoff: f64,
+    pub(super) cutoff: f64,
     /// F^rem_0n(0) Y₀₀: the centre's own remainder density
     self_term: Vec<f64>,
 }

@@ -17,6 +17,7 @@ mod planar;
 mod positions;
 mod radial;
 mod slab;
+mod split_backward;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

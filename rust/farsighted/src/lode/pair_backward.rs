@@ -7,7 +7,12 @@
 //! open systems (all j ≠ i, no image) and real-space parts over a neighbour list (several
 //! images of one j, j = i with T ≠ 0) share it.
 
+use rayon::prelude::*;
+
+use super::backward::SystemInput;
 use super::pair_projection::PairProjection;
+use super::pair_radial::PairRadialIntegral;
+use super::periodic::ParityFeatures;
 
 /// ∂L/∂positions and ∂L/∂strain of the pair sums of one system, summed over centres
 #[derive(Debug, Clone)]
@@ -76,4 +81,85 @@ pub(crate) fn pair_backward<'g, R, G>(
             }
         }
     }
+}
+
+/// G of one system as (centre × neighbour type, feature lm_index(l, m) * n_radial + n) rows,
+/// the layout of [`PairProjection`], from the per-parity rows of `input`
+pub(super) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: usize) -> Vec<f64> {
+    let n_features = (max_angular + 1).pow(2) * n_radial;
+    let n_rows = input.centers.len() * input.neighbor_types.len();
+    let mut g = vec![0.0; n_rows * n_features];
+    for (parity, odd) in [false, true].into_iter().enumerate() {
+        let features = ParityFeatures::new(max_angular, n_radial, odd);
+        let n_local = features.len();
+        for row in 0..n_rows {
+            let source = &input.g[parity][row * n_local..(row + 1) * n_local];
+            for (&global, &value) in features.global.iter().zip(source) {
+                g[row * n_features + global] = value;
+            }
+        }
+    }
+    g
+}
+
+/// Backward product of the pair sums of all centres of `input`, the centres in parallel:
+/// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, `g` holds the rows of
+/// [`feature_rows`]
+pub(super) fn pair_sums_backward<P, I>(
+    radial: &PairRadialIntegral,
+    system: &crate::System,
+    input: &SystemInput,
+    g: &[f64],
+    (max_angular, n_radial): (usize, usize),
+    pairs: P,
+) -> PairGradients
+where
+    P: Fn(usize, usize) -> I + Sync,
+    I: Iterator<Item = (usize, [f64; 3])>,
+{
+    let n_atoms = system.size();
+    let n_features = (max_angular + 1).pow(2) * n_radial;
+    let n_types = input.neighbor_types.len();
+    let nonzero: Vec<bool> = g
+        .chunks(n_features)
+        .map(|row| row.iter().any(|&v| v != 0.0))
+        .collect();
+    let atom_type: Vec<Option<usize>> = system
+        .types
+        .iter()
+        .map(|t| input.neighbor_types.binary_search(t).ok())
+        .collect();
+
+    // at most ~4 accumulators of N vectors per thread
+    let min_len = input.centers.len() / (4 * rayon::current_num_threads()).max(1);
+    input
+        .centers
+        .par_iter()
+        .enumerate()
+        .with_min_len(min_len.max(1))
+        .fold(
+            || {
+                (
+                    PairGradients::new(n_atoms),
+                    PairProjection::new(max_angular, n_radial),
+                )
+            },
+            |(mut output, mut projection), (c, &i)| {
+                let row = |j: usize| {
+                    let r = c * n_types + atom_type[j]?;
+                    nonzero[r].then(|| &g[r * n_features..(r + 1) * n_features])
+                };
+                pair_backward(
+                    &mut projection,
+                    |r, f, df| radial.compute(r, f, df),
+                    i,
+                    pairs(c, i),
+                    row,
+                    &mut output,
+                );
+                (output, projection)
+            },
+        )
+        .map(|(output, _)| output)
+        .reduce(|| PairGradients::new(n_atoms), PairGradients::add)
 }

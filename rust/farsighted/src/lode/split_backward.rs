@@ -1,0 +1,83 @@
+//! Backward product of the Ewald split (`accuracy`, 3D periodic systems), term by term as in
+//! `ewald::compute_split_system`:
+//!
+//! - the wide part is the k-space backward product of the split's inner calculator (σw, the
+//!   split's k-cutoff, its k = 0 term for p = 0 and p > 3);
+//! - the real-space remainder is a pair sum over the periodic neighbour list within d_c
+//!   (several images of one j, j = i with T ≠ 0), through [`pair_sums_backward`], whose
+//!   virial Ξ = Σ d ⊗ v is its strain derivative;
+//! - for 0 < p ≤ 3, the k = 0 term removed from the remainder, -(N_a/V) ĥ(0) √(4π) Iₙ₀(0),
+//!   depends on the cell through 1/V only: its strain derivative is -δ_αβ times itself;
+//! - the centre's own remainder and the `center_atom_weight` term are constants.
+//!
+//! σw is the one `compute` picks for the values alone (no gradients asked), so that backward
+//! differentiates exactly the features a user computed without gradients; every split gives
+//! the same features within `accuracy`.
+
+use super::backward::{cell_gradient, BackwardGradients, SystemInput};
+use super::neighbors::neighbor_list;
+use super::pair_backward::{feature_rows, pair_sums_backward};
+use super::{Gradients, LodeSphericalExpansion};
+use crate::{Error, System};
+
+impl LodeSphericalExpansion {
+    pub(super) fn backward_split_system(
+        &self,
+        s: usize,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<BackwardGradients, Error> {
+        let split = self.split_tables(self.choose_split(system, Gradients::default()))?;
+        let inner = &split.inner;
+        let mut result = inner.backward_system(inner.radial()?, s, system, input)?;
+        let Some(remainder) = &split.remainder else {
+            // σw = σ: the pure k-space sum
+            return Ok(result);
+        };
+        if input.centers.is_empty() {
+            return Ok(result);
+        }
+
+        let sizes = (self.parameters.max_angular, self.n_radial());
+        let g = feature_rows(input, sizes.0, sizes.1);
+        let neighbors = neighbor_list(system, &input.centers, split.cutoff);
+        let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
+            neighbors[c].iter().map(|n| (n.atom, n.vector))
+        });
+        for (total, pair) in result.positions.iter_mut().zip(&pairs.positions) {
+            for alpha in 0..3 {
+                total[alpha] += pair[alpha];
+            }
+        }
+        for alpha in 0..3 {
+            for beta in 0..3 {
+                result.strain[alpha][beta] += pairs.strain[alpha][beta];
+            }
+        }
+
+        let p = self.parameters.exponent;
+        if p > 0.0 && p <= 3.0 {
+            // Σ G · (N_a/V) ĥ(0) √(4π) Iₙ₀(0) over the (l, m) = (0, 0) features, which come
+            // first in each row
+            let zero = self
+                .density
+                .fourier_difference_at_zero(split.wide_smearing())
+                * (4.0 * std::f64::consts::PI).sqrt()
+                / system.volume();
+            let n_features = g.len() / (input.centers.len() * input.neighbor_types.len());
+            let mut lattice = 0.0;
+            for (row, g) in g.chunks(n_features).enumerate() {
+                let a = input.neighbor_types[row % input.neighbor_types.len()];
+                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+                for (g, radial) in g.iter().zip(&self.radial_at_zero) {
+                    lattice += g * count * zero * radial;
+                }
+            }
+            for alpha in 0..3 {
+                result.strain[alpha][alpha] += lattice;
+            }
+        }
+        result.cell = cell_gradient(system, &result.strain, &result.positions);
+        Ok(result)
+    }
+}
