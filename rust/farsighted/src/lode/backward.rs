@@ -68,13 +68,9 @@ impl LodeSphericalExpansion {
         }
         for (i, system) in systems.iter().enumerate() {
             if super::slab::is_mixed(system) {
-                return Err(Error::InvalidSystem(format!(
-                    "system {i}: backward products are not implemented for slabs and wires \
-                     (pbc={:?}); for slabs, contract the explicit positions gradients",
-                    system.pbc
-                )));
-            }
-            if is_open(system) {
+                // slabs (lode/slab_backward.rs); wires are refused here
+                super::slab::validate_mixed(system, i)?;
+            } else if is_open(system) {
                 validate_open(system, i)?;
             } else {
                 system.validate_periodic(i)?;
@@ -99,7 +95,10 @@ impl LodeSphericalExpansion {
                 (_, Some(pair)) if is_open(system) => {
                     Ok(self.backward_open_system(pair, system, input))
                 }
-                (Some(radial), _) => self.backward_system(radial, s, system, input),
+                (Some(radial), _) if super::slab::is_slab(system) => {
+                    self.backward_slab_system(radial, s, system, input)
+                }
+                (Some(radial), _) => self.backward_system(radial, s, system, input, false),
                 _ => Err(Error::InvalidSystem(format!(
                     "system {s}: no k-space tables"
                 ))),
@@ -273,12 +272,14 @@ impl LodeSphericalExpansion {
         Ok(())
     }
 
-    fn backward_system(
+    /// `in_plane_only`: the k∥ ≠ 0 part of a slab, on its internal cell (no k = 0 term)
+    pub(super) fn backward_system(
         &self,
         radial: &KSpaceRadialIntegral,
         s: usize,
         system: &System,
         input: &SystemInput,
+        in_plane_only: bool,
     ) -> Result<BackwardGradients, Error> {
         let n_atoms = system.size();
         let mut result = BackwardGradients {
@@ -289,7 +290,10 @@ impl LodeSphericalExpansion {
         if input.centers.is_empty() {
             return Ok(result);
         }
-        let (kvectors, phases) = self.k_vectors_and_phases(s, system)?;
+        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
+        if in_plane_only {
+            kvectors = super::slab::in_plane_k_vectors(kvectors);
+        }
         let type_index: BTreeMap<i32, usize> = input
             .neighbor_types
             .iter()
@@ -342,7 +346,7 @@ impl LodeSphericalExpansion {
 
         // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
         let mut lattice = total.lattice;
-        if let Some(g0) = self.density.fourier_at_zero() {
+        if let (Some(g0), false) = (self.density.fourier_at_zero(), in_plane_only) {
             let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
             let n_types = input.neighbor_types.len();
             let n_even = input.g[0].len() / (input.centers.len() * n_types);
@@ -372,12 +376,15 @@ impl LodeSphericalExpansion {
 }
 
 fn kvectors_estimate(system: &System, calculator: &LodeSphericalExpansion) -> f64 {
-    super::kvectors::estimated_count(system, effective_k_cutoff(&calculator.parameters))
+    super::kvectors::estimated_count(
+        &super::slab::kspace_system(system, calculator.basis.support()),
+        effective_k_cutoff(&calculator.parameters),
+    )
 }
 
 /// ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), from Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R (the chain rule for
 /// h' = h (1 + ε), r' = r (1 + ε))
-fn cell_gradient(
+pub(super) fn cell_gradient(
     system: &System,
     strain: &[[f64; 3]; 3],
     positions_gradient: &[[f64; 3]],
