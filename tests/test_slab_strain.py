@@ -160,3 +160,24 @@ def test_split_refuses_backward_and_wires_stay_refused():
         calc.compute(wire, gradients=["strain"])
     with pytest.raises(ValueError, match="wires"):
         calc.backward(wire, gradient)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exponent", [1, 6])
+@pytest.mark.parametrize("geometry", SLABS)
+def test_split_strain_matches_pure_sum(exponent, geometry):
+    """The 2D Ewald split's strain gradients equal those of the converged pure slab sum
+    (checked by finite differences above) within the requested accuracy"""
+    atoms = SLABS[geometry]()
+    common = dict(HYPERS, exponent=exponent, weight=0.6, spline=1e-10)
+    pure = farsighted.LodeSphericalExpansion(**lode_hypers(**dict(common, k_cutoff=12 / SIGMA)))
+    accuracy = 1e-6
+    split = farsighted.LodeSphericalExpansion(
+        **lode_hypers(**dict(common, k_cutoff=None)), accuracy=accuracy
+    )
+    reference = pure.compute(atoms, gradients=["strain"])
+    result = split.compute(atoms, gradients=["strain"])
+    scale = max(np.abs(block.gradient("strain").values).max() for block in reference.blocks())
+    for key, block in reference.items():
+        difference = result.block(key).gradient("strain").values - block.gradient("strain").values
+        assert np.abs(difference).max() <= accuracy * scale, key

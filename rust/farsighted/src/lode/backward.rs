@@ -27,7 +27,8 @@ pub struct BackwardGradients {
     /// ∂L/∂rⱼ (Cartesian, Å⁻¹ times the unit of L), the cell fixed
     pub positions: Vec<[f64; 3]>,
     /// ∂L/∂h_iβ for the cell vectors hᵢ (rows), the Cartesian positions fixed:
-    /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R); zero for open systems, whose cell is ignored
+    /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R); zero for open systems, whose cell is ignored, and for the
+    /// non-periodic row of slabs
     pub cell: [[f64; 3]; 3],
     /// Ξ_αβ = ∂L/∂ε_αβ for r' = r (1 + ε), h' = h (1 + ε): Σ G · (strain gradient);
     /// Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R
@@ -54,6 +55,9 @@ impl LodeSphericalExpansion {
     ///
     /// Open systems (pbc all false) ignore their cell: their `cell` gradient is zero and
     /// their `strain` is the virial Rᵀ ∂L/∂R.
+    ///
+    /// Slabs (pbc true along two cell vectors, lode/slab_backward.rs) ignore their
+    /// non-periodic cell vector: its row of the `cell` gradient is zero.
     pub fn backward(
         &self,
         systems: &[System],

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use super::planar::PlanarProjection;
 use super::positions::{PositionsLayout, SharedRows};
-use super::slab_strain::{PlaneStrain, PlanarStrainInput};
+use super::slab_strain::{PlanarStrainInput, PlaneStrain};
 use super::{Gradients, KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, SystemValues};
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::{Error, System};

@@ -39,7 +39,8 @@ impl PlaneStrain {
         let inverse_area = inverse_area_strain(normal);
         for lm in 0..n_lm {
             let (value, gradient) = (solid.values[lm], solid.gradients[lm]);
-            let radial = gradient[0] * normal[0] + gradient[1] * normal[1] + gradient[2] * normal[2];
+            let radial =
+                gradient[0] * normal[0] + gradient[1] * normal[1] + gradient[2] * normal[2];
             for alpha in 0..3 {
                 for beta in 0..3 {
                     height[3 * alpha + beta] = normal[alpha] * normal[beta];
