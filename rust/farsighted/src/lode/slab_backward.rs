@@ -180,9 +180,9 @@ impl LodeSphericalExpansion {
                             accumulator.positions[i][alpha] += slope * plane.normal[alpha];
                             accumulator.positions[j][alpha] -= slope * plane.normal[alpha];
                         }
-                        for ab in 0..9 {
-                            accumulator.strain[ab] +=
-                                strain[ab] + slope * z * plane_strain.height[ab];
+                        let terms = strain.iter().zip(&plane_strain.height);
+                        for (out, (s, h)) in accumulator.strain.iter_mut().zip(terms) {
+                            *out += s + slope * z * h;
                         }
                     }
                     (accumulator, values, derivatives)
