@@ -8,11 +8,14 @@
 //! and with the solid harmonics Rₗₘ (Yₗₘ(n̂) = Rₗₘ(n̂)),
 //! ∂Yₗₘ(n̂)/∂ε_αβ = -n_β (∂_α Rₗₘ - n_α n̂·∇Rₗₘ).
 //!
-//! The k∥ ≠ 0 part needs nothing of its own: the 3D sum on the internal cell (a, b, c) does
-//! not depend on c (its images along c are below 1e-16, for any c whose height n̂·c leaves
-//! the gap of `slab::internal_system`), so straining c with the rest, as the 3D strain
-//! gradient does, changes nothing beyond that: the 3D strain gradient on the internal cell is
-//! the slab's.
+//! The k∥ ≠ 0 part needs nothing of its own: the 3D sum on the internal cell (a, b, c) without
+//! the k∥ = 0 vectors is the 2D sum plus the images along c, below 1e-16 for any c whose
+//! height n̂·c leaves the gap of `slab::internal_system`, whatever its direction. It does not
+//! depend on c (beyond that, and the truncation of the k-space sum, as for every k-space
+//! strain gradient), so straining c with a and b, as the 3D strain gradient does, changes
+//! nothing: the 3D strain gradient on the internal cell is the slab's. The finite
+//! differences of the tests, which rebuild the internal cell normal to the strained plane
+//! with its own L, check it.
 
 use rayon::prelude::*;
 
