@@ -49,9 +49,7 @@ def tilted_slab():
 
 
 def calculator(exponent):
-    return farsighted.LodeSphericalExpansion(
-        **lode_hypers(exponent=exponent, weight=0.6, **HYPERS)
-    )
+    return farsighted.LodeSphericalExpansion(**lode_hypers(exponent=exponent, weight=0.6, **HYPERS))
 
 
 def deformed(atoms, strain):
