@@ -311,8 +311,6 @@ def test_clear_errors():
     parallel.cell[1] = [8.4, 0.0, 0.0]
     with pytest.raises(ValueError, match="zero or parallel"):
         calculator.compute(parallel)
-    with pytest.raises(ValueError, match="strain gradients are not implemented for slabs"):
-        calculator.compute(slab(), gradients=["strain"])
     with pytest.raises(ValueError, match="atoms 0 and 1"):
         overlapping = slab()
         overlapping.positions[1] = overlapping.positions[0] + overlapping.cell[0]

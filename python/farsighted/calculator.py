@@ -119,7 +119,7 @@ class LodeSphericalExpansion:
             slab (``pbc`` true along exactly two cell vectors; the third one is ignored), or
             open (``pbc`` all False: molecules and clusters, the potential of all atoms
             without images; the cell is ignored). Wires (one periodic direction) are not
-            supported, nor strain gradients of slabs.
+            supported.
         gradients
             any of ``"positions"`` and ``"strain"``
         selected_keys
@@ -190,9 +190,10 @@ class LodeSphericalExpansion:
             for each system, ∂L/∂positions with shape ``(n_atoms, 3)`` (the cell fixed) and
             ∂L/∂cell with shape ``(3, 3)`` (derivatives with respect to the cell vectors,
             the rows of ``cell``, at fixed Cartesian positions). Open systems (``pbc`` all
-            False) ignore their cell: their ∂L/∂cell is zero.
-            With ``accuracy``, 3D periodic systems use the Ewald split that
-            :py:meth:`compute` picks for the values alone (without gradients).
+            False) ignore their cell: their ∂L/∂cell is zero. Slabs ignore their
+            non-periodic cell vector: its row of ∂L/∂cell is zero. With ``accuracy``, 3D
+            periodic systems use the Ewald split that :py:meth:`compute` picks for the values
+            alone (without gradients).
 
         Raises
         ------

@@ -27,7 +27,8 @@ pub struct BackwardGradients {
     /// ∂L/∂rⱼ (Cartesian, Å⁻¹ times the unit of L), the cell fixed
     pub positions: Vec<[f64; 3]>,
     /// ∂L/∂h_iβ for the cell vectors hᵢ (rows), the Cartesian positions fixed:
-    /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R); zero for open systems, whose cell is ignored
+    /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R); zero for open systems, whose cell is ignored, and for the
+    /// non-periodic row of slabs
     pub cell: [[f64; 3]; 3],
     /// Ξ_αβ = ∂L/∂ε_αβ for r' = r (1 + ε), h' = h (1 + ε): Σ G · (strain gradient);
     /// Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R
@@ -55,6 +56,9 @@ impl LodeSphericalExpansion {
     /// Open systems (pbc all false) ignore their cell: their `cell` gradient is zero and
     /// their `strain` is the virial Rᵀ ∂L/∂R. With `accuracy`, 3D periodic systems use the
     /// Ewald split that `compute` picks for the values alone (see `split_backward`).
+    ///
+    /// Slabs (pbc true along two cell vectors, lode/slab_backward.rs) ignore their
+    /// non-periodic cell vector: its row of the `cell` gradient is zero.
     pub fn backward(
         &self,
         systems: &[System],
@@ -62,13 +66,16 @@ impl LodeSphericalExpansion {
     ) -> Result<Vec<BackwardGradients>, Error> {
         for (i, system) in systems.iter().enumerate() {
             if super::slab::is_mixed(system) {
-                return Err(Error::InvalidSystem(format!(
-                    "system {i}: backward products are not implemented for slabs and wires \
-                     (pbc={:?}); for slabs, contract the explicit positions gradients",
-                    system.pbc
-                )));
-            }
-            if is_open(system) {
+                // slabs (lode/slab_backward.rs); wires are refused here
+                super::slab::validate_mixed(system, i)?;
+                if self.parameters.accuracy.is_some() {
+                    return Err(Error::InvalidSystem(format!(
+                        "system {i}: backward products are not implemented for slabs with \
+                         `accuracy` (2D Ewald split) yet; use `k_cutoff` (pure 2D k-space \
+                         sum) or contract the explicit gradients"
+                    )));
+                }
+            } else if is_open(system) {
                 validate_open(system, i)?;
             } else {
                 system.validate_periodic(i)?;
@@ -96,7 +103,10 @@ impl LodeSphericalExpansion {
                     Ok(self.backward_open_system(pair, system, input))
                 }
                 _ if split => self.backward_split_system(s, system, input),
-                (Some(radial), _) => self.backward_system(radial, s, system, input),
+                (Some(radial), _) if super::slab::is_slab(system) => {
+                    self.backward_slab_system(radial, s, system, input)
+                }
+                (Some(radial), _) => self.backward_system(radial, s, system, input, false),
                 _ => Err(Error::InvalidSystem(format!(
                     "system {s}: no k-space tables"
                 ))),
@@ -270,12 +280,14 @@ impl LodeSphericalExpansion {
         Ok(())
     }
 
+    /// `in_plane_only`: the k∥ ≠ 0 part of a slab, on its internal cell (no k = 0 term)
     pub(super) fn backward_system(
         &self,
         radial: &KSpaceRadialIntegral,
         s: usize,
         system: &System,
         input: &SystemInput,
+        in_plane_only: bool,
     ) -> Result<BackwardGradients, Error> {
         let n_atoms = system.size();
         let mut result = BackwardGradients {
@@ -286,7 +298,10 @@ impl LodeSphericalExpansion {
         if input.centers.is_empty() {
             return Ok(result);
         }
-        let (kvectors, phases) = self.k_vectors_and_phases(s, system)?;
+        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
+        if in_plane_only {
+            kvectors = super::slab::in_plane_k_vectors(kvectors);
+        }
         let type_index: BTreeMap<i32, usize> = input
             .neighbor_types
             .iter()
@@ -339,7 +354,7 @@ impl LodeSphericalExpansion {
 
         // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
         let mut lattice = total.lattice;
-        if let Some(g0) = self.density.fourier_at_zero() {
+        if let (Some(g0), false) = (self.density.fourier_at_zero(), in_plane_only) {
             let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
             let n_types = input.neighbor_types.len();
             let n_even = input.g[0].len() / (input.centers.len() * n_types);
@@ -374,7 +389,10 @@ fn kvectors_estimate(system: &System, calculator: &LodeSphericalExpansion) -> f6
         Some(_) => calculator.split_k_cutoff(system, super::Gradients::default()),
         None => effective_k_cutoff(&calculator.parameters),
     };
-    super::kvectors::estimated_count(system, k_cutoff)
+    super::kvectors::estimated_count(
+        &super::slab::kspace_system(system, calculator.basis.support()),
+        k_cutoff,
+    )
 }
 
 /// ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), from Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R (the chain rule for

@@ -360,19 +360,27 @@ impl LodeSphericalExpansion {
             if slab && p > 0.0 && p <= 2.0 {
                 // the planar convention φ(0) = 0 of the wide part: the remainder's planar
                 // average at its own sheet, K = 2π ∫ r (g_σ - g_σw) dr, is a constant per atom
-                // that the pure 2D sum does not have
+                // that the pure 2D sum does not have (strain: through 1/A only)
+                let plane = super::slab::Plane::new(system);
+                let inverse_area = super::slab_strain::inverse_area_strain(plane.normal);
                 let zero = self
                     .density
                     .planar_difference_at_zero(split.inner.parameters.smearing)
                     * (4.0 * std::f64::consts::PI).sqrt()
-                    / super::slab::plane_area(system);
+                    / plane.area;
                 for (&a, &t) in &result.type_index {
                     let count = system.types.iter().filter(|&&x| x == a).count() as f64;
                     for c in 0..result.centers.len() {
                         let r = c * n_types + t;
                         for n in 0..n_radial {
-                            result.values[r * n_features + n] -=
-                                count * zero * self.radial_at_zero[n];
+                            let correction = -count * zero * self.radial_at_zero[n];
+                            result.values[r * n_features + n] += correction;
+                            if gradients.strain {
+                                for (ab, factor) in inverse_area.iter().enumerate() {
+                                    result.strain[(r * 9 + ab) * n_features + n] +=
+                                        factor * correction;
+                                }
+                            }
                         }
                     }
                 }
@@ -589,4 +597,3 @@ mod tests {
         assert_eq!(failures, 0, "{errors:#?}");
     }
 }
-

@@ -17,6 +17,8 @@ mod planar;
 mod positions;
 mod radial;
 mod slab;
+mod slab_backward;
+mod slab_strain;
 mod split_backward;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -173,7 +175,7 @@ impl LodeSphericalExpansion {
             if open::is_open(system) {
                 open::validate_open(system, i)?;
             } else if slab::is_mixed(system) {
-                slab::validate_mixed(system, i, gradients)?;
+                slab::validate_mixed(system, i)?;
             } else {
                 system.validate_periodic(i)?;
             }

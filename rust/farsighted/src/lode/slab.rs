@@ -13,7 +13,8 @@
 //!
 //! The centre's own density and `center_atom_weight` are handled as in 3D. Positions
 //! gradients: the k∥ ≠ 0 part through the 3D pair code, the planar part through Pₗₙ' n̂.
-//! Strain gradients and backward products are not implemented for slabs.
+//! Strain gradients: the k∥ ≠ 0 part by the 3D code on the internal cell, the planar part in
+//! lode/slab_strain.rs; backward products in lode/slab_backward.rs.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ use rayon::prelude::*;
 
 use super::planar::PlanarProjection;
 use super::positions::{PositionsLayout, SharedRows};
+use super::slab_strain::{PlanarStrainInput, PlaneStrain};
 use super::{Gradients, KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, SystemValues};
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::{Error, System};
@@ -56,15 +58,15 @@ fn dot(u: [f64; 3], v: [f64; 3]) -> f64 {
 }
 
 /// The periodic vectors of a slab, its unit normal and the area of its cell
-struct Plane {
+pub(super) struct Plane {
     a: [f64; 3],
     b: [f64; 3],
-    normal: [f64; 3],
-    area: f64,
+    pub normal: [f64; 3],
+    pub area: f64,
 }
 
 impl Plane {
-    fn new(system: &System) -> Plane {
+    pub(super) fn new(system: &System) -> Plane {
         let mut periodic = (0..3).filter(|&d| system.pbc[d]).map(|d| system.cell[d]);
         let a = periodic.next().unwrap_or([0.0; 3]);
         let b = periodic.next().unwrap_or([0.0; 3]);
@@ -81,11 +83,7 @@ impl Plane {
 
 /// Check that a system periodic in some directions only can be used, before the system-wide
 /// checks of its internal 3D cell
-pub(crate) fn validate_mixed(
-    system: &System,
-    index: usize,
-    gradients: Gradients,
-) -> Result<(), Error> {
+pub(crate) fn validate_mixed(system: &System, index: usize) -> Result<(), Error> {
     let name = format!("system {index}");
     if !is_slab(system) {
         return Err(Error::InvalidSystem(format!(
@@ -107,24 +105,12 @@ pub(crate) fn validate_mixed(
             system.pbc
         )));
     }
-    if gradients.strain {
-        return Err(Error::InvalidSystem(format!(
-            "{name}: strain gradients are not implemented for slabs (pbc={:?}); request \
-             positions gradients only",
-            system.pbc
-        )));
-    }
     internal_system(system, 0.0).validate_periodic(index)
-}
-
-/// Area of the periodic cell of a slab
-pub(crate) fn plane_area(system: &System) -> f64 {
-    Plane::new(system).area
 }
 
 /// The 3D cell (a, b, L n̂) whose k∥ ≠ 0 sum is that of the slab, `support` being the radius
 /// beyond which the basis is negligible
-fn internal_system(system: &System, support: f64) -> System {
+pub(super) fn internal_system(system: &System, support: f64) -> System {
     let plane = Plane::new(system);
     let heights = system.positions.iter().map(|&r| dot(r, plane.normal));
     let extent =
@@ -269,6 +255,24 @@ impl LodeSphericalExpansion {
                     }
                 },
             );
+        if gradients.strain {
+            let atom_type_index: Vec<Option<usize>> = system
+                .types
+                .iter()
+                .map(|t| type_index.get(t).copied())
+                .collect();
+            let input = PlanarStrainInput {
+                projection: &projection,
+                plane: &PlaneStrain::new(plane.normal, plane.area, max_angular),
+                heights: &heights,
+                atom_type_index: &atom_type_index,
+                centers,
+                n_types,
+                max_angular,
+                n_radial,
+            };
+            input.add_strain(&mut result.strain);
+        }
         Ok(result)
     }
 }
@@ -313,17 +317,12 @@ mod tests {
         let mut nan = slab([true, true, false]);
         nan.cell[0][1] = f64::NAN;
         assert!(error(nan, none).contains("NaN"));
-        let strain = Gradients {
-            positions: false,
-            strain: true,
-        };
-        assert!(error(slab([true, true, false]), strain).contains("strain"));
         let blocks: Vec<BlockData> = Vec::new();
-        let backward = calculator()
-            .backward(&[slab([true, true, false])], &blocks)
+        let wire = calculator()
+            .backward(&[slab([false, true, false])], &blocks)
             .unwrap_err()
             .to_string();
-        assert!(backward.contains("not implemented for slabs"));
+        assert!(wire.contains("wires"));
     }
 
     #[test]

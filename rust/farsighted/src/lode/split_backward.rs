@@ -29,7 +29,7 @@ impl LodeSphericalExpansion {
     ) -> Result<BackwardGradients, Error> {
         let split = self.split_tables(self.choose_split(system, Gradients::default()))?;
         let inner = &split.inner;
-        let mut result = inner.backward_system(inner.radial()?, s, system, input)?;
+        let mut result = inner.backward_system(inner.radial()?, s, system, input, false)?;
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);

@@ -1,0 +1,195 @@
+//! Backward products of slabs: the k∥ ≠ 0 part by the periodic backward on the internal cell
+//! (a, b, L n̂) without the k∥ = 0 vectors, the planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop
+//! over all pairs, like the forward pass.
+//!
+//! ∂L/∂cell: the features do not depend on the non-periodic cell vector, whose gradient is
+//! zero. The periodic rows follow from Ξ (the strain derivative, frame independent) as in 3D,
+//! ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), with h the internal cell: its third row's gradient is zero
+//! too (L does not depend on it), so Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R holds for the input's cell as
+//! well, whatever its non-periodic row.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::backward::{cell_gradient, BackwardGradients, SystemInput};
+use super::periodic::ParityFeatures;
+use super::planar::PlanarProjection;
+use super::slab::{internal_system, Plane};
+use super::slab_strain::PlaneStrain;
+use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
+use crate::math::harmonics::lm_index;
+use crate::{Error, System};
+
+/// ∂L/∂rⱼ and Ξ of the planar part of one centre
+struct PlanarAccumulator {
+    positions: Vec<[f64; 3]>,
+    strain: [f64; 9],
+}
+
+impl PlanarAccumulator {
+    fn new(n_atoms: usize) -> PlanarAccumulator {
+        PlanarAccumulator {
+            positions: vec![[0.0; 3]; n_atoms],
+            strain: [0.0; 9],
+        }
+    }
+
+    fn add(mut self, other: PlanarAccumulator) -> PlanarAccumulator {
+        for (a, b) in self.positions.iter_mut().zip(&other.positions) {
+            for alpha in 0..3 {
+                a[alpha] += b[alpha];
+            }
+        }
+        for (a, b) in self.strain.iter_mut().zip(&other.strain) {
+            *a += b;
+        }
+        self
+    }
+}
+
+impl LodeSphericalExpansion {
+    pub(super) fn backward_slab_system(
+        &self,
+        radial: &KSpaceRadialIntegral,
+        s: usize,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<BackwardGradients, Error> {
+        let internal = internal_system(system, self.basis.support());
+        let mut result = self.backward_system(radial, s, &internal, input, true)?;
+        if input.centers.is_empty() {
+            return Ok(result);
+        }
+        let planar = self.backward_planar(system, input)?;
+        for (a, b) in result.positions.iter_mut().zip(&planar.positions) {
+            for alpha in 0..3 {
+                a[alpha] += b[alpha];
+            }
+        }
+        for alpha in 0..3 {
+            for beta in 0..3 {
+                result.strain[alpha][beta] += planar.strain[3 * alpha + beta];
+            }
+        }
+        // rows (a, b, L n̂) of the internal cell: a, b are the periodic rows of the input
+        let internal_cell = cell_gradient(&internal, &result.strain, &result.positions);
+        result.cell = [[0.0; 3]; 3];
+        let periodic = (0..3).filter(|&d| system.pbc[d]);
+        for (row, d) in periodic.enumerate() {
+            result.cell[d] = internal_cell[row];
+        }
+        Ok(result)
+    }
+
+    /// ∂L/∂positions and Ξ of L = Σᵢₐ Σ_f Gᵢₐf Σ_{j∈a} (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂)
+    fn backward_planar(
+        &self,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<PlanarAccumulator, Error> {
+        let max_angular = self.parameters.max_angular;
+        let n_radial = self.n_radial();
+        let n_features = (max_angular + 1).pow(2) * n_radial;
+        let n_types = input.neighbor_types.len();
+        let n_atoms = system.size();
+        let plane = Plane::new(system);
+        let heights: Vec<f64> = system
+            .positions
+            .iter()
+            .map(|r| (0..3).map(|alpha| r[alpha] * plane.normal[alpha]).sum())
+            .collect();
+        let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - heights.iter().copied().fold(f64::INFINITY, f64::min);
+        let projection = PlanarProjection::new(
+            &self.basis,
+            max_angular,
+            self.density,
+            z_max,
+            self.parameters.spline_accuracy,
+        )?;
+        let plane_strain = PlaneStrain::new(plane.normal, plane.area, max_angular);
+        let type_index: BTreeMap<i32, usize> = input
+            .neighbor_types
+            .iter()
+            .enumerate()
+            .map(|(t, &a)| (a, t))
+            .collect();
+        let atom_type_index: Vec<Option<usize>> = system
+            .types
+            .iter()
+            .map(|t| type_index.get(t).copied())
+            .collect();
+
+        // G with all features of a row together, indexed by lm_index(l, m) * n_radial + n
+        let parities = [false, true].map(|odd| ParityFeatures::new(max_angular, n_radial, odd));
+        let rows = input.centers.len() * n_types;
+        let mut g = vec![0.0; rows * n_features];
+        for (parity, features) in parities.iter().enumerate() {
+            let len = features.len();
+            for row in 0..rows {
+                for (index, &global) in features.global.iter().enumerate() {
+                    g[row * n_features + global] = input.g[parity][row * len + index];
+                }
+            }
+        }
+
+        let n_functions = projection.n_functions();
+        let total = input
+            .centers
+            .par_iter()
+            .enumerate()
+            .fold(
+                || {
+                    (
+                        PlanarAccumulator::new(n_atoms),
+                        vec![0.0; n_functions],
+                        vec![0.0; n_functions],
+                    )
+                },
+                |(mut accumulator, mut values, mut derivatives), (c, &i)| {
+                    for (j, t) in atom_type_index.iter().enumerate() {
+                        let Some(t) = *t else {
+                            continue;
+                        };
+                        let row = &g[(c * n_types + t) * n_features..][..n_features];
+                        if row.iter().all(|&x| x == 0.0) {
+                            continue;
+                        }
+                        let z = heights[i] - heights[j];
+                        projection.compute(z, &mut values, &mut derivatives);
+                        // Σ G P' Y / A and Σ G P ∂(Y / A)/∂ε
+                        let mut slope = 0.0;
+                        let mut strain = [0.0; 9];
+                        for l in 0..=max_angular {
+                            for m in -(l as isize)..=(l as isize) {
+                                let lm = lm_index(l, m);
+                                let y = plane_strain.harmonics[lm];
+                                let dy = &plane_strain.harmonics_strain[9 * lm..9 * lm + 9];
+                                for n in 0..n_radial {
+                                    let gf = row[lm * n_radial + n];
+                                    slope += gf * derivatives[l * n_radial + n] * y;
+                                    let gv = gf * values[l * n_radial + n];
+                                    for ab in 0..9 {
+                                        strain[ab] += gv * dy[ab];
+                                    }
+                                }
+                            }
+                        }
+                        for alpha in 0..3 {
+                            accumulator.positions[i][alpha] += slope * plane.normal[alpha];
+                            accumulator.positions[j][alpha] -= slope * plane.normal[alpha];
+                        }
+                        let terms = strain.iter().zip(&plane_strain.height);
+                        for (out, (s, h)) in accumulator.strain.iter_mut().zip(terms) {
+                            *out += s + slope * z * h;
+                        }
+                    }
+                    (accumulator, values, derivatives)
+                },
+            )
+            .map(|(accumulator, _, _)| accumulator)
+            .reduce(|| PlanarAccumulator::new(n_atoms), PlanarAccumulator::add);
+        Ok(total)
+    }
+}

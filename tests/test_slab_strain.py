@@ -1,0 +1,181 @@
+"""Strain gradients and backward products of slabs (``pbc`` true along two cell vectors)
+against independent references: central finite differences of the values under
+r' = r (1 + ε), h' = h (1 + ε) (all nine components), the explicit gradients contracted with
+random ∂L/∂features, and central finite differences of L = Σ G X with respect to the
+periodic cell vectors at fixed positions.
+
+The features do not depend on the non-periodic cell vector: its ∂L/∂cell row is zero, and
+Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R holds whatever that row is.
+"""
+
+import itertools
+
+import ase
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+from test_backward import explicit_reference, random_gradient
+
+import farsighted
+
+from helpers import lode_hypers
+
+SIGMA = 0.8
+# k_cutoff σ = 7.6: the k-space sum is converged to ~1e-13, so that a k-vector crossing the
+# cutoff between two displacements is invisible to the finite differences
+HYPERS = dict(smearing=SIGMA, max_angular=3, max_radial=3, radius=3.0, k_cutoff=9.5)
+DISPLACEMENT = 1e-5
+
+
+def upright_slab():
+    """Two types, a triclinic in-plane cell in the xy plane, atoms at different heights"""
+    cell = [[4.2, 0.0, 0.0], [1.3, 3.9, 0.0], [0.0, 0.0, 0.0]]
+    positions = [[0.2, 0.1, 0.0], [2.3, 1.9, 1.4], [3.1, 0.6, -0.9], [1.0, 2.5, 0.7]]
+    return ase.Atoms("NaClNaCl", positions=positions, cell=cell, pbc=[True, True, False])
+
+
+def tilted_slab():
+    """The upright slab rotated, its periodic vectors as rows 0 and 2 (pbc [True, False,
+    True]) and an arbitrary non-periodic row"""
+    atoms = upright_slab()
+    rotation = Rotation.from_euler("xyz", [0.4, -0.7, 1.1]).as_matrix()
+    a, b, _ = atoms.cell.array @ rotation.T
+    return ase.Atoms(
+        atoms.numbers,
+        positions=atoms.positions @ rotation.T,
+        cell=[a, [0.3, 1.7, -0.4], b],
+        pbc=[True, False, True],
+    )
+
+
+def calculator(exponent):
+    return farsighted.LodeSphericalExpansion(**lode_hypers(exponent=exponent, weight=0.6, **HYPERS))
+
+
+def deformed(atoms, strain):
+    transform = np.eye(3) + strain
+    return ase.Atoms(
+        atoms.numbers,
+        positions=atoms.positions @ transform,
+        cell=atoms.cell.array @ transform,
+        pbc=atoms.pbc,
+    )
+
+
+def values(tensor):
+    return {tuple(key.values.tolist()): block.values for key, block in tensor.items()}
+
+
+SLABS = {"upright": upright_slab, "tilted": tilted_slab}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exponent", [1, 6, 1.5])
+@pytest.mark.parametrize("geometry", SLABS)
+def test_strain_by_finite_differences(exponent, geometry):
+    atoms = SLABS[geometry]()
+    calc = calculator(exponent)
+    tensor = calc.compute(atoms, gradients=["strain"])
+    numeric = {}
+    for alpha, beta in itertools.product(range(3), range(3)):
+        strain = np.zeros((3, 3))
+        strain[alpha, beta] = DISPLACEMENT
+        plus = values(calc.compute(deformed(atoms, strain)))
+        minus = values(calc.compute(deformed(atoms, -strain)))
+        for key in plus:
+            derivative = (plus[key] - minus[key]) / (2 * DISPLACEMENT)
+            numeric.setdefault(key, np.zeros((derivative.shape[0], 3, 3) + derivative.shape[1:]))
+            numeric[key][:, alpha, beta] = derivative
+    scale = max(np.abs(n).max() for n in numeric.values())
+    worst = 0.0
+    for key, block in tensor.items():
+        gradient = block.gradient("strain")
+        assert gradient.samples.column("sample").tolist() == list(range(len(block.samples)))
+        worst = max(worst, np.abs(gradient.values - numeric[tuple(key.values.tolist())]).max())
+    assert worst < 1e-6 * scale, worst / scale
+
+
+@pytest.mark.parametrize("exponent", [1, 6, 1.5])
+@pytest.mark.parametrize("geometry", SLABS)
+def test_backward_against_explicit_gradients(exponent, geometry, rng):
+    """∂L/∂positions and Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R from the backward product against the
+    contracted explicit gradients; the non-periodic row of ∂L/∂cell is zero"""
+    atoms = SLABS[geometry]()
+    calc = calculator(exponent)
+    descriptor = calc.compute(atoms, gradients=["positions", "strain"])
+    gradient = random_gradient(descriptor, rng)
+    [(grad_positions, grad_cell)] = calc.backward(atoms, gradient)
+    [positions], [strain] = explicit_reference(descriptor, gradient, [atoms])
+    assert np.abs(grad_positions - positions).max() < 1e-12 * np.abs(positions).max()
+    assert np.all(grad_cell[~atoms.pbc] == 0.0)
+    virial = atoms.cell.array.T @ grad_cell + atoms.positions.T @ grad_positions
+    # the non-periodic row is set to zero, while the truncated k-space sum depends on the
+    # internal cell's third vector (length ~30 Å) at the level of its truncation, ~1e-13
+    assert np.abs(virial - strain).max() < 1e-11 * np.abs(strain).max()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exponent", [1, 6])
+@pytest.mark.parametrize("geometry", SLABS)
+def test_cell_gradient_by_finite_differences(exponent, geometry, rng):
+    """∂L/∂cell of the periodic rows at fixed Cartesian positions, against central
+    differences of L = Σ G X"""
+    atoms = SLABS[geometry]()
+    calc = calculator(exponent)
+    gradient = random_gradient(calc.compute(atoms), rng)
+
+    def loss(cell):
+        moved = atoms.copy()
+        moved.set_cell(cell, scale_atoms=False)
+        return sum(
+            np.sum(block.values * gradient.block(key).values)
+            for key, block in calc.compute(moved).items()
+        )
+
+    [(_, grad_cell)] = calc.backward(atoms, gradient)
+    numeric = np.zeros((3, 3))
+    for i in np.nonzero(atoms.pbc)[0]:
+        for beta in range(3):
+            step = np.zeros((3, 3))
+            step[i, beta] = DISPLACEMENT
+            cell = atoms.cell.array
+            numeric[i, beta] = (loss(cell + step) - loss(cell - step)) / (2 * DISPLACEMENT)
+    assert np.abs(grad_cell - numeric).max() < 1e-6 * np.abs(numeric).max()
+
+
+def test_split_refuses_backward_and_wires_stay_refused():
+    split = farsighted.LodeSphericalExpansion(
+        **lode_hypers(exponent=1, **dict(HYPERS, k_cutoff=None)), accuracy=1e-6
+    )
+    atoms = upright_slab()
+    gradient = random_gradient(split.compute(atoms), np.random.default_rng(1))
+    with pytest.raises(ValueError, match="not implemented for the Ewald split"):
+        split.backward(atoms, gradient)
+    wire = upright_slab()
+    wire.pbc = [True, False, False]
+    calc = calculator(1)
+    with pytest.raises(ValueError, match="wires"):
+        calc.compute(wire, gradients=["strain"])
+    with pytest.raises(ValueError, match="wires"):
+        calc.backward(wire, gradient)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exponent", [1, 6])
+@pytest.mark.parametrize("geometry", SLABS)
+def test_split_strain_matches_pure_sum(exponent, geometry):
+    """The 2D Ewald split's strain gradients equal those of the converged pure slab sum
+    (checked by finite differences above) within the requested accuracy"""
+    atoms = SLABS[geometry]()
+    common = dict(HYPERS, exponent=exponent, weight=0.6, spline=1e-10)
+    pure = farsighted.LodeSphericalExpansion(**lode_hypers(**dict(common, k_cutoff=12 / SIGMA)))
+    accuracy = 1e-6
+    split = farsighted.LodeSphericalExpansion(
+        **lode_hypers(**dict(common, k_cutoff=None)), accuracy=accuracy
+    )
+    reference = pure.compute(atoms, gradients=["strain"])
+    result = split.compute(atoms, gradients=["strain"])
+    scale = max(np.abs(block.gradient("strain").values).max() for block in reference.blocks())
+    for key, block in reference.items():
+        difference = result.block(key).gradient("strain").values - block.gradient("strain").values
+        assert np.abs(difference).max() <= accuracy * scale, key
