@@ -34,12 +34,3 @@ def test_split_against_explicit_gradients(exponent, rng):
     assert relative_error(grad_cell, reference_cell(atoms, strain, positions)) < 1e-6
     # translation invariance
     assert np.abs(grad_positions.sum(axis=0)).max() < 1e-10 * np.abs(grad_positions).max()
-
-
-def test_split_slabs_refused(rng):
-    atoms = random_triclinic_system(4, seed=2, types=(8, 11))
-    atoms.pbc = [True, True, False]
-    calculator = farsighted.LodeSphericalExpansion(**lode_hypers(), accuracy=1e-4)
-    gradient = random_gradient(calculator.compute(atoms), rng)
-    with pytest.raises(ValueError, match="slabs"):
-        calculator.backward(atoms, gradient)

@@ -143,14 +143,24 @@ def test_cell_gradient_by_finite_differences(exponent, geometry, rng):
     assert np.abs(grad_cell - numeric).max() < 1e-6 * np.abs(numeric).max()
 
 
-def test_split_refuses_backward_and_wires_stay_refused():
+@pytest.mark.parametrize("exponent", [1, 6])
+def test_split_backward_matches_converged_slab_sum(exponent, rng):
+    # the 2D Ewald split against the pure 2D sum at k_cutoff σ = 7.6 (converged to ~1e-13)
+    atoms = tilted_slab()
+    pure = calculator(exponent)
     split = farsighted.LodeSphericalExpansion(
-        **lode_hypers(exponent=1, **dict(HYPERS, k_cutoff=None)), accuracy=1e-6
+        **lode_hypers(exponent=exponent, weight=0.6, **dict(HYPERS, k_cutoff=None)),
+        accuracy=1e-8,
     )
-    atoms = upright_slab()
-    gradient = random_gradient(split.compute(atoms), np.random.default_rng(1))
-    with pytest.raises(ValueError, match="not implemented for the Ewald split"):
-        split.backward(atoms, gradient)
+    gradient = random_gradient(pure.compute(atoms), rng)
+    [(positions, cell)] = split.backward(atoms, gradient)
+    [(expected_positions, expected_cell)] = pure.backward(atoms, gradient)
+    for actual, expected in [(positions, expected_positions), (cell, expected_cell)]:
+        assert np.abs(actual - expected).max() < 1e-6 * np.abs(expected).max()
+
+
+def test_wires_stay_refused():
+    gradient = random_gradient(calculator(1).compute(upright_slab()), np.random.default_rng(1))
     wire = upright_slab()
     wire.pbc = [True, False, False]
     calc = calculator(1)

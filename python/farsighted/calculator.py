@@ -191,8 +191,8 @@ class LodeSphericalExpansion:
             ∂L/∂cell with shape ``(3, 3)`` (derivatives with respect to the cell vectors,
             the rows of ``cell``, at fixed Cartesian positions). Open systems (``pbc`` all
             False) ignore their cell: their ∂L/∂cell is zero. Slabs ignore their
-            non-periodic cell vector: its row of ∂L/∂cell is zero. With ``accuracy``, 3D
-            periodic systems use the Ewald split that :py:meth:`compute` picks for the values
+            non-periodic cell vector: its row of ∂L/∂cell is zero. With ``accuracy``, periodic
+            systems and slabs use the Ewald split that :py:meth:`compute` picks for the values
             alone (without gradients).
 
         Raises

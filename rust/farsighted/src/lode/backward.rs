@@ -54,7 +54,7 @@ impl LodeSphericalExpansion {
     /// twice that of the values, and the memory does not grow as N².
     ///
     /// Open systems (pbc all false) ignore their cell: their `cell` gradient is zero and
-    /// their `strain` is the virial Rᵀ ∂L/∂R. With `accuracy`, 3D periodic systems use the
+    /// their `strain` is the virial Rᵀ ∂L/∂R. With `accuracy`, periodic systems and slabs use the
     /// Ewald split that `compute` picks for the values alone (see `split_backward`).
     ///
     /// Slabs (pbc true along two cell vectors, lode/slab_backward.rs) ignore their
@@ -68,13 +68,6 @@ impl LodeSphericalExpansion {
             if super::slab::is_mixed(system) {
                 // slabs (lode/slab_backward.rs); wires are refused here
                 super::slab::validate_mixed(system, i)?;
-                if self.parameters.accuracy.is_some() {
-                    return Err(Error::InvalidSystem(format!(
-                        "system {i}: backward products are not implemented for slabs with \
-                         `accuracy` (2D Ewald split) yet; use `k_cutoff` (pure 2D k-space \
-                         sum) or contract the explicit gradients"
-                    )));
-                }
             } else if is_open(system) {
                 validate_open(system, i)?;
             } else {

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use super::neighbors::neighbor_list;
+use super::neighbors::{neighbor_list, Neighbor};
 use super::pair_radial::PairRadialIntegral;
 use super::pairs::PairSum;
 use super::positions::{PositionsLayout, SharedRows};
@@ -300,14 +300,7 @@ impl LodeSphericalExpansion {
         let n_features = (self.parameters.max_angular + 1).pow(2) * n_radial;
 
         if let Some(remainder) = &split.remainder {
-            let neighbors = if slab {
-                let mut internal =
-                    super::slab::kspace_system(system, self.basis.support()).into_owned();
-                internal.pbc = [true, true, false];
-                neighbor_list(&internal, &result.centers, split.cutoff)
-            } else {
-                neighbor_list(system, &result.centers, split.cutoff)
-            };
+            let neighbors = self.remainder_neighbors(split, system, &result.centers);
             let sum = PairSum {
                 radial: remainder,
                 system,
@@ -427,6 +420,25 @@ impl LodeSphericalExpansion {
 }
 
 impl LodeSphericalExpansion {
+    /// The images within d_c of each centre for the real-space remainder: periodic in 3D;
+    /// slabs use their internal cell, whose third vector is valid unlike the input's, periodic
+    /// in the plane only
+    pub(super) fn remainder_neighbors(
+        &self,
+        split: &EwaldSplit,
+        system: &System,
+        centers: &[usize],
+    ) -> Vec<Vec<Neighbor>> {
+        if super::slab::is_slab(system) {
+            let mut internal =
+                super::slab::kspace_system(system, self.basis.support()).into_owned();
+            internal.pbc = [true, true, false];
+            neighbor_list(&internal, centers, split.cutoff)
+        } else {
+            neighbor_list(system, centers, split.cutoff)
+        }
+    }
+
     /// Use σw = σ 2^{grid/4} for all systems instead of the cost model's choice (None: the
     /// cost model again)
     pub fn force_ewald_grid(&self, grid: Option<i32>) {

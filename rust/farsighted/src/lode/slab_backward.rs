@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::backward::{cell_gradient, BackwardGradients, SystemInput};
-use super::periodic::ParityFeatures;
+use super::pair_backward::feature_rows;
 use super::planar::PlanarProjection;
 use super::slab::{internal_system, Plane};
 use super::slab_strain::PlaneStrain;
@@ -48,6 +48,23 @@ impl PlanarAccumulator {
     }
 }
 
+/// ∂L/∂cell of a slab from Ξ and ∂L/∂R: computed on the internal cell (a, b, L n̂), whose
+/// rows a, b are the periodic rows of the input; the non-periodic row's gradient is zero
+pub(super) fn slab_cell_gradient(
+    system: &System,
+    strain: &[[f64; 3]; 3],
+    positions: &[[f64; 3]],
+) -> [[f64; 3]; 3] {
+    let internal = internal_system(system, 0.0);
+    let internal_cell = cell_gradient(&internal, strain, positions);
+    let mut cell = [[0.0; 3]; 3];
+    let periodic = (0..3).filter(|&d| system.pbc[d]);
+    for (row, d) in periodic.enumerate() {
+        cell[d] = internal_cell[row];
+    }
+    cell
+}
+
 impl LodeSphericalExpansion {
     pub(super) fn backward_slab_system(
         &self,
@@ -72,13 +89,7 @@ impl LodeSphericalExpansion {
                 result.strain[alpha][beta] += planar.strain[3 * alpha + beta];
             }
         }
-        // rows (a, b, L n̂) of the internal cell: a, b are the periodic rows of the input
-        let internal_cell = cell_gradient(&internal, &result.strain, &result.positions);
-        result.cell = [[0.0; 3]; 3];
-        let periodic = (0..3).filter(|&d| system.pbc[d]);
-        for (row, d) in periodic.enumerate() {
-            result.cell[d] = internal_cell[row];
-        }
+        result.cell = slab_cell_gradient(system, &result.strain, &result.positions);
         Ok(result)
     }
 
@@ -122,17 +133,7 @@ impl LodeSphericalExpansion {
             .collect();
 
         // G with all features of a row together, indexed by lm_index(l, m) * n_radial + n
-        let parities = [false, true].map(|odd| ParityFeatures::new(max_angular, n_radial, odd));
-        let rows = input.centers.len() * n_types;
-        let mut g = vec![0.0; rows * n_features];
-        for (parity, features) in parities.iter().enumerate() {
-            let len = features.len();
-            for row in 0..rows {
-                for (index, &global) in features.global.iter().enumerate() {
-                    g[row * n_features + global] = input.g[parity][row * len + index];
-                }
-            }
-        }
+        let g = feature_rows(input, max_angular, n_radial);
 
         let n_functions = projection.n_functions();
         let total = input

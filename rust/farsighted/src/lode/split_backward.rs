@@ -1,5 +1,5 @@
-//! Backward product of the Ewald split (`accuracy`, 3D periodic systems), term by term as in
-//! `ewald::compute_split_system`:
+//! Backward product of the Ewald split (`accuracy`, 3D periodic systems and slabs), term by
+//! term as in `ewald::compute_split_system`:
 //!
 //! - the wide part is the k-space backward product of the split's inner calculator (σw, the
 //!   split's k-cutoff, its k = 0 term for p = 0 and p > 3);
@@ -8,6 +8,9 @@
 //!   virial Ξ = Σ d ⊗ v is its strain derivative;
 //! - for 0 < p ≤ 3, the k = 0 term removed from the remainder, -(N_a/V) ĥ(0) √(4π) Iₙ₀(0),
 //!   depends on the cell through 1/V only: its strain derivative is -δ_αβ times itself;
+//! - slabs: the wide part is the slab backward product, the remainder runs over in-plane
+//!   images, and for 0 < p ≤ 2 the planar constant -(N_a/A) K √(4π) Iₙ₀(0) depends on the
+//!   cell through 1/A: A ∂(1/A)/∂ε_αβ = -(δ_αβ - n_α n_β);
 //! - the centre's own remainder and the `center_atom_weight` term are constants.
 //!
 //! σw is the one `compute` picks for the values alone (no gradients asked), so that backward
@@ -15,8 +18,10 @@
 //! the same features within `accuracy`.
 
 use super::backward::{cell_gradient, BackwardGradients, SystemInput};
-use super::neighbors::neighbor_list;
 use super::pair_backward::{feature_rows, pair_sums_backward};
+use super::slab::{is_slab, Plane};
+use super::slab_backward::slab_cell_gradient;
+use super::slab_strain::inverse_area_strain;
 use super::{Gradients, LodeSphericalExpansion};
 use crate::{Error, System};
 
@@ -29,7 +34,12 @@ impl LodeSphericalExpansion {
     ) -> Result<BackwardGradients, Error> {
         let split = self.split_tables(self.choose_split(system, Gradients::default()))?;
         let inner = &split.inner;
-        let mut result = inner.backward_system(inner.radial()?, s, system, input, false)?;
+        let slab = is_slab(system);
+        let mut result = if slab {
+            inner.backward_slab_system(inner.radial()?, s, system, input)?
+        } else {
+            inner.backward_system(inner.radial()?, s, system, input, false)?
+        };
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);
@@ -40,7 +50,7 @@ impl LodeSphericalExpansion {
 
         let sizes = (self.parameters.max_angular, self.n_radial());
         let g = feature_rows(input, sizes.0, sizes.1);
-        let neighbors = neighbor_list(system, &input.centers, split.cutoff);
+        let neighbors = self.remainder_neighbors(&split, system, &input.centers);
         let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
             neighbors[c].iter().map(|n| (n.atom, n.vector))
         });
@@ -56,28 +66,51 @@ impl LodeSphericalExpansion {
         }
 
         let p = self.parameters.exponent;
-        if p > 0.0 && p <= 3.0 {
-            // Σ G · (N_a/V) ĥ(0) √(4π) Iₙ₀(0) over the (l, m) = (0, 0) features, which come
-            // first in each row
-            let zero = self
-                .density
-                .fourier_difference_at_zero(split.wide_smearing())
-                * (4.0 * std::f64::consts::PI).sqrt()
-                / system.volume();
+        // the pure sums drop k = 0 for 0 < p ≤ 3 in 3D and k∥ = 0 for 0 < p ≤ 2 in slabs
+        let largest = if slab { 2.0 } else { 3.0 };
+        if p > 0.0 && p <= largest {
+            // the constant per atom removed from l = 0, -(N_a/V) ĥ(0) √(4π) Iₙ₀(0) in 3D and
+            // -(N_a/A) K √(4π) Iₙ₀(0) for slabs, depends on the cell through 1/V or 1/A only
+            let (constant, strain) = if slab {
+                let plane = Plane::new(system);
+                (
+                    self.density
+                        .planar_difference_at_zero(split.wide_smearing())
+                        / plane.area,
+                    inverse_area_strain(plane.normal),
+                )
+            } else {
+                (
+                    self.density
+                        .fourier_difference_at_zero(split.wide_smearing())
+                        / system.volume(),
+                    // V ∂(1/V)/∂ε_αβ = -δ_αβ
+                    [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, -1.0],
+                )
+            };
+            let zero = constant * (4.0 * std::f64::consts::PI).sqrt();
+            // Σ G · (removed constant), over the (l, m) = (0, 0) features, which come first
+            // in each row
             let n_features = g.len() / (input.centers.len() * input.neighbor_types.len());
-            let mut lattice = 0.0;
+            let mut removed = 0.0;
             for (row, g) in g.chunks(n_features).enumerate() {
                 let a = input.neighbor_types[row % input.neighbor_types.len()];
                 let count = system.types.iter().filter(|&&x| x == a).count() as f64;
                 for (g, radial) in g.iter().zip(&self.radial_at_zero) {
-                    lattice += g * count * zero * radial;
+                    removed -= g * count * zero * radial;
                 }
             }
             for alpha in 0..3 {
-                result.strain[alpha][alpha] += lattice;
+                for beta in 0..3 {
+                    result.strain[alpha][beta] += strain[3 * alpha + beta] * removed;
+                }
             }
         }
-        result.cell = cell_gradient(system, &result.strain, &result.positions);
+        result.cell = if slab {
+            slab_cell_gradient(system, &result.strain, &result.positions)
+        } else {
+            cell_gradient(system, &result.strain, &result.positions)
+        };
         Ok(result)
     }
 }
