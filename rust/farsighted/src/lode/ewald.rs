@@ -45,9 +45,10 @@ const MAX_GRID: i32 = 40;
 /// Relative costs of the cost model, per feature: one (atom, k-vector) term of the values, one
 /// (atom pair, k-vector) term of the positions gradients, and one real-space pair (values,
 /// and with positions gradients). Rough: tuned on this machine (2 cores) with random Na/Cl
-/// boxes at 0.04 atoms/Å³ (lmax 4, nmax 5, radius 4 Å, ε = 1e-3, σ = 1 Å, positions
-/// gradients, N = 216 and 512): COST_K_POSITIONS = 0.05, 0.25, 1, 4 gave 0.77, 0.58, 0.74,
-/// 0.94 s at N = 216 and 3.6, 3.0, 3.4, 5.4 s at N = 512. Not measured independently yet.
+/// boxes at 0.04 atoms/Å³ (lmax 4, nmax 5, radius 4 Å, σ = 1 Å, positions gradients). With
+/// ε = 9.2e-3 at N = 216 the time is flat within 5% for σw from 2.4 to 3.4 Å (0.35 s; the
+/// model picks 2.4 Å), and at N = 512 (ε = 1.1e-2) the model's σw = 3.4 Å takes 1.9 s where
+/// the best grid value, 4 Å, takes 1.6 s.
 const COST_K_VALUES: f64 = 1.0;
 const COST_K_POSITIONS: f64 = 0.25;
 const COST_PAIR_VALUES: f64 = 10.0;
@@ -98,7 +99,8 @@ impl LodeSphericalExpansion {
             .iter()
             .map(|b| b.iter().map(|x| x * x).sum::<f64>().sqrt())
             .fold(f64::INFINITY, f64::min);
-        let reach = (2.0 * (1.0 / accuracy).ln()).sqrt();
+        // d_c ≈ radius + σw √(2 ln(1/(R_SCALE ε))): the Gaussian tail of g_σw below R_SCALE ε
+        let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
         let mut best = (f64::INFINITY, 0);
         for grid in 0..=MAX_GRID {
             let wide = wide_smearing(sigma, grid);

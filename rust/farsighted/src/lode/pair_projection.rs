@@ -81,14 +81,14 @@ impl PairProjection {
         let size = (2 * l + 1) * n_radial;
         let f = &self.radial[l * n_radial..(l + 1) * n_radial];
         let df = &self.dradial[l * n_radial..(l + 1) * n_radial];
-        for (i, m) in (-(l as isize)..=(l as isize)).enumerate() {
-            let lm = lm_index(l, m);
-            let (yu, dy) = (self.y_direction[lm], self.dy[lm]);
-            for a in 0..3 {
-                let start = a * size + i * n_radial;
-                let out = &mut gradient[start..start + n_radial];
+        let first = lm_index(l, -(l as isize));
+        let yu = &self.y_direction[first..first + 2 * l + 1];
+        let dy = &self.dy[first..first + 2 * l + 1];
+        for (a, rows) in gradient[..3 * size].chunks_exact_mut(size).enumerate() {
+            for ((out, yu), dy) in rows.chunks_exact_mut(n_radial).zip(yu).zip(dy) {
+                let (yu, dy) = (yu[a], dy[a]);
                 for ((o, f), df) in out.iter_mut().zip(f).zip(df) {
-                    *o += df * yu[a] + f * dy[a];
+                    *o += df * yu + f * dy;
                 }
             }
         }
