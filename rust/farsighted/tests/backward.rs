@@ -1,8 +1,11 @@
 //! The backward product against the explicit positions and strain gradients contracted with
 //! random ∂L/∂features, and against finite differences of L with respect to the cell.
 
+mod common;
+
+use common::{contract, flat, random_gradient, relative_difference};
 use farsighted::{
-    BackwardGradients, BlockData, Descriptor, Gradients, LodeSphericalExpansion, Selection, System,
+    BackwardGradients, BlockData, Gradients, LodeSphericalExpansion, Selection, System,
 };
 
 fn calculator(exponent: u32, weight: f64) -> LodeSphericalExpansion {
@@ -43,70 +46,6 @@ fn systems() -> Vec<System> {
     ]
 }
 
-/// Deterministic numbers in [-1, 1)
-fn random_values(seed: u64, n: usize) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
-
-/// Random G with the metadata of `descriptor`
-fn random_gradient(descriptor: &Descriptor, seed: u64) -> Vec<BlockData> {
-    descriptor
-        .blocks
-        .iter()
-        .enumerate()
-        .map(|(b, block)| BlockData {
-            values: random_values(seed + b as u64, block.values.len()),
-            positions: None,
-            strain: None,
-            ..block.clone()
-        })
-        .collect()
-}
-
-/// ∂L/∂positions and ∂L/∂strain of one system
-type Reference = (Vec<[f64; 3]>, [[f64; 3]; 3]);
-
-/// Σ G · ∂X/∂r and Σ G · ∂X/∂ε from the explicit gradients
-fn contract(descriptor: &Descriptor, gradient: &[BlockData], systems: &[System]) -> Vec<Reference> {
-    let mut result: Vec<_> = systems
-        .iter()
-        .map(|s| (vec![[0.0; 3]; s.size()], [[0.0; 3]; 3]))
-        .collect();
-    for (block, g) in descriptor.blocks.iter().zip(gradient) {
-        let size = block.n_components * block.n_properties;
-        let positions = block.positions.as_ref().unwrap();
-        for (row, chunk) in positions.samples.chunks(3).enumerate() {
-            let (sample, s, j) = (chunk[0] as usize, chunk[1] as usize, chunk[2] as usize);
-            for alpha in 0..3 {
-                for f in 0..size {
-                    result[s].0[j][alpha] += g.values[sample * size + f]
-                        * positions.values[(row * 3 + alpha) * size + f];
-                }
-            }
-        }
-        let strain = block.strain.as_ref().unwrap();
-        for (sample, &[s, _]) in block.samples.iter().enumerate() {
-            for ab in 0..9 {
-                for f in 0..size {
-                    result[s as usize].1[ab / 3][ab % 3] +=
-                        g.values[sample * size + f] * strain.values[(sample * 9 + ab) * size + f];
-                }
-            }
-        }
-    }
-    result
-}
-
 /// h⁻ᵀ (Ξ − Rᵀ ∂L/∂R) with the inverse from cofactors
 fn reference_cell(
     system: &System,
@@ -140,15 +79,6 @@ fn reference_cell(
     cell
 }
 
-fn relative_difference(actual: &[f64], expected: &[f64]) -> f64 {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let error = actual
-        .iter()
-        .zip(expected)
-        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-    error / scale
-}
-
 fn check_against_explicit(calculator: &LodeSphericalExpansion, selection: &Selection, seed: u64) {
     let systems = systems();
     let all = Gradients {
@@ -165,7 +95,6 @@ fn check_against_explicit(calculator: &LodeSphericalExpansion, selection: &Selec
             cell,
             strain: actual_strain,
         } = &backward[s];
-        let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<f64>>();
         let errors = [
             relative_difference(&flat(actual_positions), &flat(positions)),
             relative_difference(&flat(actual_strain), &flat(strain)),
@@ -220,20 +149,7 @@ fn cell_gradient_finite_differences() {
     };
     let descriptor = compute(&system);
     let gradient = random_gradient(&descriptor, 11);
-    let loss = |system: &System| -> f64 {
-        compute(system)
-            .blocks
-            .iter()
-            .zip(&gradient)
-            .map(|(x, g)| {
-                x.values
-                    .iter()
-                    .zip(&g.values)
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-            })
-            .sum()
-    };
+    let loss = |system: &System| common::loss(&compute(system), &gradient);
     let backward = calculator
         .backward(std::slice::from_ref(&system), &gradient)
         .unwrap();

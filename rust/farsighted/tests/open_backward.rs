@@ -1,7 +1,10 @@
 //! The backward product of open systems against the explicit positions and strain gradients
 //! contracted with random ∂L/∂features, and against finite differences of L = Σ G X.
 
-use farsighted::{BlockData, Descriptor, Gradients, LodeSphericalExpansion, Selection, System};
+mod common;
+
+use common::{contract, flat, random_gradient, relative_difference};
+use farsighted::{Gradients, LodeSphericalExpansion, Selection, System};
 
 fn calculator(exponent: u32, weight: f64) -> LodeSphericalExpansion {
     LodeSphericalExpansion::from_json(&format!(
@@ -65,83 +68,6 @@ fn periodic() -> System {
     }
 }
 
-/// Deterministic numbers in [-1, 1)
-fn random_values(seed: u64, n: usize) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(2862933555777941757)
-        .wrapping_add(3037000493);
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
-
-/// Random G with the metadata of `descriptor`
-fn random_gradient(descriptor: &Descriptor, seed: u64) -> Vec<BlockData> {
-    descriptor
-        .blocks
-        .iter()
-        .enumerate()
-        .map(|(b, block)| BlockData {
-            values: random_values(seed + b as u64, block.values.len()),
-            positions: None,
-            strain: None,
-            ..block.clone()
-        })
-        .collect()
-}
-
-/// (Σ G · ∂X/∂r, Σ G · ∂X/∂ε) of each system, from the explicit gradients
-type Reference = (Vec<f64>, Vec<f64>);
-
-fn contract(descriptor: &Descriptor, gradient: &[BlockData], systems: &[System]) -> Vec<Reference> {
-    let mut result: Vec<_> = systems
-        .iter()
-        .map(|s| (vec![0.0; 3 * s.size()], vec![0.0; 9]))
-        .collect();
-    for (block, g) in descriptor.blocks.iter().zip(gradient) {
-        let size = block.n_components * block.n_properties;
-        let positions = block.positions.as_ref().unwrap();
-        for (row, chunk) in positions.samples.chunks(3).enumerate() {
-            let (sample, s, j) = (chunk[0] as usize, chunk[1] as usize, chunk[2] as usize);
-            for alpha in 0..3 {
-                for f in 0..size {
-                    result[s].0[3 * j + alpha] += g.values[sample * size + f]
-                        * positions.values[(row * 3 + alpha) * size + f];
-                }
-            }
-        }
-        let strain = block.strain.as_ref().unwrap();
-        for (sample, &[s, _]) in block.samples.iter().enumerate() {
-            for ab in 0..9 {
-                for f in 0..size {
-                    result[s as usize].1[ab] +=
-                        g.values[sample * size + f] * strain.values[(sample * 9 + ab) * size + f];
-                }
-            }
-        }
-    }
-    result
-}
-
-/// max |actual - expected| / max |expected| (the absolute error when expected is zero)
-fn relative_difference(actual: &[f64], expected: &[f64]) -> f64 {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let error = actual
-        .iter()
-        .zip(expected)
-        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-    if scale == 0.0 {
-        error
-    } else {
-        error / scale
-    }
-}
-
 /// Largest relative error of the positions and strain gradients over the systems
 fn check_against_explicit(
     calculator: &LodeSphericalExpansion,
@@ -160,10 +86,9 @@ fn check_against_explicit(
     let mut largest: f64 = 0.0;
     for (s, (system, (positions, strain))) in systems.iter().zip(&reference).enumerate() {
         let result = &backward[s];
-        let flat = |v: &[[f64; 3]]| v.iter().flatten().copied().collect::<Vec<f64>>();
         let errors = [
-            relative_difference(&flat(&result.positions), positions),
-            relative_difference(&flat(&result.strain), strain),
+            relative_difference(&flat(&result.positions), &flat(positions)),
+            relative_difference(&flat(&result.strain), &flat(strain)),
         ];
         // the periodic path's own tolerance (its tests) for the periodic systems of mixed lists
         let tolerance = if system.pbc == [false; 3] {
@@ -256,20 +181,7 @@ fn open_positions_finite_differences() {
             .unwrap()
     };
     let gradient = random_gradient(&compute(&system), 13);
-    let loss = |system: &System| -> f64 {
-        compute(system)
-            .blocks
-            .iter()
-            .zip(&gradient)
-            .map(|(x, g)| {
-                x.values
-                    .iter()
-                    .zip(&g.values)
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-            })
-            .sum()
-    };
+    let loss = |system: &System| common::loss(&compute(system), &gradient);
     let backward = calculator
         .backward(std::slice::from_ref(&system), &gradient)
         .unwrap();

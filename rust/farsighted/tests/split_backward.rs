@@ -3,6 +3,9 @@
 //! differences of L with respect to the cell, and against the backward product of the
 //! converged pure k-space sum.
 
+mod common;
+
+use common::{contract, flat, random_gradient, relative_difference};
 use farsighted::{BlockData, Descriptor, Gradients, LodeSphericalExpansion, Selection, System};
 
 const ALL: Gradients = Gradients {
@@ -38,74 +41,12 @@ fn system() -> System {
     }
 }
 
-/// Deterministic numbers in [-1, 1)
-fn random_values(seed: u64, n: usize) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
-}
-
-/// Random G with the metadata of `descriptor`
-fn random_gradient(descriptor: &Descriptor, seed: u64) -> Vec<BlockData> {
-    descriptor
-        .blocks
-        .iter()
-        .enumerate()
-        .map(|(b, block)| BlockData {
-            values: random_values(seed + b as u64, block.values.len()),
-            positions: None,
-            strain: None,
-            ..block.clone()
-        })
-        .collect()
-}
-
-/// Σ G · ∂X/∂r and Σ G · ∂X/∂ε of one system from the explicit gradients
-fn contract(descriptor: &Descriptor, gradient: &[BlockData], n_atoms: usize) -> Vec<f64> {
-    let mut positions = vec![0.0; 3 * n_atoms];
-    let mut strain = vec![0.0; 9];
-    for (block, g) in descriptor.blocks.iter().zip(gradient) {
-        let size = block.n_components * block.n_properties;
-        let explicit = block.positions.as_ref().unwrap();
-        for (row, chunk) in explicit.samples.chunks(3).enumerate() {
-            let (sample, j) = (chunk[0] as usize, chunk[2] as usize);
-            for alpha in 0..3 {
-                for f in 0..size {
-                    positions[3 * j + alpha] +=
-                        g.values[sample * size + f] * explicit.values[(row * 3 + alpha) * size + f];
-                }
-            }
-        }
-        let explicit = block.strain.as_ref().unwrap();
-        for sample in 0..block.samples.len() {
-            for (ab, strain) in strain.iter_mut().enumerate() {
-                for f in 0..size {
-                    *strain +=
-                        g.values[sample * size + f] * explicit.values[(sample * 9 + ab) * size + f];
-                }
-            }
-        }
-    }
-    positions.extend(strain);
-    positions
-}
-
-/// max |a - b| / max |b|
-fn relative_difference(actual: &[f64], expected: &[f64]) -> f64 {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let error = actual
-        .iter()
-        .zip(expected)
-        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-    error / scale
+/// ∂L/∂positions followed by ∂L/∂strain from the explicit gradients
+fn flat_reference(descriptor: &Descriptor, g: &[BlockData], system: &System) -> Vec<f64> {
+    let (positions, strain) = contract(descriptor, g, std::slice::from_ref(system)).remove(0);
+    let mut all = flat(&positions);
+    all.extend(flat(&strain));
+    all
 }
 
 /// ∂L/∂positions followed by ∂L/∂strain from `backward`
@@ -153,7 +94,7 @@ fn split_backward_matches_explicit_gradients() {
             .compute(std::slice::from_ref(&system), ALL, &selection)
             .unwrap();
         let g = random_gradient(&descriptor, 100 + seed as u64);
-        let expected = contract(&descriptor, &g, system.size());
+        let expected = flat_reference(&descriptor, &g, &system);
         let actual = backward(&calculator, &system, &g);
         let error = relative_difference(&actual, &expected);
         println!("p={p} weight={weight} sigma_w={wide:.3} d_c={cutoff:.2}: {error:.1e}");
@@ -175,7 +116,7 @@ fn slab_split_backward_matches_explicit_gradients() {
             .compute(std::slice::from_ref(&slab), ALL, &Selection::default())
             .unwrap();
         let g = random_gradient(&descriptor, 200 + seed as u64);
-        let expected = contract(&descriptor, &g, slab.size());
+        let expected = flat_reference(&descriptor, &g, &slab);
         let actual = backward(&calculator, &slab, &g);
         let error = relative_difference(&actual, &expected);
         println!("slab p={p} weight={weight} grid={grid}: {error:.1e}");
@@ -209,20 +150,7 @@ fn split_cell_gradient_finite_differences() {
             .unwrap()
     };
     let g = random_gradient(&compute(&system), 11);
-    let loss = |system: &System| -> f64 {
-        compute(system)
-            .blocks
-            .iter()
-            .zip(&g)
-            .map(|(x, g)| {
-                x.values
-                    .iter()
-                    .zip(&g.values)
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-            })
-            .sum()
-    };
+    let loss = |system: &System| common::loss(&compute(system), &g);
     let cell = calculator
         .backward(std::slice::from_ref(&system), &g)
         .unwrap()

@@ -8,7 +8,7 @@
 //! and with respect to the strain they contract Mf(k) = Σᵢₐ Gᵢₐf Sᵢₐ(k) (a second matrix
 //! product) with the strain table ∂W/∂ε. The cell gradient follows from the strain one.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use rayon::prelude::*;
 
@@ -42,6 +42,17 @@ pub(super) struct SystemInput {
     pub neighbor_types: Vec<i32>,
     /// (centre × neighbour type, feature of the parity) row-major, per parity
     pub g: [Vec<f64>; 2],
+}
+
+impl SystemInput {
+    /// The index in `neighbor_types` of each atom's type (None for other types)
+    pub fn atom_type_index(&self, system: &System) -> Vec<Option<usize>> {
+        system
+            .types
+            .iter()
+            .map(|t| self.neighbor_types.binary_search(t).ok())
+            .collect()
+    }
 }
 
 impl LodeSphericalExpansion {
@@ -295,17 +306,7 @@ impl LodeSphericalExpansion {
         if in_plane_only {
             kvectors = super::slab::in_plane_k_vectors(kvectors);
         }
-        let type_index: BTreeMap<i32, usize> = input
-            .neighbor_types
-            .iter()
-            .enumerate()
-            .map(|(t, &a)| (a, t))
-            .collect();
-        let atom_type_index: Vec<Option<usize>> = system
-            .types
-            .iter()
-            .map(|t| type_index.get(t).copied())
-            .collect();
+        let atom_type_index = input.atom_type_index(system);
         let chunk_input = ChunkInput {
             phases: &phases,
             centers: &input.centers,

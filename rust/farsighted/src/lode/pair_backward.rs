@@ -124,11 +124,7 @@ where
         .chunks(n_features)
         .map(|row| row.iter().any(|&v| v != 0.0))
         .collect();
-    let atom_type: Vec<Option<usize>> = system
-        .types
-        .iter()
-        .map(|t| input.neighbor_types.binary_search(t).ok())
-        .collect();
+    let atom_type = input.atom_type_index(system);
 
     // at most ~4 accumulators of N vectors per thread
     let min_len = input.centers.len() / (4 * rayon::current_num_threads()).max(1);

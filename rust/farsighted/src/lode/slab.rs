@@ -153,6 +153,29 @@ pub(crate) fn in_plane_k_vectors(kvectors: KVectors) -> KVectors {
 }
 
 impl LodeSphericalExpansion {
+    /// The heights n̂·rⱼ of the atoms and the planar kernels Pₗₙ(z) over their range
+    pub(super) fn planar_projection(
+        &self,
+        system: &System,
+        plane: &Plane,
+    ) -> Result<(Vec<f64>, PlanarProjection), Error> {
+        let heights: Vec<f64> = system
+            .positions
+            .iter()
+            .map(|&r| dot(r, plane.normal))
+            .collect();
+        let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - heights.iter().copied().fold(f64::INFINITY, f64::min);
+        let projection = PlanarProjection::new(
+            &self.basis,
+            self.parameters.max_angular,
+            self.density,
+            z_max,
+            self.parameters.spline_accuracy,
+        )?;
+        Ok((heights, projection))
+    }
+
     /// Values of one slab; positions gradients are written into `outputs` directly, except
     /// the centres' own rows
     #[allow(clippy::too_many_arguments)]
@@ -176,21 +199,8 @@ impl LodeSphericalExpansion {
         }
 
         let plane = Plane::new(system);
-        let heights: Vec<f64> = system
-            .positions
-            .iter()
-            .map(|&r| dot(r, plane.normal))
-            .collect();
-        let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            - heights.iter().copied().fold(f64::INFINITY, f64::min);
+        let (heights, projection) = self.planar_projection(system, &plane)?;
         let max_angular = self.parameters.max_angular;
-        let projection = PlanarProjection::new(
-            &self.basis,
-            max_angular,
-            self.density,
-            z_max,
-            self.parameters.spline_accuracy,
-        )?;
         let mut harmonics = SolidHarmonics::new(max_angular);
         harmonics.compute(plane.normal);
         let y: Vec<f64> = harmonics.values.iter().map(|v| v / plane.area).collect();

@@ -8,13 +8,10 @@
 //! too (L does not depend on it), so Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R holds for the input's cell as
 //! well, whatever its non-periodic row.
 
-use std::collections::BTreeMap;
-
 use rayon::prelude::*;
 
 use super::backward::{cell_gradient, BackwardGradients, SystemInput};
 use super::pair_backward::feature_rows;
-use super::planar::PlanarProjection;
 use super::slab::{internal_system, Plane};
 use super::slab_strain::PlaneStrain;
 use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
@@ -105,32 +102,9 @@ impl LodeSphericalExpansion {
         let n_types = input.neighbor_types.len();
         let n_atoms = system.size();
         let plane = Plane::new(system);
-        let heights: Vec<f64> = system
-            .positions
-            .iter()
-            .map(|r| (0..3).map(|alpha| r[alpha] * plane.normal[alpha]).sum())
-            .collect();
-        let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            - heights.iter().copied().fold(f64::INFINITY, f64::min);
-        let projection = PlanarProjection::new(
-            &self.basis,
-            max_angular,
-            self.density,
-            z_max,
-            self.parameters.spline_accuracy,
-        )?;
+        let (heights, projection) = self.planar_projection(system, &plane)?;
         let plane_strain = PlaneStrain::new(plane.normal, plane.area, max_angular);
-        let type_index: BTreeMap<i32, usize> = input
-            .neighbor_types
-            .iter()
-            .enumerate()
-            .map(|(t, &a)| (a, t))
-            .collect();
-        let atom_type_index: Vec<Option<usize>> = system
-            .types
-            .iter()
-            .map(|t| type_index.get(t).copied())
-            .collect();
+        let atom_type_index = input.atom_type_index(system);
 
         // G with all features of a row together, indexed by lm_index(l, m) * n_radial + n
         let g = feature_rows(input, max_angular, n_radial);
