@@ -103,4 +103,3 @@ def test_conflicting_parameters():
         farsighted.LodeSphericalExpansion(**lode_hypers(), k_cutoff=3.0, accuracy=1e-4)
     with pytest.raises(ValueError, match="accuracy"):
         farsighted.LodeSphericalExpansion(**lode_hypers(), accuracy=0.5)
-
