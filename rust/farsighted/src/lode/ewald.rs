@@ -351,18 +351,7 @@ impl LodeSphericalExpansion {
                 }
             }
 
-            let p = self.parameters.exponent;
-            if slab && p > 0.0 && p <= 2.0 {
-                // the planar convention φ(0) = 0 of the wide part: the remainder's planar
-                // average at its own sheet, K = 2π ∫ r (g_σ - g_σw) dr, is a constant per atom
-                // that the pure 2D sum does not have (strain: through 1/A only)
-                let plane = super::slab::Plane::new(system);
-                let inverse_area = super::slab_strain::inverse_area_strain(plane.normal);
-                let zero = self
-                    .density
-                    .planar_difference_at_zero(split.inner.parameters.smearing)
-                    * (4.0 * std::f64::consts::PI).sqrt()
-                    / plane.area;
+            if let Some((zero, strain_factor)) = self.removed_constant(split, system) {
                 for (&a, &t) in &result.type_index {
                     let count = system.types.iter().filter(|&&x| x == a).count() as f64;
                     for c in 0..result.centers.len() {
@@ -371,33 +360,9 @@ impl LodeSphericalExpansion {
                             let correction = -count * zero * self.radial_at_zero[n];
                             result.values[r * n_features + n] += correction;
                             if gradients.strain {
-                                for (ab, factor) in inverse_area.iter().enumerate() {
+                                for (ab, factor) in strain_factor.iter().enumerate() {
                                     result.strain[(r * 9 + ab) * n_features + n] +=
                                         factor * correction;
-                                }
-                            }
-                        }
-                    }
-                }
-            } else if !slab && p > 0.0 && p <= 3.0 {
-                // remove the k = 0 term carried by the remainder, (N_a/V) ĥ(0) √(4π) Iₙ₀(0),
-                // and its strain derivative (∂(1/V)/∂ε_αβ = -δ_αβ / V)
-                let zero = self
-                    .density
-                    .fourier_difference_at_zero(split.inner.parameters.smearing)
-                    * (4.0 * std::f64::consts::PI).sqrt()
-                    / system.volume();
-                for (&a, &t) in &result.type_index {
-                    let count = system.types.iter().filter(|&&x| x == a).count() as f64;
-                    for c in 0..result.centers.len() {
-                        let r = c * n_types + t;
-                        for n in 0..n_radial {
-                            let correction = -count * zero * self.radial_at_zero[n];
-                            result.values[r * n_features + n] += correction;
-                            if gradients.strain {
-                                for alpha in 0..3 {
-                                    result.strain[(r * 9 + 4 * alpha) * n_features + n] -=
-                                        correction;
                                 }
                             }
                         }
@@ -422,6 +387,44 @@ impl LodeSphericalExpansion {
 }
 
 impl LodeSphericalExpansion {
+    /// The constant per atom of a neighbour type that the split removes from the l = 0
+    /// features (times √(4π); the features get -N_a × it × Iₙ₀(0)), and the strain
+    /// derivative of its cell factor relative to itself, indexed by 3α + β; None where there
+    /// is none.
+    ///
+    /// 3D, 0 < p ≤ 3: the pure k-space sum drops k = 0, but the remainder carries its
+    /// integral, ĥ(0)/V with ĥ(0) = f(σ) - f(σw); V ∂(1/V)/∂ε_αβ = -δ_αβ.
+    /// Slabs, 0 < p ≤ 2: the planar convention φ(0) = 0 of the wide part; the remainder's
+    /// planar average at its own sheet, K/A with K = 2π ∫ r (g_σ - g_σw) dr, is a constant the
+    /// pure 2D sum does not have; A ∂(1/A)/∂ε_αβ = -(δ_αβ - n_α n_β).
+    pub(super) fn removed_constant(
+        &self,
+        split: &EwaldSplit,
+        system: &System,
+    ) -> Option<(f64, [f64; 9])> {
+        let p = self.parameters.exponent;
+        let wide = split.wide_smearing();
+        let (constant, strain) = if super::slab::is_slab(system) {
+            if !(p > 0.0 && p <= 2.0) {
+                return None;
+            }
+            let plane = super::slab::Plane::new(system);
+            (
+                self.density.planar_difference_at_zero(wide) / plane.area,
+                super::slab_strain::inverse_area_strain(plane.normal),
+            )
+        } else {
+            if !(p > 0.0 && p <= 3.0) {
+                return None;
+            }
+            (
+                self.density.fourier_difference_at_zero(wide) / system.volume(),
+                [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, -1.0],
+            )
+        };
+        Some((constant * (4.0 * std::f64::consts::PI).sqrt(), strain))
+    }
+
     /// The images within d_c of each centre for the real-space remainder: periodic in 3D;
     /// slabs use their internal cell, whose third vector is valid unlike the input's, periodic
     /// in the plane only

@@ -19,9 +19,8 @@
 
 use super::backward::{cell_gradient, BackwardGradients, SystemInput};
 use super::pair_backward::{feature_rows, pair_sums_backward};
-use super::slab::{is_slab, Plane};
+use super::slab::is_slab;
 use super::slab_backward::slab_cell_gradient;
-use super::slab_strain::inverse_area_strain;
 use super::{Gradients, LodeSphericalExpansion};
 use crate::{Error, System};
 
@@ -65,37 +64,18 @@ impl LodeSphericalExpansion {
             }
         }
 
-        let p = self.parameters.exponent;
-        // the pure sums drop k = 0 for 0 < p ≤ 3 in 3D and k∥ = 0 for 0 < p ≤ 2 in slabs
-        let largest = if slab { 2.0 } else { 3.0 };
-        if p > 0.0 && p <= largest {
-            // the constant per atom removed from l = 0, -(N_a/V) ĥ(0) √(4π) Iₙ₀(0) in 3D and
-            // -(N_a/A) K √(4π) Iₙ₀(0) for slabs, depends on the cell through 1/V or 1/A only
-            let (constant, strain) = if slab {
-                let plane = Plane::new(system);
-                (
-                    self.density
-                        .planar_difference_at_zero(split.wide_smearing())
-                        / plane.area,
-                    inverse_area_strain(plane.normal),
-                )
-            } else {
-                (
-                    self.density
-                        .fourier_difference_at_zero(split.wide_smearing())
-                        / system.volume(),
-                    // V ∂(1/V)/∂ε_αβ = -δ_αβ
-                    [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, -1.0],
-                )
-            };
-            let zero = constant * (4.0 * std::f64::consts::PI).sqrt();
-            // Σ G · (removed constant), over the (l, m) = (0, 0) features, which come first
-            // in each row
-            let n_features = g.len() / (input.centers.len() * input.neighbor_types.len());
+        if let Some((zero, strain)) = self.removed_constant(&split, system) {
+            // Σ G · (removed constant) over the (l, m) = (0, 0) features, which come first in
+            // each row
+            let counts: Vec<f64> = input
+                .neighbor_types
+                .iter()
+                .map(|&a| system.types.iter().filter(|&&x| x == a).count() as f64)
+                .collect();
+            let n_features = g.len() / (input.centers.len() * counts.len());
             let mut removed = 0.0;
             for (row, g) in g.chunks(n_features).enumerate() {
-                let a = input.neighbor_types[row % input.neighbor_types.len()];
-                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+                let count = counts[row % counts.len()];
                 for (g, radial) in g.iter().zip(&self.radial_at_zero) {
                     removed -= g * count * zero * radial;
                 }
