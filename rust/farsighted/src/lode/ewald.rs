@@ -313,40 +313,24 @@ impl LodeSphericalExpansion {
                 layout,
                 outputs,
             };
-            let per_center: Vec<(Vec<f64>, Vec<f64>)> = result
-                .centers
-                .par_iter()
-                .zip(&neighbors)
-                .map_init(
-                    || sum.scratch(),
-                    |scratch, (&i, list)| {
-                        let mut values = vec![0.0; n_types * n_features];
-                        let mut strain =
-                            vec![0.0; if gradients.strain { 9 } else { 0 } * values.len()];
-                        if let Some(&t) = result.type_index.get(&system.types[i]) {
-                            for (v, x) in values[t * n_features..].iter_mut().zip(&split.self_term)
-                            {
-                                *v += x;
-                            }
-                        }
-                        let pairs = list.iter().map(|n| (n.atom, n.vector, n.atom != i));
-                        sum.add_center(i, pairs, scratch, &mut values, &mut strain);
-                        (values, strain)
-                    },
-                )
-                .collect();
-            let row = n_types * n_features;
-            for (c, (values, strain)) in per_center.into_iter().enumerate() {
-                for (o, v) in result.values[c * row..(c + 1) * row]
-                    .iter_mut()
-                    .zip(&values)
-                {
-                    *o += v;
-                }
-                if gradients.strain {
-                    let target = &mut result.strain[c * 9 * row..(c + 1) * 9 * row];
-                    for (o, v) in target.iter_mut().zip(&strain) {
-                        *o += v;
+            let sums = sum.sum_centers(&result.centers, n_types, |c| {
+                let i = result.centers[c];
+                neighbors[c]
+                    .iter()
+                    .map(move |n| (n.atom, n.vector, n.atom != i))
+            });
+            for (o, v) in result.values.iter_mut().zip(&sums.values) {
+                *o += v;
+            }
+            for (o, v) in result.strain.iter_mut().zip(&sums.strain) {
+                *o += v;
+            }
+            // the centre's own remainder (T = 0)
+            for (c, &i) in result.centers.iter().enumerate() {
+                if let Some(&t) = result.type_index.get(&system.types[i]) {
+                    let start = (c * n_types + t) * n_features;
+                    for (v, x) in result.values[start..].iter_mut().zip(&split.self_term) {
+                        *v += x;
                     }
                 }
             }
@@ -434,14 +418,19 @@ impl LodeSphericalExpansion {
         system: &System,
         centers: &[usize],
     ) -> Vec<Vec<Neighbor>> {
-        if super::slab::is_slab(system) {
+        let mut lists = if super::slab::is_slab(system) {
             let mut internal =
                 super::slab::kspace_system(system, self.basis.support()).into_owned();
             internal.pbc = [true, true, false];
             neighbor_list(&internal, centers, split.cutoff)
         } else {
             neighbor_list(system, centers, split.cutoff)
-        }
+        };
+        // the images of one atom next to each other (`PairSum::add_center` sums them first)
+        lists
+            .par_iter_mut()
+            .for_each(|list| list.sort_by_key(|neighbor| neighbor.atom));
+        lists
     }
 
     /// Use σw = σ 2^{grid/4} for all systems instead of the cost model's choice (None: the

@@ -9,10 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rayon::prelude::*;
-
 use super::pair_radial::PairRadialIntegral;
-use super::pairs::PairSum;
+use super::pairs::{PairSum, PairSums};
 use super::positions::{PositionsLayout, SharedRows};
 use super::{centers_and_neighbor_types, Gradients, LodeSphericalExpansion, SystemValues};
 use crate::system::OVERLAP_DISTANCE;
@@ -107,41 +105,23 @@ impl LodeSphericalExpansion {
         let n_features = sum.n_features();
         let weight = self.parameters.center_atom_weight;
 
-        let per_center: Vec<(Vec<f64>, Vec<f64>)> = centers
-            .par_iter()
-            .map_init(
-                || sum.scratch(),
-                |scratch, &i| {
-                    let mut values = vec![0.0; n_types * n_features];
-                    let mut strain = if gradients.strain {
-                        vec![0.0; n_types * 9 * n_features]
-                    } else {
-                        Vec::new()
-                    };
-                    if let Some(&t) = type_index.get(&system.types[i]) {
-                        let row = &mut values[t * n_features..(t + 1) * n_features];
-                        for (v, c) in row.iter_mut().zip(&self.center_contribution) {
-                            *v += weight * c;
-                        }
-                    }
-                    let ri = system.positions[i];
-                    let neighbors = system
-                        .positions
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, _)| j != i)
-                        .map(|(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true));
-                    sum.add_center(i, neighbors, scratch, &mut values, &mut strain);
-                    (values, strain)
-                },
-            )
-            .collect();
-
-        let mut values = Vec::with_capacity(centers.len() * n_types * n_features);
-        let mut strain = Vec::new();
-        for (v, g) in per_center {
-            values.extend(v);
-            strain.extend(g);
+        let PairSums { mut values, strain } = sum.sum_centers(&centers, n_types, |c| {
+            let i = centers[c];
+            let ri = system.positions[i];
+            system
+                .positions
+                .iter()
+                .enumerate()
+                .filter(move |&(j, _)| j != i)
+                .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
+        });
+        for (c, &i) in centers.iter().enumerate() {
+            if let Some(&t) = type_index.get(&system.types[i]) {
+                let start = (c * n_types + t) * n_features;
+                for (v, x) in values[start..].iter_mut().zip(&self.center_contribution) {
+                    *v += weight * x;
+                }
+            }
         }
         Ok(SystemValues {
             centers,

@@ -56,15 +56,17 @@ impl PairProjection {
         }
     }
 
-    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare`
+    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare`; `mirrored`: the term
+    /// of -d, (-1)ˡ Fₗₙ Yₗₘ
     #[inline]
-    pub fn add_values(&self, values: &mut [f64]) {
+    pub fn add_values(&self, values: &mut [f64], mirrored: bool) {
         let n_radial = self.n_radial;
         for l in 0..=self.max_angular {
             let f = &self.radial[l * n_radial..(l + 1) * n_radial];
+            let sign = if mirrored && l % 2 == 1 { -1.0 } else { 1.0 };
             for m in -(l as isize)..=(l as isize) {
                 let lm = lm_index(l, m);
-                let y = self.harmonics.values[lm];
+                let y = sign * self.harmonics.values[lm];
                 let out = &mut values[lm * n_radial..(lm + 1) * n_radial];
                 for (o, f) in out.iter_mut().zip(f) {
                     *o += f * y;

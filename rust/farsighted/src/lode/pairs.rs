@@ -1,10 +1,15 @@
-//! Sum of pair projections Fₗₙ(|d|) Yₗₘ(d̂) over the neighbours of one centre, shared by open
+//! Sum of pair projections Fₗₙ(|d|) Yₗₘ(d̂) over the neighbours of every centre, shared by open
 //! systems (all other atoms) and the real-space remainder of the Ewald split (periodic images
-//! within a cutoff). Values go to a (type, feature) row, strain to the virial
+//! within a cutoff). Values go to (centre, type, feature) rows, strain to the virial
 //! Σ d_α ∂/∂d_β, and positions gradients ∂/∂rⱼ are accumulated into the gradient rows of the
-//! centre's samples (a neighbour seen with several shifts sums its terms).
+//! centres' samples (a neighbour seen with several shifts sums its terms).
+//!
+//! A pair of two centres is computed once and added to both: seen from j, d → -d, so
+//! Fₗₙ Yₗₘ and the virial d ⊗ ∇ get (-1)ˡ and the gradient ∂Vⱼ/∂rᵢ = (-1)ˡ⁺¹ ∂Vᵢ/∂rⱼ.
 
 use std::collections::BTreeMap;
+
+use rayon::prelude::*;
 
 use super::pair_projection::PairProjection;
 use super::pair_radial::PairRadialIntegral;
@@ -23,11 +28,42 @@ pub(crate) struct PairSum<'a> {
     pub outputs: &'a [Option<SharedRows>],
 }
 
+/// Values (centre, type, feature) and strain (centre, type, αβ, feature) of all centres
+pub(crate) struct PairSums {
+    pub values: Vec<f64>,
+    pub strain: Vec<f64>,
+}
+
+impl PairSums {
+    fn add(mut self, other: PairSums) -> PairSums {
+        for (a, b) in [
+            (&mut self.values, other.values),
+            (&mut self.strain, other.strain),
+        ] {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        self
+    }
+}
+
 /// Per-thread scratch
-pub(crate) struct PairScratch {
+struct PairScratch {
     projection: PairProjection,
     /// (xyz, feature)
     gradient: Vec<f64>,
+    /// the positions gradient rows of the current neighbour for every l: 3 (2l + 1) n_radial
+    /// values from 3 l² n_radial
+    accumulated: Vec<f64>,
+    /// which l are in `accumulated`
+    used: Vec<bool>,
+}
+
+/// The current neighbour j of centre i, whose gradient rows are in `accumulated`
+struct Pending<'a> {
+    j: usize,
+    /// blocks (index, l) of rows (i, j), and of the mirrored rows (j, i)
+    forward: &'a [(usize, usize)],
+    mirrored: &'a [(usize, usize)],
 }
 
 impl PairSum<'_> {
@@ -35,72 +71,218 @@ impl PairSum<'_> {
         (self.max_angular + 1).pow(2) * self.n_radial
     }
 
-    pub fn scratch(&self) -> PairScratch {
+    fn scratch(&self) -> PairScratch {
         PairScratch {
             projection: PairProjection::new(self.max_angular, self.n_radial),
             gradient: vec![0.0; 3 * self.n_features()],
+            accumulated: vec![0.0; 3 * self.n_features()],
+            used: vec![false; self.max_angular + 1],
         }
     }
 
-    /// Add the pairs (j, d = rⱼ + T - rᵢ, whether the pair enters the positions gradient) of
-    /// centre i to `values` (type, feature) and `strain` (type, αβ, feature).
-    ///
-    /// Only the task of centre i may call this for i: it writes the gradient rows of i's samples.
-    pub fn add_center(
+    /// Pair sums of all `centers`, with the pairs (j, d = rⱼ + T - rᵢ, whether the pair enters
+    /// the positions gradient) of centre `centers[c]` from `neighbors(c)`, the images of one
+    /// neighbour consecutive (their gradients are summed before they are added to the large,
+    /// rarely cached gradient arrays). Every pair must be listed from both of its centres.
+    pub fn sum_centers<N, I>(&self, centers: &[usize], n_types: usize, neighbors: N) -> PairSums
+    where
+        N: Fn(usize) -> I + Sync,
+        I: Iterator<Item = (usize, [f64; 3], bool)>,
+    {
+        let n_atoms = self.system.size();
+        let mut center_index = vec![None; n_atoms];
+        for (c, &i) in centers.iter().enumerate() {
+            center_index[i] = Some(c);
+        }
+        let row = n_types * self.n_features();
+        let zero = || PairSums {
+            values: vec![0.0; centers.len() * row],
+            strain: vec![0.0; if self.strain { 9 } else { 0 } * centers.len() * row],
+        };
+        // each thread accumulates all centres: a few accumulators per thread at most
+        let min_len = centers.len() / (4 * rayon::current_num_threads()).max(1);
+        (0..centers.len())
+            .into_par_iter()
+            .with_min_len(min_len.max(1))
+            .fold(
+                || (self.scratch(), zero()),
+                |(mut scratch, mut sums), c| {
+                    self.add_center(
+                        c,
+                        centers[c],
+                        neighbors(c),
+                        &center_index,
+                        &mut scratch,
+                        &mut sums,
+                    );
+                    (scratch, sums)
+                },
+            )
+            .map(|(_, sums)| sums)
+            .reduce(zero, PairSums::add)
+    }
+
+    /// Whether the task of centre i computes the pair {i, j} of two centres: about half of the
+    /// pairs of each centre, so that the tasks are balanced
+    fn owns(&self, i: usize, j: usize) -> bool {
+        let n = self.system.size();
+        let ahead = (j + n - i) % n;
+        2 * ahead < n || (2 * ahead == n && i < j)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_center(
         &self,
+        c: usize,
         i: usize,
         neighbors: impl Iterator<Item = (usize, [f64; 3], bool)>,
+        center_index: &[Option<usize>],
         scratch: &mut PairScratch,
-        values: &mut [f64],
-        strain: &mut [f64],
+        sums: &mut PairSums,
     ) {
         let n_features = self.n_features();
+        let row = self.type_index.len() * n_features;
         let ti = self.system.types[i];
-        let PairScratch {
-            projection,
-            gradient,
-        } = scratch;
+        let t_mirrored = self.type_index.get(&ti).copied();
+        let mut pending: Option<Pending> = None;
         for (j, d, moves) in neighbors {
+            // the pair with another centre is computed by one of them, for both
+            let mirror = match center_index[j] {
+                Some(cj) if j != i => {
+                    if !self.owns(i, j) {
+                        continue;
+                    }
+                    Some(cj)
+                }
+                _ => None,
+            };
             let tj = self.system.types[j];
-            let Some(&t) = self.type_index.get(&tj) else {
+            let t_forward = self.type_index.get(&tj).copied();
+            let mirrored = mirror.zip(t_mirrored);
+            if t_forward.is_none() && mirrored.is_none() {
                 continue;
-            };
-            let positions_blocks = match self.layout {
-                Some(layout) if moves => layout.blocks(ti, tj),
-                _ => &[],
-            };
+            }
+            if pending.as_ref().is_some_and(|p| p.j != j) {
+                self.flush(i, pending.take().expect("pending"), scratch);
+            }
+
+            let projection = &mut scratch.projection;
             projection.prepare(d, |distance, f, df| self.radial.compute(distance, f, df));
-            projection.add_values(&mut values[t * n_features..(t + 1) * n_features]);
+            let targets = [(t_forward.map(|t| (c, t)), false), (mirrored, true)];
+            for (target, mirrored) in targets {
+                let Some((center, t)) = target else {
+                    continue;
+                };
+                let start = center * row + t * n_features;
+                projection.add_values(&mut sums.values[start..start + n_features], mirrored);
+            }
             if self.strain {
+                let gradient = &mut scratch.gradient;
                 projection.for_each_prepared(|feature, _, g| {
                     for a in 0..3 {
                         gradient[a * n_features + feature] = g[a];
                     }
                 });
-                let out = &mut strain[t * 9 * n_features..(t + 1) * 9 * n_features];
-                for a in 0..3 {
-                    for b in 0..3 {
-                        let source = &gradient[b * n_features..(b + 1) * n_features];
-                        let target =
-                            &mut out[(3 * a + b) * n_features..(3 * a + b + 1) * n_features];
-                        for (o, g) in target.iter_mut().zip(source) {
-                            *o += d[a] * g;
+                for (target, mirrored) in targets {
+                    let Some((center, t)) = target else {
+                        continue;
+                    };
+                    let out =
+                        &mut sums.strain[9 * (center * row + t * n_features)..][..9 * n_features];
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            let source = &gradient[b * n_features..(b + 1) * n_features];
+                            let target =
+                                &mut out[(3 * a + b) * n_features..(3 * a + b + 1) * n_features];
+                            let mut feature = 0;
+                            for l in 0..=self.max_angular {
+                                // d ⊗ ∇ is even under d → -d: (-1)ˡ from Yₗₘ only
+                                let sign = if mirrored && l % 2 == 1 { -1.0 } else { 1.0 };
+                                let size = (2 * l + 1) * self.n_radial;
+                                for (o, g) in target[feature..feature + size]
+                                    .iter_mut()
+                                    .zip(&source[feature..feature + size])
+                                {
+                                    *o += sign * d[a] * g;
+                                }
+                                feature += size;
+                            }
                         }
                     }
                 }
             }
-            let Some(layout) = self.layout else {
+
+            let Some(layout) = self.layout.filter(|_| moves) else {
                 continue;
             };
-            for &(b, l) in positions_blocks {
-                let Some(out_row) = layout.row(self.system, b, tj, i, j) else {
+            let forward = if t_forward.is_some() {
+                layout.blocks(ti, tj)
+            } else {
+                &[]
+            };
+            let mirrored_blocks = if mirrored.is_some() {
+                layout.blocks(tj, ti)
+            } else {
+                &[]
+            };
+            for &(_, l) in forward.iter().chain(mirrored_blocks) {
+                scratch.used[l] = true;
+            }
+            for l in 0..=self.max_angular {
+                if scratch.used[l] {
+                    let rows = &mut scratch.accumulated[3 * l * l * self.n_radial..];
+                    scratch.projection.add_gradient(l, rows);
+                }
+            }
+            pending = Some(Pending {
+                j,
+                forward,
+                mirrored: mirrored_blocks,
+            });
+        }
+        if let Some(pending) = pending {
+            self.flush(i, pending, scratch);
+        }
+    }
+
+    /// Add the accumulated gradient rows of neighbour j to the rows (i, j) and, mirrored, to the
+    /// rows (j, i); reset them
+    fn flush(&self, i: usize, pending: Pending, scratch: &mut PairScratch) {
+        let layout = self
+            .layout
+            .expect("gradients are accumulated with a layout");
+        let j = pending.j;
+        let (ti, tj) = (self.system.types[i], self.system.types[j]);
+        let targets = [
+            (pending.forward, i, j, tj, false),
+            (pending.mirrored, j, i, ti, true),
+        ];
+        for (blocks, center, neighbor, neighbor_type, mirrored) in targets {
+            for &(b, l) in blocks {
+                let Some(out_row) = layout.row(self.system, b, neighbor_type, center, neighbor)
+                else {
                     continue;
                 };
+                let sign = if mirrored && l % 2 == 0 { -1.0 } else { 1.0 };
+                let rows = &scratch.accumulated[3 * l * l * self.n_radial..]
+                    [..3 * (2 * l + 1) * self.n_radial];
                 let output = self.outputs[b]
                     .as_ref()
                     .expect("block has positions gradients");
-                // SAFETY: the rows of the samples of centre i are written by this task only
-                projection.add_gradient(l, unsafe { output.row(out_row) });
+                // SAFETY: the rows (i, j) and (j, i) of a pair are written by the task that owns
+                // the pair only (rows of i with a neighbour that is no centre: by i's task)
+                let out = unsafe { output.row(out_row) };
+                for (o, a) in out.iter_mut().zip(rows) {
+                    *o += sign * a;
+                }
+            }
+        }
+        for (l, used) in scratch.used.iter_mut().enumerate() {
+            if *used {
+                scratch.accumulated[3 * l * l * self.n_radial..][..3 * (2 * l + 1) * self.n_radial]
+                    .iter_mut()
+                    .for_each(|a| *a = 0.0);
+                *used = false;
             }
         }
     }

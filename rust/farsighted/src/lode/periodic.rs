@@ -6,14 +6,17 @@
 //!   Wₙₗₘ(k) = 2 (4π/V) ĝ(k) (-1)^{⌊(l+1)/2⌋} Iₗₙ(k) Yₗₘ(k̂)
 //!
 //! so that the values are (centres × k) phase matrices times a (k × features) table, computed
-//! by blocks of k-vectors to bound memory. Gradients with respect to rⱼ use the same table
-//! multiplied by k; gradients with respect to strain use k_β ∂W/∂k_α.
+//! by blocks of k-vectors to bound memory. Gradients with respect to rⱼ use k_α Wₙₗₘ(k), tabulated
+//! as |k| Wₙₗₘ(k) / Yₗₘ(k̂) times the 4l + 2 harmonics Y_LM(k̂), L = l ± 1, that span the
+//! 3 (2l + 1) products k̂_α Yₗₘ (see `GradientColumns`); gradients with respect to strain use
+//! k_β ∂W/∂k_α.
 
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 pub(crate) use super::kvectors::KVectors;
 use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
+use crate::math::direction_products::direction_products;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::System;
 
@@ -44,16 +47,69 @@ impl ParityFeatures {
     }
 }
 
+/// (-1)^{⌊(l+1)/2⌋}, the sign of Wₙₗₘ (module documentation)
+fn sign_of_l(l: usize) -> f64 {
+    if l.div_ceil(2) % 2 == 0 {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// Columns of the positions gradient tables. k_α Wₙₗₘ(k) = |k| Wₙₗₘ(k) k̂_α Yₗₘ(k̂) / Yₗₘ(k̂) is
+/// a combination of the 4l + 2 functions |k| Wₙₗₘ(k) Y_LM(k̂) / Yₗₘ(k̂), L = l ± 1
+/// (math/direction_products.rs): the matrix products run over those, two thirds of the
+/// 3 (2l + 1) products, and the gradients are recombined per row afterwards.
+pub(crate) struct GradientColumns {
+    /// for each parity, the (l, L, M) of its blocks of n_radial columns, in order
+    pub blocks: [Vec<(usize, usize, isize)>; 2],
+    /// for each l: (first value of (α, m) in a gradient row of 3 (2l + 1) n_radial values,
+    /// first column of (l, L, M) in the table of l's parity, coefficient)
+    pub terms: Vec<Vec<(usize, usize, f64)>>,
+}
+
+impl GradientColumns {
+    fn new(max_angular: usize, n_radial: usize) -> GradientColumns {
+        let mut blocks = [Vec::new(), Vec::new()];
+        let mut terms = Vec::with_capacity(max_angular + 1);
+        for l in 0..=max_angular {
+            let products = direction_products(l);
+            let parity_blocks = &mut blocks[l % 2];
+            let mut l_terms = Vec::with_capacity(products.len());
+            for product in products {
+                let block = (l, product.big_l, product.big_m);
+                let column = match parity_blocks.iter().position(|b| *b == block) {
+                    Some(position) => position,
+                    None => {
+                        parity_blocks.push(block);
+                        parity_blocks.len() - 1
+                    }
+                };
+                let target = product.alpha * (2 * l + 1) + (product.m + l as isize) as usize;
+                l_terms.push((target * n_radial, column * n_radial, product.coefficient));
+            }
+            terms.push(l_terms);
+        }
+        GradientColumns { blocks, terms }
+    }
+
+    /// Number of columns of the table of one parity
+    pub fn len(&self, parity: usize, n_radial: usize) -> usize {
+        self.blocks[parity].len() * n_radial
+    }
+}
+
 /// Tables over all k-vectors of one system: (n_k, columns) row-major for each parity
 pub(crate) struct KTables {
     pub n_k: usize,
-    pub max_angular: usize,
     pub parities: [ParityFeatures; 2],
     /// [W | D] where D (9 blocks αβ) is present when strain gradients are requested
     pub values: [Vec<f64>; 2],
     pub values_columns: [usize; 2],
-    /// [k_x W | k_y W | k_z W], when positions gradients are requested
+    /// |k| W Y_LM / Yₗₘ by `gradient_columns`, when positions gradients are requested
     pub positions: Option<[Vec<f64>; 2]>,
+    pub gradient_columns: GradientColumns,
+    pub n_radial: usize,
 }
 
 impl LodeSphericalExpansion {
@@ -76,7 +132,14 @@ impl LodeSphericalExpansion {
 
         let strain_blocks = if strain { 9 } else { 0 };
         let values_columns = [0, 1].map(|p| parities[p].len() * (1 + strain_blocks));
-        let gradient_columns = [0, 1].map(|p| if positions { 3 * parities[p].len() } else { 0 });
+        let gradient_layout = GradientColumns::new(max_angular, n_radial);
+        let gradient_columns = [0, 1].map(|p| {
+            if positions {
+                gradient_layout.len(p, n_radial)
+            } else {
+                0
+            }
+        });
         let n_functions = (max_angular + 1) * n_radial;
 
         let mut values = [0, 1].map(|p| vec![0.0; n_k * values_columns[p]]);
@@ -105,7 +168,8 @@ impl LodeSphericalExpansion {
         chunks.into_par_iter().for_each_init(
             || {
                 (
-                    SolidHarmonics::new(max_angular),
+                    // L = l + 1 for the positions gradient tables
+                    SolidHarmonics::new(max_angular + 1),
                     vec![0.0; n_functions],
                     vec![0.0; n_functions],
                 )
@@ -134,17 +198,11 @@ impl LodeSphericalExpansion {
                             let lm = global / n_radial;
                             let n = global % n_radial;
                             let l = (lm as f64).sqrt() as usize;
-                            let phase = if l.div_ceil(2) % 2 == 0 { 1.0 } else { -1.0 };
-                            let c = prefactor * phase;
+                            let c = prefactor * sign_of_l(l);
                             let y = harmonics.values[lm];
                             let i = radial_values[l * n_radial + n];
                             let w = c * g * i * y;
                             row[local] = w;
-                            if positions {
-                                for alpha in 0..3 {
-                                    grad[alpha * n_features + local] = k[alpha] * w;
-                                }
-                            }
                             if strain {
                                 // ∂W/∂k_α = c [(ĝI)' k̂_α Y + ĝ I (∂_α R(k̂) - l k̂_α Y) / |k|]
                                 let radial_part = dg * i + g * radial_derivatives[l * n_radial + n];
@@ -164,6 +222,19 @@ impl LodeSphericalExpansion {
                                 }
                             }
                         }
+                        if positions {
+                            let columns = gradient_layout.blocks[parity].iter();
+                            for (&(l, big_l, big_m), out) in
+                                columns.zip(grad.chunks_exact_mut(n_radial))
+                            {
+                                let c = prefactor * sign_of_l(l) * g * norm;
+                                let y = harmonics.values[lm_index(big_l, big_m)];
+                                let radial = &radial_values[l * n_radial..(l + 1) * n_radial];
+                                for (o, i) in out.iter_mut().zip(radial) {
+                                    *o = c * i * y;
+                                }
+                            }
+                        }
                     }
                 }
             },
@@ -171,11 +242,12 @@ impl LodeSphericalExpansion {
 
         KTables {
             n_k,
-            max_angular,
             parities,
             values,
             values_columns,
             positions: if positions { Some(gradients) } else { None },
+            gradient_columns: gradient_layout,
+            n_radial,
         }
     }
 }
@@ -222,16 +294,6 @@ impl AtomPhases {
             cos[ik] = ab.0 * c.0 - ab.1 * c.1;
             sin[ik] = ab.0 * c.1 + ab.1 * c.0;
         }
-    }
-
-    /// (cos k·r, sin k·r)
-    #[inline]
-    pub fn phase(&self, index: [i32; 3]) -> (f64, f64) {
-        let a = self.tables[0][(index[0] + self.max_index[0]) as usize];
-        let b = self.tables[1][(index[1] + self.max_index[1]) as usize];
-        let c = self.tables[2][(index[2] + self.max_index[2]) as usize];
-        let ab = (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0);
-        (ab.0 * c.0 - ab.1 * c.1, ab.0 * c.1 + ab.1 * c.0)
     }
 }
 
@@ -332,12 +394,37 @@ pub(crate) fn kspace_values(
         })
 }
 
-/// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`: per parity, a
-/// (rows.len(), 3 × n_features) row-major array with columns (α, feature), in `scratch`.
+/// cos k·rⱼ and sin k·rⱼ of every atom for every k-vector, (atom, k) row-major: the phase
+/// matrices of all pairs are built from these rows
+pub(crate) struct DensePhases {
+    n_k: usize,
+    cos: Vec<f64>,
+    sin: Vec<f64>,
+}
+
+impl DensePhases {
+    pub fn new(phases: &[AtomPhases], kvectors: &KVectors) -> DensePhases {
+        let n_k = kvectors.indices.len();
+        let mut cos = vec![0.0; phases.len() * n_k];
+        let mut sin = vec![0.0; phases.len() * n_k];
+        cos.par_chunks_mut(n_k.max(1))
+            .zip(sin.par_chunks_mut(n_k.max(1)))
+            .zip(phases)
+            .for_each(|((cos, sin), phase)| phase.fill(&kvectors.indices, cos, sin));
+        DensePhases { n_k, cos, sin }
+    }
+
+    fn row(&self, atom: usize, start: usize, count: usize) -> (&[f64], &[f64]) {
+        let range = atom * self.n_k + start..atom * self.n_k + start + count;
+        (&self.cos[range.clone()], &self.sin[range])
+    }
+}
+
+/// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`, before the recombination of
+/// `GradientColumns`: per parity, a (rows.len(), table columns) row-major array in `scratch`.
 pub(crate) fn kspace_positions_gradients(
     tables: &KTables,
-    kvectors: &KVectors,
-    phases: &[AtomPhases],
+    phases: &DensePhases,
     center: usize,
     rows: &[usize],
     scratch: &mut PositionsScratch,
@@ -345,23 +432,34 @@ pub(crate) fn kspace_positions_gradients(
     let n_k = tables.n_k;
     let n_rows = rows.len();
     let gradient_tables = tables.positions.as_ref().expect("positions tables");
-    let columns = [3 * tables.parities[0].len(), 3 * tables.parities[1].len()];
-    scratch.resize(n_rows, columns);
+    let columns = [0, 1].map(|p| tables.gradient_columns.len(p, tables.n_radial));
+    // chunks of equal length, at most K_CHUNK
+    let chunk = n_k.div_ceil(n_k.div_ceil(K_CHUNK).max(1)).max(1);
+    scratch.resize(n_rows, chunk, columns);
     for p in 0..2 {
         scratch.gradients[p].iter_mut().for_each(|v| *v = 0.0);
     }
 
-    for k_start in (0..n_k).step_by(K_CHUNK) {
-        let kc = K_CHUNK.min(n_k - k_start);
-        let (sin_matrix, minus_cos_matrix) = (&mut scratch.sin, &mut scratch.minus_cos);
-        for ik in 0..kc {
-            let index = kvectors.indices[k_start + ik];
-            let (ci, si) = phases[center].phase(index);
-            for (r, &j) in rows.iter().enumerate() {
-                let (cj, sj) = phases[j].phase(index);
-                // sin(k·(rᵢ - rⱼ)) and -cos(k·(rᵢ - rⱼ))
-                sin_matrix[r * kc + ik] = si * cj - ci * sj;
-                minus_cos_matrix[r * kc + ik] = -(ci * cj + si * sj);
+    for k_start in (0..n_k).step_by(chunk) {
+        let kc = chunk.min(n_k - k_start);
+        let (ci, si) = phases.row(center, k_start, kc);
+        for (r, &j) in rows.iter().enumerate() {
+            let (cj, sj) = phases.row(j, k_start, kc);
+            // sin(k·(rᵢ - rⱼ)) and -cos(k·(rᵢ - rⱼ))
+            let sin_row = &mut scratch.sin[r * kc..(r + 1) * kc];
+            for (((out, (ci, si)), cj), sj) in
+                sin_row.iter_mut().zip(ci.iter().zip(si)).zip(cj).zip(sj)
+            {
+                *out = si * cj - ci * sj;
+            }
+            let minus_cos_row = &mut scratch.minus_cos[r * kc..(r + 1) * kc];
+            for (((out, (ci, si)), cj), sj) in minus_cos_row
+                .iter_mut()
+                .zip(ci.iter().zip(si))
+                .zip(cj)
+                .zip(sj)
+            {
+                *out = -(ci * cj + si * sj);
             }
         }
         for (parity, phase_matrix) in [&scratch.sin, &scratch.minus_cos].into_iter().enumerate() {
@@ -447,14 +545,14 @@ fn accumulate_product(
 pub(crate) struct PositionsScratch {
     sin: Vec<f64>,
     minus_cos: Vec<f64>,
-    /// (n_atoms, 3 × n_features) per parity
+    /// (n_atoms, table columns) per parity
     pub gradients: [Vec<f64>; 2],
 }
 
 impl PositionsScratch {
-    fn resize(&mut self, n_atoms: usize, columns: [usize; 2]) {
-        self.sin.resize(n_atoms * K_CHUNK, 0.0);
-        self.minus_cos.resize(n_atoms * K_CHUNK, 0.0);
+    fn resize(&mut self, n_atoms: usize, chunk: usize, columns: [usize; 2]) {
+        self.sin.resize(n_atoms * chunk, 0.0);
+        self.minus_cos.resize(n_atoms * chunk, 0.0);
         for (gradients, columns) in self.gradients.iter_mut().zip(columns) {
             gradients.resize(n_atoms * columns, 0.0);
         }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::periodic::{
-    kspace_positions_gradients, AtomPhases, KTables, KVectors, PositionsScratch,
+    kspace_positions_gradients, AtomPhases, DensePhases, KTables, KVectors, PositionsScratch,
 };
 use crate::output::BlockData;
 use crate::System;
@@ -163,21 +163,13 @@ pub(crate) fn compute_pairs(
         .filter(|(_, rows): &(usize, Vec<usize>)| !rows.is_empty())
         .collect();
 
-    // offset of (l, m = -l, n = 0) among the features of l's parity
-    let offsets: Vec<usize> = (0..=tables.max_angular)
-        .map(|l| {
-            (0..l)
-                .filter(|x| x % 2 == l % 2)
-                .map(|x| (2 * x + 1) * n_radial)
-                .sum()
-        })
-        .collect();
-
+    let phases = DensePhases::new(phases, kvectors);
+    let columns = [0, 1].map(|p| tables.gradient_columns.len(p, n_radial));
     tasks
         .par_iter()
         .for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
             let i = *i;
-            kspace_positions_gradients(tables, kvectors, phases, i, rows, scratch);
+            kspace_positions_gradients(tables, &phases, i, rows, scratch);
             for (r, &j) in rows.iter().enumerate() {
                 let (ti, tj) = (system.types[i], system.types[j]);
                 let forward = if is_center[i] {
@@ -201,20 +193,17 @@ pub(crate) fn compute_pairs(
                         let parity = l % 2;
                         // ∂Vⱼ/∂rᵢ = -∂Vᵢ/∂rⱼ for even l and +∂Vᵢ/∂rⱼ for odd l
                         let sign = if backwards && parity == 0 { -1.0 } else { 1.0 };
-                        let n_local = tables.parities[parity].len();
-                        let gradient =
-                            &scratch.gradients[parity][r * 3 * n_local..(r + 1) * 3 * n_local];
-                        let size = (2 * l + 1) * n_radial;
+                        let gradient = &scratch.gradients[parity]
+                            [r * columns[parity]..(r + 1) * columns[parity]];
                         let output = outputs[b].as_ref().expect("block has positions gradients");
-                        // SAFETY: (block, centre, neighbour) rows are written by exactly one task
+                        // SAFETY: (block, centre, neighbour) rows are written by exactly one task,
+                        // before any other part of the calculation adds to them
                         let out = unsafe { output.row(row) };
-                        for alpha in 0..3 {
-                            let source = &gradient
-                                [alpha * n_local + offsets[l]..alpha * n_local + offsets[l] + size];
-                            for (o, &g) in
-                                out[alpha * size..(alpha + 1) * size].iter_mut().zip(source)
-                            {
-                                *o = sign * g;
+                        for &(target, column, coefficient) in &tables.gradient_columns.terms[l] {
+                            let c = sign * coefficient;
+                            let source = &gradient[column..column + n_radial];
+                            for (o, &g) in out[target..target + n_radial].iter_mut().zip(source) {
+                                *o += c * g;
                             }
                         }
                     }
