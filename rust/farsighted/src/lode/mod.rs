@@ -220,7 +220,8 @@ impl LodeSphericalExpansion {
             let [values, positions, strain] = array_sizes(block);
             block.values = vec![0.0; values];
             if let Some(gradient) = &mut block.positions {
-                gradient.values = vec![0.0; positions];
+                // N² rows: zeroed (and their pages mapped) by all threads
+                gradient.values = (0..positions).into_par_iter().map(|_| 0.0).collect();
             }
             if let Some(gradient) = &mut block.strain {
                 gradient.values = vec![0.0; strain];

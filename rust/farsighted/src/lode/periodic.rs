@@ -93,6 +93,10 @@ impl GradientColumns {
         GradientColumns { blocks, terms }
     }
 
+    pub fn max_angular(&self) -> usize {
+        self.terms.len() - 1
+    }
+
     /// Number of columns of the table of one parity
     pub fn len(&self, parity: usize, n_radial: usize) -> usize {
         self.blocks[parity].len() * n_radial
@@ -547,6 +551,8 @@ pub(crate) struct PositionsScratch {
     minus_cos: Vec<f64>,
     /// (n_atoms, table columns) per parity
     pub gradients: [Vec<f64>; 2],
+    /// the gradient rows of one pair, 3 (2l + 1) n_radial values for each l from 3 l² n_radial
+    pub transformed: Vec<f64>,
 }
 
 impl PositionsScratch {

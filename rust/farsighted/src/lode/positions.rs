@@ -170,6 +170,15 @@ pub(crate) fn compute_pairs(
         .for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
             let i = *i;
             kspace_positions_gradients(tables, &phases, i, rows, scratch);
+            let PositionsScratch {
+                gradients,
+                transformed,
+                ..
+            } = scratch;
+            transformed.resize(
+                3 * (tables.gradient_columns.max_angular() + 1).pow(2) * n_radial,
+                0.0,
+            );
             for (r, &j) in rows.iter().enumerate() {
                 let (ti, tj) = (system.types[i], system.types[j]);
                 let forward = if is_center[i] {
@@ -182,6 +191,21 @@ pub(crate) fn compute_pairs(
                 } else {
                     None
                 };
+                // the rows (α, m, n) of every l, recombined once for both outputs
+                for (l, terms) in tables.gradient_columns.terms.iter().enumerate() {
+                    let parity = l % 2;
+                    let gradient =
+                        &gradients[parity][r * columns[parity]..(r + 1) * columns[parity]];
+                    let row =
+                        &mut transformed[3 * l * l * n_radial..][..3 * (2 * l + 1) * n_radial];
+                    row.iter_mut().for_each(|v| *v = 0.0);
+                    for &(target, column, coefficient) in terms {
+                        let source = &gradient[column..column + n_radial];
+                        for (o, &g) in row[target..target + n_radial].iter_mut().zip(source) {
+                            *o += coefficient * g;
+                        }
+                    }
+                }
                 for (blocks, center, neighbor, neighbor_type, backwards) in
                     [(forward, i, j, tj, false), (backward, j, i, ti, true)]
                 {
@@ -190,21 +214,16 @@ pub(crate) fn compute_pairs(
                         else {
                             continue;
                         };
-                        let parity = l % 2;
                         // ∂Vⱼ/∂rᵢ = -∂Vᵢ/∂rⱼ for even l and +∂Vᵢ/∂rⱼ for odd l
-                        let sign = if backwards && parity == 0 { -1.0 } else { 1.0 };
-                        let gradient = &scratch.gradients[parity]
-                            [r * columns[parity]..(r + 1) * columns[parity]];
+                        let sign = if backwards && l % 2 == 0 { -1.0 } else { 1.0 };
+                        let source =
+                            &transformed[3 * l * l * n_radial..][..3 * (2 * l + 1) * n_radial];
                         let output = outputs[b].as_ref().expect("block has positions gradients");
                         // SAFETY: (block, centre, neighbour) rows are written by exactly one task,
                         // before any other part of the calculation adds to them
                         let out = unsafe { output.row(row) };
-                        for &(target, column, coefficient) in &tables.gradient_columns.terms[l] {
-                            let c = sign * coefficient;
-                            let source = &gradient[column..column + n_radial];
-                            for (o, &g) in out[target..target + n_radial].iter_mut().zip(source) {
-                                *o += c * g;
-                            }
+                        for (o, &g) in out.iter_mut().zip(source) {
+                            *o = sign * g;
                         }
                     }
                 }
