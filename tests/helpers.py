@@ -1,4 +1,7 @@
-"""Shared helpers for the tests: random periodic systems and hyper-parameters."""
+"""Shared helpers for the tests: random periodic systems, hyper-parameters, strain finite
+differences and convergence rates."""
+
+import itertools
 
 import ase
 import numpy as np
@@ -95,3 +98,40 @@ def real_wigner_d(l, rotation):
     before = real_spherical_harmonics(l, points)
     after = real_spherical_harmonics(l, rotation.inv().apply(points))
     return np.linalg.lstsq(before.T, after.T, rcond=None)[0].T
+
+
+def values_by_key(tensor):
+    """{key values: block values} of a TensorMap"""
+    return {tuple(key.values.tolist()): block.values.copy() for key, block in tensor.items()}
+
+
+def deformed(atoms, strain):
+    """``atoms`` under r' = r (1 + ε), h' = h (1 + ε) (row vectors), same pbc"""
+    transform = np.eye(3) + strain
+    return ase.Atoms(
+        atoms.numbers,
+        positions=atoms.positions @ transform,
+        cell=atoms.cell.array @ transform,
+        pbc=atoms.pbc,
+    )
+
+
+def strain_by_finite_differences(calculator, atoms, displacement):
+    """{key: (n_samples, 3, 3, ...)} central finite differences of the values with respect to
+    all nine components ε_αβ"""
+    numeric = {}
+    for alpha, beta in itertools.product(range(3), range(3)):
+        strain = np.zeros((3, 3))
+        strain[alpha, beta] = displacement
+        plus = values_by_key(calculator.compute(deformed(atoms, strain)))
+        minus = values_by_key(calculator.compute(deformed(atoms, -strain)))
+        for key in plus:
+            derivative = (plus[key] - minus[key]) / (2 * displacement)
+            numeric.setdefault(key, np.zeros((derivative.shape[0], 3, 3) + derivative.shape[1:]))
+            numeric[key][:, alpha, beta] = derivative
+    return numeric
+
+
+def log_log_slope(x, y):
+    """The slope of log y against log x (least squares): the rate at which y falls with x"""
+    return np.polyfit(np.log(x), np.log(y), 1)[0]

@@ -11,7 +11,7 @@ from test_reference import gto_basis, real_spherical_harmonics
 
 import farsighted
 
-from helpers import lode_hypers
+from helpers import lode_hypers, log_log_slope
 
 SIGMA = 0.8
 RADIUS = 3.0
@@ -209,8 +209,8 @@ def test_growing_box_converges_to_open():
             )
     slopes = {
         l: (
-            np.polyfit(np.log(lengths), np.log(differences[l]), 1)[0],
-            np.polyfit(np.log(lengths), np.log(remainders[l]), 1)[0],
+            log_log_slope(lengths, differences[l]),
+            log_log_slope(lengths, remainders[l]),
         )
         for l in (0, 1)
     }

@@ -15,14 +15,13 @@ from test_reference import reference_lode
 
 import farsighted
 
-from helpers import lode_hypers, random_triclinic_system
+from helpers import lode_hypers, random_triclinic_system, values_by_key
 from test_strain import (
     DISPLACEMENT,
     calculator,
     check_gradient,
     check_strain_gradients,
     random_system,
-    values_by_key,
 )
 
 

@@ -8,8 +8,6 @@ The features do not depend on the non-periodic cell vector: its ∂L/∂cell row
 Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R holds whatever that row is.
 """
 
-import itertools
-
 import ase
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from test_backward import explicit_reference, random_gradient
 
 import farsighted
 
-from helpers import lode_hypers
+from helpers import lode_hypers, strain_by_finite_differences
 
 SIGMA = 0.8
 # k_cutoff σ = 7.6: the k-space sum is converged to ~1e-13, so that a k-vector crossing the
@@ -52,20 +50,6 @@ def calculator(exponent):
     return farsighted.LodeSphericalExpansion(**lode_hypers(exponent=exponent, weight=0.6, **HYPERS))
 
 
-def deformed(atoms, strain):
-    transform = np.eye(3) + strain
-    return ase.Atoms(
-        atoms.numbers,
-        positions=atoms.positions @ transform,
-        cell=atoms.cell.array @ transform,
-        pbc=atoms.pbc,
-    )
-
-
-def values(tensor):
-    return {tuple(key.values.tolist()): block.values for key, block in tensor.items()}
-
-
 SLABS = {"upright": upright_slab, "tilted": tilted_slab}
 
 
@@ -76,16 +60,7 @@ def test_strain_by_finite_differences(exponent, geometry):
     atoms = SLABS[geometry]()
     calc = calculator(exponent)
     tensor = calc.compute(atoms, gradients=["strain"])
-    numeric = {}
-    for alpha, beta in itertools.product(range(3), range(3)):
-        strain = np.zeros((3, 3))
-        strain[alpha, beta] = DISPLACEMENT
-        plus = values(calc.compute(deformed(atoms, strain)))
-        minus = values(calc.compute(deformed(atoms, -strain)))
-        for key in plus:
-            derivative = (plus[key] - minus[key]) / (2 * DISPLACEMENT)
-            numeric.setdefault(key, np.zeros((derivative.shape[0], 3, 3) + derivative.shape[1:]))
-            numeric[key][:, alpha, beta] = derivative
+    numeric = strain_by_finite_differences(calc, atoms, DISPLACEMENT)
     scale = max(np.abs(n).max() for n in numeric.values())
     worst = 0.0
     for key, block in tensor.items():

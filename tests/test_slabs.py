@@ -14,7 +14,7 @@ from test_reference import gto_basis, real_spherical_harmonics
 
 import farsighted
 
-from helpers import lode_hypers
+from helpers import lode_hypers, log_log_slope
 
 SIGMA = 0.8
 HYPERS = dict(smearing=SIGMA, max_angular=3, max_radial=3, radius=3.0, k_cutoff=9.5)
@@ -123,7 +123,7 @@ def test_image_sums(exponent, tilted):
         max(np.abs(reference[key] - expected[key]).max() for key in expected) / scale
         for reference in sums
     ]
-    slope = np.polyfit(np.log(radii), np.log(errors), 1)[0]
+    slope = log_log_slope(radii, errors)
     assert abs(slope - (2 - exponent)) < 0.3, (errors, slope)
     design = np.stack(
         [np.ones_like(radii)] + [radii ** (2 - exponent - 2 * m) for m in range(3)], 1
@@ -239,7 +239,7 @@ def test_dispersion_in_growing_boxes():
     for length in lengths:
         box = values(calculator.compute(with_vacuum(atoms, length)))
         errors.append(max(np.abs(box[key] - expected[key]).max() for key in expected) / scale)
-    slope = np.polyfit(np.log(lengths), np.log(errors), 1)[0]
+    slope = log_log_slope(lengths, errors)
     assert abs(slope + 4) < 0.2, (errors, slope)
 
 

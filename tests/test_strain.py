@@ -14,6 +14,8 @@ import pytest
 
 import farsighted
 
+from helpers import strain_by_finite_differences, values_by_key
+
 DISPLACEMENT = 1e-5
 RELATIVE_TOLERANCE = 1e-6
 ABSOLUTE_TOLERANCE = 1e-9
@@ -74,22 +76,6 @@ def calculator(exponent, center_atom_weight, smearing=0.8):
     )
 
 
-def deformed(atoms: ase.Atoms, strain: np.ndarray) -> ase.Atoms:
-    transform = np.eye(3) + strain
-    return ase.Atoms(
-        numbers=atoms.numbers,
-        positions=atoms.positions @ transform,
-        cell=atoms.cell.array @ transform,
-        pbc=True,
-    )
-
-
-def values_by_key(descriptor):
-    return {
-        tuple(int(v) for v in key.values): block.values.copy() for key, block in descriptor.items()
-    }
-
-
 def check_gradient(key, analytic, numeric):
     scale = max(np.abs(analytic).max(), np.abs(numeric).max())
     error = np.abs(analytic - numeric).max()
@@ -103,17 +89,7 @@ def check_strain_gradients(calc, atoms):
     assert not k_vectors_near_cutoff(atoms.cell.array, calc.k_cutoff)
     descriptor = calc.compute(atoms, gradients=["strain"])
 
-    # finite differences on all nine components of ε
-    numeric = {}
-    for alpha, beta in itertools.product(range(3), range(3)):
-        strain = np.zeros((3, 3))
-        strain[alpha, beta] = DISPLACEMENT
-        plus = values_by_key(calc.compute(deformed(atoms, strain)))
-        minus = values_by_key(calc.compute(deformed(atoms, -strain)))
-        for key in plus:
-            derivative = (plus[key] - minus[key]) / (2 * DISPLACEMENT)
-            numeric.setdefault(key, np.zeros((derivative.shape[0], 3, 3) + derivative.shape[1:]))
-            numeric[key][:, alpha, beta] = derivative
+    numeric = strain_by_finite_differences(calc, atoms, DISPLACEMENT)
 
     assert len(numeric) == len(descriptor.keys)
     for key, block in descriptor.items():

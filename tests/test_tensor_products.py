@@ -16,8 +16,8 @@ from farsighted.tensor_products import (
     prepare_density,
 )
 
-from helpers import lode_hypers, real_wigner_d
-from test_strain import deformed, random_system
+from helpers import deformed, lode_hypers, real_wigner_d
+from test_strain import random_system
 
 TYPES = [1, 8]
 

@@ -15,7 +15,7 @@
 //! σw is chosen per system on the grid σ 2^{j/4} by a cost model, and the tables of each grid
 //! value are built once and cached.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -23,8 +23,7 @@ use rayon::prelude::*;
 use super::neighbors::{neighbor_list, Neighbor};
 use super::pair_radial::PairRadialIntegral;
 use super::pairs::PairSum;
-use super::positions::{PositionsLayout, SharedRows};
-use super::{Gradients, LodeSphericalExpansion, SystemValues};
+use super::{Gradients, LodeSphericalExpansion, SystemTask, SystemValues};
 use crate::basis::GtoBasis;
 use crate::{Error, System};
 
@@ -253,46 +252,27 @@ impl LodeSphericalExpansion {
 
     /// Values (and strain) of one periodic system by the Ewald split; positions gradients
     /// are written into `outputs`, except the centres' own rows
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn compute_split_system(
         &self,
         split: &EwaldSplit,
-        s: usize,
-        system: &System,
-        keys: &[[i32; 4]],
-        selected: &Option<HashSet<(usize, usize)>>,
-        gradients: Gradients,
-        layout: Option<&PositionsLayout>,
-        outputs: &[Option<SharedRows>],
+        task: SystemTask,
     ) -> Result<SystemValues, Error> {
+        let SystemTask {
+            system,
+            gradients,
+            layout,
+            outputs,
+            ..
+        } = task;
         let inner = &split.inner;
         // the wide part writes the positions gradient rows first, the pairs add to them
         // slabs: the 2D-periodic sum of the wide part, and a neighbour list periodic in the
         // plane only, on the internal cell (whose third vector is valid, unlike the input's)
         let slab = super::slab::is_slab(system);
         let mut result = if slab {
-            inner.compute_slab_system(
-                inner.radial()?,
-                s,
-                system,
-                keys,
-                selected,
-                gradients,
-                layout,
-                outputs,
-            )?
+            inner.compute_slab_system(inner.radial()?, task)?
         } else {
-            inner.compute_system(
-                inner.radial()?,
-                s,
-                system,
-                keys,
-                selected,
-                gradients,
-                layout,
-                outputs,
-                false,
-            )?
+            inner.compute_system(inner.radial()?, task, false)?
         };
         if result.centers.is_empty() {
             return Ok(result);

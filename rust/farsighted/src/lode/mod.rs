@@ -270,36 +270,25 @@ impl LodeSphericalExpansion {
             })
             .collect();
 
-        let keys_ref = &keys;
-        let shared_ref = &shared;
         let results: Vec<Result<SystemValues, Error>> = systems
             .par_iter()
             .zip(layouts.par_iter())
             .enumerate()
             .map(|(s, (system, layout))| {
+                let task = SystemTask {
+                    s,
+                    system,
+                    keys: &keys,
+                    selected: &selected_samples,
+                    gradients,
+                    layout: layout.as_ref(),
+                    outputs: &shared,
+                };
                 if let (true, Some(pair)) = (open::is_open(system), pair_radial) {
-                    return self.compute_open_system(
-                        pair,
-                        s,
-                        system,
-                        keys_ref,
-                        &selected_samples,
-                        gradients,
-                        layout.as_ref(),
-                        shared_ref,
-                    );
+                    return self.compute_open_system(pair, task);
                 }
                 if let Some(split) = &splits[s] {
-                    return self.compute_split_system(
-                        split,
-                        s,
-                        system,
-                        keys_ref,
-                        &selected_samples,
-                        gradients,
-                        layout.as_ref(),
-                        shared_ref,
-                    );
+                    return self.compute_split_system(split, task);
                 }
                 let Some(radial) = radial else {
                     return Err(Error::InvalidSystem(format!(
@@ -307,28 +296,9 @@ impl LodeSphericalExpansion {
                     )));
                 };
                 if slab::is_slab(system) {
-                    return self.compute_slab_system(
-                        radial,
-                        s,
-                        system,
-                        keys_ref,
-                        &selected_samples,
-                        gradients,
-                        layout.as_ref(),
-                        shared_ref,
-                    );
+                    return self.compute_slab_system(radial, task);
                 }
-                self.compute_system(
-                    radial,
-                    s,
-                    system,
-                    keys_ref,
-                    &selected_samples,
-                    gradients,
-                    layout.as_ref(),
-                    shared_ref,
-                    false,
-                )
+                self.compute_system(radial, task, false)
             })
             .collect();
         drop(shared);
@@ -507,19 +477,21 @@ impl LodeSphericalExpansion {
         Ok((kvectors, phases))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn compute_system(
         &self,
         radial: &KSpaceRadialIntegral,
-        s: usize,
-        system: &System,
-        keys: &[[i32; 4]],
-        selected: &Option<HashSet<(usize, usize)>>,
-        gradients: Gradients,
-        layout: Option<&PositionsLayout>,
-        outputs: &[Option<SharedRows>],
+        task: SystemTask,
         in_plane_only: bool,
     ) -> Result<SystemValues, Error> {
+        let SystemTask {
+            s,
+            system,
+            keys,
+            selected,
+            gradients,
+            layout,
+            outputs,
+        } = task;
         let (centers, neighbor_types, type_index) =
             centers_and_neighbor_types(s, system, keys, selected);
         let n_types = neighbor_types.len();
@@ -688,6 +660,20 @@ pub fn effective_k_cutoff(parameters: &LodeParameters) -> f64 {
     parameters
         .k_cutoff()
         .min(NEGLIGIBLE_K_SIGMA / parameters.smearing)
+}
+
+/// One system of a `compute` call and where its results go
+#[derive(Clone, Copy)]
+struct SystemTask<'a> {
+    /// index of the system in the input
+    s: usize,
+    system: &'a System,
+    keys: &'a [[i32; 4]],
+    selected: &'a Option<HashSet<(usize, usize)>>,
+    gradients: Gradients,
+    /// where the positions gradient rows of this system go, in `outputs` (one per block)
+    layout: Option<&'a PositionsLayout>,
+    outputs: &'a [Option<SharedRows>],
 }
 
 /// Values of one system for its centres and neighbour types, with all features

@@ -7,12 +7,11 @@
 //! own density, as in the periodic code). Gradients: ∂/∂rⱼ of each pair term, the centre's
 //! row by translation invariance, and strain as the virial Σⱼ rᵢⱼ,α ∂/∂rᵢⱼ,β.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::pair_radial::PairRadialIntegral;
 use super::pairs::{PairSum, PairSums};
-use super::positions::{PositionsLayout, SharedRows};
-use super::{centers_and_neighbor_types, Gradients, LodeSphericalExpansion, SystemValues};
+use super::{centers_and_neighbor_types, LodeSphericalExpansion, SystemTask, SystemValues};
 use crate::system::OVERLAP_DISTANCE;
 use crate::{Error, System};
 
@@ -74,18 +73,20 @@ pub(crate) fn validate_open(system: &System, index: usize) -> Result<(), Error> 
 impl LodeSphericalExpansion {
     /// Values (and strain gradients) of one open system; positions gradients are written into
     /// `outputs` directly, except the centres' own rows
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn compute_open_system(
         &self,
         pair: &PairRadialIntegral,
-        s: usize,
-        system: &System,
-        keys: &[[i32; 4]],
-        selected: &Option<HashSet<(usize, usize)>>,
-        gradients: Gradients,
-        layout: Option<&PositionsLayout>,
-        outputs: &[Option<SharedRows>],
+        task: SystemTask,
     ) -> Result<SystemValues, Error> {
+        let SystemTask {
+            s,
+            system,
+            keys,
+            selected,
+            gradients,
+            layout,
+            outputs,
+        } = task;
         let (centers, _, type_index) = centers_and_neighbor_types(s, system, keys, selected);
         let n_types = type_index.len();
         if centers.is_empty() {
@@ -136,7 +137,7 @@ impl LodeSphericalExpansion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lode::Selection;
+    use crate::lode::{Gradients, Selection};
 
     fn calculator(weight: f64) -> LodeSphericalExpansion {
         LodeSphericalExpansion::from_json(&format!(

@@ -17,14 +17,12 @@
 //! lode/slab_strain.rs; backward products in lode/slab_backward.rs.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use rayon::prelude::*;
 
 use super::planar::PlanarProjection;
-use super::positions::{PositionsLayout, SharedRows};
 use super::slab_strain::{PlanarStrainInput, PlaneStrain};
-use super::{Gradients, KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, SystemValues};
+use super::{KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, SystemTask, SystemValues};
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::{Error, System};
 
@@ -178,22 +176,24 @@ impl LodeSphericalExpansion {
 
     /// Values of one slab; positions gradients are written into `outputs` directly, except
     /// the centres' own rows
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn compute_slab_system(
         &self,
         radial: &KSpaceRadialIntegral,
-        s: usize,
-        system: &System,
-        keys: &[[i32; 4]],
-        selected: &Option<HashSet<(usize, usize)>>,
-        gradients: Gradients,
-        layout: Option<&PositionsLayout>,
-        outputs: &[Option<SharedRows>],
+        task: SystemTask,
     ) -> Result<SystemValues, Error> {
+        let SystemTask {
+            system,
+            gradients,
+            layout,
+            outputs,
+            ..
+        } = task;
         let internal = internal_system(system, self.basis.support());
-        let mut result = self.compute_system(
-            radial, s, &internal, keys, selected, gradients, layout, outputs, true,
-        )?;
+        let internal_task = SystemTask {
+            system: &internal,
+            ..task
+        };
+        let mut result = self.compute_system(radial, internal_task, true)?;
         if result.centers.is_empty() {
             return Ok(result);
         }
@@ -290,7 +290,7 @@ impl LodeSphericalExpansion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BlockData, Selection};
+    use crate::{BlockData, Gradients, Selection};
 
     fn calculator() -> LodeSphericalExpansion {
         LodeSphericalExpansion::from_json(
