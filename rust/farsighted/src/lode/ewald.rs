@@ -293,7 +293,7 @@ impl LodeSphericalExpansion {
                 layout,
                 outputs,
             };
-            let sums = sum.sum_centers(&result.centers, n_types, |c| {
+            let sums = sum.sum_centers(&result.centers, |c| {
                 let i = result.centers[c];
                 neighbors[c]
                     .iter()

@@ -106,7 +106,7 @@ impl LodeSphericalExpansion {
         let n_features = sum.n_features();
         let weight = self.parameters.center_atom_weight;
 
-        let PairSums { mut values, strain } = sum.sum_centers(&centers, n_types, |c| {
+        let PairSums { mut values, strain } = sum.sum_centers(&centers, |c| {
             let i = centers[c];
             let ri = system.positions[i];
             system

@@ -28,6 +28,12 @@ pub(crate) struct PairSum<'a> {
     pub outputs: &'a [Option<SharedRows>],
 }
 
+/// Largest memory of the per-thread accumulators of all centres that the symmetric sum needs;
+/// beyond it (values and strain of very large systems) each centre sums all its own pairs
+const SYMMETRIC_MEMORY: usize = 1 << 30;
+/// Accumulators per thread of the symmetric sum
+const ACCUMULATORS: usize = 4;
+
 /// Values (centre, type, feature) and strain (centre, type, αβ, feature) of all centres
 pub(crate) struct PairSums {
     pub values: Vec<f64>,
@@ -84,42 +90,73 @@ impl PairSum<'_> {
     /// the positions gradient) of centre `centers[c]` from `neighbors(c)`, the images of one
     /// neighbour consecutive (their gradients are summed before they are added to the large,
     /// rarely cached gradient arrays). Every pair must be listed from both of its centres.
-    pub fn sum_centers<N, I>(&self, centers: &[usize], n_types: usize, neighbors: N) -> PairSums
+    pub fn sum_centers<N, I>(&self, centers: &[usize], neighbors: N) -> PairSums
     where
         N: Fn(usize) -> I + Sync,
         I: Iterator<Item = (usize, [f64; 3], bool)>,
     {
-        let n_atoms = self.system.size();
-        let mut center_index = vec![None; n_atoms];
+        let strain_blocks = if self.strain { 9 } else { 0 };
+        let row = self.type_index.len() * self.n_features();
+        let accumulator_bytes = centers.len() * row * (1 + strain_blocks) * 8;
+        let threads = rayon::current_num_threads();
+        let symmetric =
+            self.layout.is_some() || ACCUMULATORS * threads * accumulator_bytes <= SYMMETRIC_MEMORY;
+        self.sum_centers_with(centers, neighbors, symmetric)
+    }
+
+    /// `sum_centers`, with the symmetric sum or each centre over all its pairs
+    fn sum_centers_with<N, I>(&self, centers: &[usize], neighbors: N, symmetric: bool) -> PairSums
+    where
+        N: Fn(usize) -> I + Sync,
+        I: Iterator<Item = (usize, [f64; 3], bool)>,
+    {
+        let row = self.type_index.len() * self.n_features();
+        let strain_blocks = if self.strain { 9 } else { 0 };
+        let zero = |n_centers: usize| PairSums {
+            values: vec![0.0; n_centers * row],
+            strain: vec![0.0; strain_blocks * n_centers * row],
+        };
+        let threads = rayon::current_num_threads();
+        if !symmetric {
+            // each centre sums all its pairs into its own rows
+            let per_center: Vec<PairSums> = (0..centers.len())
+                .into_par_iter()
+                .map_init(
+                    || self.scratch(),
+                    |scratch, c| {
+                        let mut sums = zero(1);
+                        self.add_center(0, centers[c], neighbors(c), None, scratch, &mut sums);
+                        sums
+                    },
+                )
+                .collect();
+            let mut sums = zero(0);
+            for center in per_center {
+                sums.values.extend(center.values);
+                sums.strain.extend(center.strain);
+            }
+            return sums;
+        }
+
+        let mut center_index = vec![None; self.system.size()];
         for (c, &i) in centers.iter().enumerate() {
             center_index[i] = Some(c);
         }
-        let row = n_types * self.n_features();
-        let zero = || PairSums {
-            values: vec![0.0; centers.len() * row],
-            strain: vec![0.0; if self.strain { 9 } else { 0 } * centers.len() * row],
-        };
-        // each thread accumulates all centres: a few accumulators per thread at most
-        let min_len = centers.len() / (4 * rayon::current_num_threads()).max(1);
+        // a few accumulators of all centres per thread (the tasks are balanced by `owns`, the
+        // threads not always)
         (0..centers.len())
             .into_par_iter()
-            .with_min_len(min_len.max(1))
+            .with_min_len(centers.len().div_ceil(ACCUMULATORS * threads).max(1))
             .fold(
-                || (self.scratch(), zero()),
+                || (self.scratch(), zero(centers.len())),
                 |(mut scratch, mut sums), c| {
-                    self.add_center(
-                        c,
-                        centers[c],
-                        neighbors(c),
-                        &center_index,
-                        &mut scratch,
-                        &mut sums,
-                    );
+                    let index = Some(center_index.as_slice());
+                    self.add_center(c, centers[c], neighbors(c), index, &mut scratch, &mut sums);
                     (scratch, sums)
                 },
             )
             .map(|(_, sums)| sums)
-            .reduce(zero, PairSums::add)
+            .reduce(|| zero(centers.len()), PairSums::add)
     }
 
     /// Whether the task of centre i computes the pair {i, j} of two centres: about half of the
@@ -130,13 +167,14 @@ impl PairSum<'_> {
         2 * ahead < n || (2 * ahead == n && i < j)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Add the pairs of centre i (row c of `sums`); with `center_index` (the row of each atom
+    /// that is a centre), a pair with another centre is added to both by the task that owns it
     fn add_center(
         &self,
         c: usize,
         i: usize,
         neighbors: impl Iterator<Item = (usize, [f64; 3], bool)>,
-        center_index: &[Option<usize>],
+        center_index: Option<&[Option<usize>]>,
         scratch: &mut PairScratch,
         sums: &mut PairSums,
     ) {
@@ -147,7 +185,7 @@ impl PairSum<'_> {
         let mut pending: Option<Pending> = None;
         for (j, d, moves) in neighbors {
             // the pair with another centre is computed by one of them, for both
-            let mirror = match center_index[j] {
+            let mirror = match center_index.and_then(|index| index[j]) {
                 Some(cj) if j != i => {
                     if !self.owns(i, j) {
                         continue;
@@ -283,6 +321,70 @@ impl PairSum<'_> {
                     .iter_mut()
                     .for_each(|a| *a = 0.0);
                 *used = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lode::LodeSphericalExpansion;
+
+    /// The symmetric sum (each pair once, for both centres) and the sum of each centre over all
+    /// its pairs agree, values and strain, with a subset of the atoms as centres
+    #[test]
+    fn symmetric_and_per_center_sums_agree() {
+        let calculator = LodeSphericalExpansion::from_json(
+            r#"{"density": {"type": "SmearedPowerLaw", "smearing": 0.7, "exponent": 1},
+                "basis": {"type": "TensorProduct", "max_angular": 3,
+                          "radial": {"type": "Gto", "max_radial": 2, "radius": 3.0}}}"#,
+        )
+        .unwrap();
+        let system = System {
+            types: vec![1, 8, 1, 8, 6],
+            positions: vec![
+                [0.0, 0.0, 0.0],
+                [1.1, 0.3, -0.4],
+                [-0.7, 1.6, 0.5],
+                [2.0, -1.2, 1.3],
+                [0.4, 0.9, 2.2],
+            ],
+            cell: [[0.0; 3]; 3],
+            pbc: [false; 3],
+        };
+        let type_index: BTreeMap<i32, usize> = [(1, 0), (6, 1), (8, 2)].into_iter().collect();
+        let sum = PairSum {
+            radial: calculator.pair_radial().unwrap(),
+            system: &system,
+            type_index: &type_index,
+            max_angular: 3,
+            n_radial: 3,
+            strain: true,
+            layout: None,
+            outputs: &[],
+        };
+        let centers = [0, 1, 3, 4];
+        let neighbors = |c: usize| {
+            let i = centers[c];
+            let ri = system.positions[i];
+            system
+                .positions
+                .iter()
+                .enumerate()
+                .filter(move |&(j, _)| j != i)
+                .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
+        };
+        let symmetric = sum.sum_centers_with(&centers, neighbors, true);
+        let per_center = sum.sum_centers_with(&centers, neighbors, false);
+        for (a, b) in [
+            (&symmetric.values, &per_center.values),
+            (&symmetric.strain, &per_center.strain),
+        ] {
+            let scale = b.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+            assert!(scale > 0.0);
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-13 * scale, "{x} {y}");
             }
         }
     }
