@@ -106,16 +106,8 @@ impl LodeSphericalExpansion {
         let n_features = sum.n_features();
         let weight = self.parameters.center_atom_weight;
 
-        let PairSums { mut values, strain } = sum.sum_centers(&centers, |c| {
-            let i = centers[c];
-            let ri = system.positions[i];
-            system
-                .positions
-                .iter()
-                .enumerate()
-                .filter(move |&(j, _)| j != i)
-                .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
-        });
+        let PairSums { mut values, strain } =
+            sum.sum_centers(&centers, |c| open_pairs(system, centers[c]));
         for (c, &i) in centers.iter().enumerate() {
             if let Some(&t) = type_index.get(&system.types[i]) {
                 let start = (c * n_types + t) * n_features;
@@ -132,6 +124,20 @@ impl LodeSphericalExpansion {
             strain,
         })
     }
+}
+
+/// The pairs of centre i in an open system: every other atom j, at d = rⱼ - rᵢ, all moving
+pub(super) fn open_pairs(
+    system: &System,
+    i: usize,
+) -> impl Iterator<Item = (usize, [f64; 3], bool)> + '_ {
+    let ri = system.positions[i];
+    system
+        .positions
+        .iter()
+        .enumerate()
+        .filter(move |&(j, _)| j != i)
+        .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
 }
 
 #[cfg(test)]

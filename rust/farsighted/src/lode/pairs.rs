@@ -329,6 +329,7 @@ impl PairSum<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lode::open::open_pairs;
     use crate::lode::LodeSphericalExpansion;
 
     /// The symmetric sum (each pair once, for both centres) and the sum of each centre over all
@@ -365,16 +366,7 @@ mod tests {
             outputs: &[],
         };
         let centers = [0, 1, 3, 4];
-        let neighbors = |c: usize| {
-            let i = centers[c];
-            let ri = system.positions[i];
-            system
-                .positions
-                .iter()
-                .enumerate()
-                .filter(move |&(j, _)| j != i)
-                .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
-        };
+        let neighbors = |c: usize| open_pairs(&system, centers[c]);
         let symmetric = sum.sum_centers_with(&centers, neighbors, true);
         let per_center = sum.sum_centers_with(&centers, neighbors, false);
         for (a, b) in [
