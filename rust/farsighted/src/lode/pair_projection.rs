@@ -8,7 +8,7 @@
 //! accumulation methods then work on whole (l, m) rows of n_radial features, which the
 //! compiler vectorises.
 
-use crate::math::harmonics::{lm_index, SolidHarmonics};
+use crate::math::harmonics::{lm_index, parity, SolidHarmonics};
 
 /// Scratch for the pair terms of all features lm_index(l, m) * n_radial + n
 pub(crate) struct PairProjection {
@@ -63,7 +63,7 @@ impl PairProjection {
         let n_radial = self.n_radial;
         for l in 0..=self.max_angular {
             let f = &self.radial[l * n_radial..(l + 1) * n_radial];
-            let sign = if mirrored && l % 2 == 1 { -1.0 } else { 1.0 };
+            let sign = if mirrored { parity(l) } else { 1.0 };
             for m in -(l as isize)..=(l as isize) {
                 let lm = lm_index(l, m);
                 let y = sign * self.harmonics.values[lm];

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 
 use super::pair_projection::PairProjection;
 use super::pair_radial::PairRadialIntegral;
-use super::positions::{PositionsLayout, SharedRows};
+use super::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
+use crate::math::harmonics::parity;
 use crate::System;
 
 /// What is shared by all centres of one system
@@ -57,8 +58,7 @@ struct PairScratch {
     projection: PairProjection,
     /// (xyz, feature)
     gradient: Vec<f64>,
-    /// the positions gradient rows of the current neighbour for every l: 3 (2l + 1) n_radial
-    /// values from 3 l² n_radial
+    /// the positions gradient rows of the current neighbour, by `channel_rows`
     accumulated: Vec<f64>,
     /// which l are in `accumulated`
     used: Vec<bool>,
@@ -235,7 +235,7 @@ impl PairSum<'_> {
                             let mut feature = 0;
                             for l in 0..=self.max_angular {
                                 // d ⊗ ∇ is even under d → -d: (-1)ˡ from Yₗₘ only
-                                let sign = if mirrored && l % 2 == 1 { -1.0 } else { 1.0 };
+                                let sign = if mirrored { parity(l) } else { 1.0 };
                                 let size = (2 * l + 1) * self.n_radial;
                                 for (o, g) in target[feature..feature + size]
                                     .iter_mut()
@@ -268,7 +268,7 @@ impl PairSum<'_> {
             }
             for l in 0..=self.max_angular {
                 if scratch.used[l] {
-                    let rows = &mut scratch.accumulated[3 * l * l * self.n_radial..];
+                    let rows = &mut scratch.accumulated[channel_rows(l, self.n_radial)];
                     scratch.projection.add_gradient(l, rows);
                 }
             }
@@ -301,9 +301,8 @@ impl PairSum<'_> {
                 else {
                     continue;
                 };
-                let sign = if mirrored && l % 2 == 0 { -1.0 } else { 1.0 };
-                let rows = &scratch.accumulated[3 * l * l * self.n_radial..]
-                    [..3 * (2 * l + 1) * self.n_radial];
+                let sign = if mirrored { swapped_pair_sign(l) } else { 1.0 };
+                let rows = &scratch.accumulated[channel_rows(l, self.n_radial)];
                 let output = self.outputs[b]
                     .as_ref()
                     .expect("block has positions gradients");
@@ -317,7 +316,7 @@ impl PairSum<'_> {
         }
         for (l, used) in scratch.used.iter_mut().enumerate() {
             if *used {
-                scratch.accumulated[3 * l * l * self.n_radial..][..3 * (2 * l + 1) * self.n_radial]
+                scratch.accumulated[channel_rows(l, self.n_radial)]
                     .iter_mut()
                     .for_each(|a| *a = 0.0);
                 *used = false;

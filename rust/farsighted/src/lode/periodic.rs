@@ -66,6 +66,7 @@ pub(crate) struct GradientColumns {
     /// for each l: (first value of (α, m) in a gradient row of 3 (2l + 1) n_radial values,
     /// first column of (l, L, M) in the table of l's parity, coefficient)
     pub terms: Vec<Vec<(usize, usize, f64)>>,
+    n_radial: usize,
 }
 
 impl GradientColumns {
@@ -90,7 +91,11 @@ impl GradientColumns {
             }
             terms.push(l_terms);
         }
-        GradientColumns { blocks, terms }
+        GradientColumns {
+            blocks,
+            terms,
+            n_radial,
+        }
     }
 
     pub fn max_angular(&self) -> usize {
@@ -98,9 +103,15 @@ impl GradientColumns {
     }
 
     /// Number of columns of the table of one parity
-    pub fn len(&self, parity: usize, n_radial: usize) -> usize {
-        self.blocks[parity].len() * n_radial
+    pub fn len(&self, parity: usize) -> usize {
+        self.blocks[parity].len() * self.n_radial
     }
+}
+
+/// The positions gradient tables, (n_k, columns) row-major for each parity
+pub(crate) struct PositionsTables {
+    pub tables: [Vec<f64>; 2],
+    pub columns: GradientColumns,
 }
 
 /// Tables over all k-vectors of one system: (n_k, columns) row-major for each parity
@@ -110,10 +121,8 @@ pub(crate) struct KTables {
     /// [W | D] where D (9 blocks αβ) is present when strain gradients are requested
     pub values: [Vec<f64>; 2],
     pub values_columns: [usize; 2],
-    /// |k| W Y_LM / Yₗₘ by `gradient_columns`, when positions gradients are requested
-    pub positions: Option<[Vec<f64>; 2]>,
-    pub gradient_columns: GradientColumns,
-    pub n_radial: usize,
+    /// |k| W Y_LM / Yₗₘ, when positions gradients are requested
+    pub positions: Option<PositionsTables>,
 }
 
 impl LodeSphericalExpansion {
@@ -136,14 +145,9 @@ impl LodeSphericalExpansion {
 
         let strain_blocks = if strain { 9 } else { 0 };
         let values_columns = [0, 1].map(|p| parities[p].len() * (1 + strain_blocks));
-        let gradient_layout = GradientColumns::new(max_angular, n_radial);
-        let gradient_columns = [0, 1].map(|p| {
-            if positions {
-                gradient_layout.len(p, n_radial)
-            } else {
-                0
-            }
-        });
+        let gradient_layout = positions.then(|| GradientColumns::new(max_angular, n_radial));
+        let gradient_columns =
+            [0, 1].map(|p| gradient_layout.as_ref().map_or(0, |layout| layout.len(p)));
         let n_functions = (max_angular + 1) * n_radial;
 
         let mut values = [0, 1].map(|p| vec![0.0; n_k * values_columns[p]]);
@@ -226,8 +230,8 @@ impl LodeSphericalExpansion {
                                 }
                             }
                         }
-                        if positions {
-                            let columns = gradient_layout.blocks[parity].iter();
+                        if let Some(layout) = &gradient_layout {
+                            let columns = layout.blocks[parity].iter();
                             for (&(l, big_l, big_m), out) in
                                 columns.zip(grad.chunks_exact_mut(n_radial))
                             {
@@ -249,9 +253,10 @@ impl LodeSphericalExpansion {
             parities,
             values,
             values_columns,
-            positions: if positions { Some(gradients) } else { None },
-            gradient_columns: gradient_layout,
-            n_radial,
+            positions: gradient_layout.map(|columns| PositionsTables {
+                tables: gradients,
+                columns,
+            }),
         }
     }
 }
@@ -435,8 +440,8 @@ pub(crate) fn kspace_positions_gradients(
 ) {
     let n_k = tables.n_k;
     let n_rows = rows.len();
-    let gradient_tables = tables.positions.as_ref().expect("positions tables");
-    let columns = [0, 1].map(|p| tables.gradient_columns.len(p, tables.n_radial));
+    let positions = tables.positions.as_ref().expect("positions tables");
+    let columns = [0, 1].map(|p| positions.columns.len(p));
     // chunks of equal length, at most K_CHUNK
     let chunk = n_k.div_ceil(n_k.div_ceil(K_CHUNK).max(1)).max(1);
     scratch.resize(n_rows, chunk, columns);
@@ -470,7 +475,7 @@ pub(crate) fn kspace_positions_gradients(
             if columns[parity] == 0 {
                 continue;
             }
-            let table = &gradient_tables[parity];
+            let table = &positions.tables[parity];
             accumulate_product(
                 &mut scratch.gradients[parity],
                 phase_matrix,
@@ -551,7 +556,7 @@ pub(crate) struct PositionsScratch {
     minus_cos: Vec<f64>,
     /// (n_atoms, table columns) per parity
     pub gradients: [Vec<f64>; 2],
-    /// the gradient rows of one pair, 3 (2l + 1) n_radial values for each l from 3 l² n_radial
+    /// the gradient rows of one pair, by `positions::channel_rows`
     pub transformed: Vec<f64>,
 }
 

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
+use crate::math::harmonics::parity;
 use crate::math::special::{exp_integral_e1, gamma, regularized_lower_gamma};
 use crate::math::spline::HermiteSplines;
 use crate::Error;
@@ -259,7 +260,7 @@ impl PlanarProjection {
                 if z < 0.0 {
                     for l in 0..=self.max_angular {
                         // P(-z) = (-1)ˡ P(z), P'(-z) = (-1)^{l+1} P'(z)
-                        let sign = if l % 2 == 0 { 1.0 } else { -1.0 };
+                        let sign = parity(l);
                         for f in l * self.size..(l + 1) * self.size {
                             values[f] *= sign;
                             derivatives[f] *= -sign;

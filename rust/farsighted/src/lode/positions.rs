@@ -14,8 +14,21 @@ use rayon::prelude::*;
 use super::periodic::{
     kspace_positions_gradients, AtomPhases, DensePhases, KTables, KVectors, PositionsScratch,
 };
+use crate::math::harmonics::parity;
 use crate::output::BlockData;
 use crate::System;
+
+/// The gradient rows (α, m, n) of angular channel l in a buffer holding those of every l in
+/// turn: 3 (2l + 1) n_radial values from 3 l² n_radial
+pub(crate) fn channel_rows(l: usize, n_radial: usize) -> std::ops::Range<usize> {
+    3 * l * l * n_radial..3 * (l + 1) * (l + 1) * n_radial
+}
+
+/// ∂Vⱼ/∂rᵢ = (-1)^{l+1} ∂Vᵢ/∂rⱼ for the terms of channel l that depend on rⱼ - rᵢ only
+/// (the harmonics have parity (-1)ˡ, the gradient adds a sign)
+pub(crate) fn swapped_pair_sign(l: usize) -> f64 {
+    -parity(l)
+}
 
 /// A gradient array shared between tasks that write disjoint rows
 pub(crate) struct SharedRows {
@@ -164,7 +177,8 @@ pub(crate) fn compute_pairs(
         .collect();
 
     let phases = DensePhases::new(phases, kvectors);
-    let columns = [0, 1].map(|p| tables.gradient_columns.len(p, n_radial));
+    let gradient_columns = &tables.positions.as_ref().expect("positions tables").columns;
+    let columns = [0, 1].map(|p| gradient_columns.len(p));
     tasks
         .par_iter()
         .for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
@@ -175,10 +189,8 @@ pub(crate) fn compute_pairs(
                 transformed,
                 ..
             } = scratch;
-            transformed.resize(
-                3 * (tables.gradient_columns.max_angular() + 1).pow(2) * n_radial,
-                0.0,
-            );
+            let max_angular = gradient_columns.max_angular();
+            transformed.resize(channel_rows(max_angular, n_radial).end, 0.0);
             for (r, &j) in rows.iter().enumerate() {
                 let (ti, tj) = (system.types[i], system.types[j]);
                 let forward = if is_center[i] {
@@ -192,12 +204,11 @@ pub(crate) fn compute_pairs(
                     None
                 };
                 // the rows (α, m, n) of every l, recombined once for both outputs
-                for (l, terms) in tables.gradient_columns.terms.iter().enumerate() {
+                for (l, terms) in gradient_columns.terms.iter().enumerate() {
                     let parity = l % 2;
                     let gradient =
                         &gradients[parity][r * columns[parity]..(r + 1) * columns[parity]];
-                    let row =
-                        &mut transformed[3 * l * l * n_radial..][..3 * (2 * l + 1) * n_radial];
+                    let row = &mut transformed[channel_rows(l, n_radial)];
                     row.iter_mut().for_each(|v| *v = 0.0);
                     for &(target, column, coefficient) in terms {
                         let source = &gradient[column..column + n_radial];
@@ -214,10 +225,8 @@ pub(crate) fn compute_pairs(
                         else {
                             continue;
                         };
-                        // ∂Vⱼ/∂rᵢ = -∂Vᵢ/∂rⱼ for even l and +∂Vᵢ/∂rⱼ for odd l
-                        let sign = if backwards && l % 2 == 0 { -1.0 } else { 1.0 };
-                        let source =
-                            &transformed[3 * l * l * n_radial..][..3 * (2 * l + 1) * n_radial];
+                        let sign = if backwards { swapped_pair_sign(l) } else { 1.0 };
+                        let source = &transformed[channel_rows(l, n_radial)];
                         let output = outputs[b].as_ref().expect("block has positions gradients");
                         // SAFETY: (block, centre, neighbour) rows are written by exactly one task,
                         // before any other part of the calculation adds to them

@@ -20,6 +20,16 @@ pub struct SolidHarmonics {
     dq: Vec<[f64; 3]>,
 }
 
+/// (-1)ˡ, the parity of the harmonics: Yₗₘ(-r̂) = (-1)ˡ Yₗₘ(r̂)
+#[inline]
+pub fn parity(l: usize) -> f64 {
+    if l % 2 == 0 {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
 /// Position of (l, m) in arrays with all m for l = 0, then all m for l = 1, ...
 #[inline]
 pub fn lm_index(l: usize, m: isize) -> usize {
