@@ -3,9 +3,8 @@
 # Python (slow tests included), lint, and the documentation build (warnings are errors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
 
-bash scripts/setup.sh test,docs
+source scripts/setup.sh test,docs
 
 echo "== Rust tests"
 cargo test --release -p farsighted --features metatensor
@@ -13,12 +12,12 @@ cargo test --release -p farsighted --features metatensor
 echo "== Lint"
 cargo fmt --all --check
 cargo clippy --release -p farsighted --features metatensor --all-targets -- -D warnings
-"$PYTHON" -m ruff check python tests examples benchmarks
+"$VENV_PYTHON" -m ruff check python tests examples benchmarks
 
 echo "== Python tests"
-"$PYTHON" -m pytest tests --runslow -q
+"$VENV_PYTHON" -m pytest tests --runslow -q
 
 echo "== Documentation"
 rm -rf docs/_build
-"$PYTHON" -m sphinx -W --keep-going -q -b html docs docs/_build/html
+"$VENV_PYTHON" -m sphinx -W --keep-going -q -b html docs docs/_build/html
 echo "documentation built in docs/_build/html"

@@ -145,6 +145,32 @@ impl LodeCalculator {
         self.calculator.parameters().k_cutoff()
     }
 
+    /// The structure-independent tables of the k-space sum, for the TorchScript modules
+    fn kspace_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let calculator = &self.calculator;
+        let tables = py
+            .detach(|| calculator.kspace_tables())
+            .map_err(to_python_error)?;
+        let n_functions = tables.values.len() / tables.n_points;
+        let n_radial = tables.radial_at_zero.len();
+        let dict = PyDict::new(py);
+        dict.set_item("k_cutoff", tables.k_cutoff)?;
+        dict.set_item("step", tables.step)?;
+        let shape = [tables.n_points, n_functions];
+        dict.set_item("values", array(py, tables.values, &shape)?)?;
+        dict.set_item("derivatives", array(py, tables.derivatives, &shape)?)?;
+        dict.set_item(
+            "radial_at_zero",
+            array(py, tables.radial_at_zero, &[n_radial])?,
+        )?;
+        dict.set_item(
+            "center_contribution",
+            array(py, tables.center_contribution, &[n_radial])?,
+        )?;
+        dict.set_item("fourier_at_zero", tables.fourier_at_zero)?;
+        Ok(dict)
+    }
+
     /// Default keys for these systems, as an (n_keys, 4) array
     fn default_keys<'py>(
         &self,

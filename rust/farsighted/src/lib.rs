@@ -34,7 +34,7 @@ pub mod math;
 pub mod output;
 pub mod parameters;
 
-pub use lode::{BackwardGradients, Gradients, LodeSphericalExpansion, Selection};
+pub use lode::{BackwardGradients, Gradients, KSpaceTables, LodeSphericalExpansion, Selection};
 pub use output::{BlockData, Descriptor, GradientData};
 pub use parameters::LodeParameters;
 

@@ -20,6 +20,7 @@ mod slab;
 mod slab_backward;
 mod slab_strain;
 mod split_backward;
+mod tables;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -38,6 +39,7 @@ pub use pair_radial::PairRadialIntegral;
 use periodic::{kspace_values, AtomPhases};
 use positions::{compute_pairs, fill_self_gradients, PositionsLayout, SharedRows};
 pub use radial::{KSpaceRadialIntegral, RadialProjector};
+pub use tables::KSpaceTables;
 
 /// Which gradients to compute along with the values
 #[derive(Debug, Clone, Copy, Default)]

@@ -112,6 +112,11 @@ impl KSpaceRadialIntegral {
         Ok(KSpaceRadialIntegral { projector, spline })
     }
 
+    /// The spline table, when the integrals are splined
+    pub fn spline(&self) -> Option<&HermiteSplines> {
+        self.spline.as_ref()
+    }
+
     /// Iₗₙ(k) and dIₗₙ/dk, with index l * size + n
     pub fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
         match &self.spline {

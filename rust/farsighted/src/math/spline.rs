@@ -100,6 +100,26 @@ impl HermiteSplines {
         self.step * (self.n_points - 1) as f64
     }
 
+    /// Grid spacing
+    pub fn step(&self) -> f64 {
+        self.step
+    }
+
+    /// Number of functions tabulated together
+    pub fn n_functions(&self) -> usize {
+        self.n_functions
+    }
+
+    /// Values at the grid points, (n_points, n_functions) row-major
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Derivatives at the grid points, (n_points, n_functions) row-major
+    pub fn derivatives(&self) -> &[f64] {
+        &self.derivatives
+    }
+
     /// Values and derivatives of all functions at x ∈ [0, x_max].
     #[inline]
     pub fn evaluate(&self, x: f64, values: &mut [f64], derivatives: &mut [f64]) {
