@@ -59,6 +59,7 @@ class DensityFourier(torch.nn.Module):
         self.s = s
         # s + m > 0: the start of the downward recurrence
         self.n_recurrence = 0 if s > 0 else int(math.ceil(-s + 1e-12))
+        self.gamma_top = math.gamma(s + self.n_recurrence)
         if exponent == 0.0:
             self.prefactor = (4.0 * math.pi * smearing**2) ** 0.75
         else:
@@ -72,7 +73,7 @@ class DensityFourier(torch.nn.Module):
             # Γ(1, x) = e^{-x}: the Coulomb case, exactly
             return self.prefactor * torch.exp(-x) / (k * k)
         top = self.s + self.n_recurrence
-        upper = math.gamma(top) * torch.special.gammaincc(torch.full_like(x, top), x)
+        upper = self.gamma_top * torch.special.gammaincc(torch.full_like(x, top), x)
         for step in range(self.n_recurrence):
             a = top - 1 - step
             upper = (upper - torch.pow(x, a) * torch.exp(-x)) / a
