@@ -101,3 +101,52 @@ def test_autograd_gradients_equal_rust_explicit_gradients(exponent):
         assert error < GRADIENTS_TOLERANCE * max(1.0, np.abs(expected_positions[s]).max())
         error = np.abs(dpositions[len(frames) + s].numpy() - expected_strain[s]).max()
         assert error < GRADIENTS_TOLERANCE * max(1.0, np.abs(expected_strain[s]).max())
+
+
+def largest_block_error(actual, expected):
+    worst = 0.0
+    for key, block in expected.items():
+        other = block_of(actual, key).values.detach().cpu().to(torch.float64).numpy()
+        worst = max(worst, np.abs(other - block.values).max() / np.abs(block.values).max())
+    return worst
+
+
+def test_float32():
+    """float32 works; its error against the float64 core is documented (docs/torch.rst)"""
+    frames = [random_triclinic_system(8, seed=6)]
+    hypers = lode_hypers(exponent=1, spline=1e-8)
+    expected = farsighted.LodeSphericalExpansion(**hypers).compute(frames)
+    module = torch.jit.script(farsighted.torch.LodeSphericalExpansion(**hypers))
+    actual = module([to_torch(atoms, dtype=torch.float32) for atoms in frames])
+    assert actual.block(0).values.dtype == torch.float32
+    assert largest_block_error(actual, expected) < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_equals_rust():
+    frames = [random_triclinic_system(8, seed=7)]
+    hypers = lode_hypers(exponent=6, weight=0.5, spline=1e-8)
+    expected = farsighted.LodeSphericalExpansion(**hypers).compute(frames)
+    module = torch.jit.script(farsighted.torch.LodeSphericalExpansion(**hypers)).to("cuda")
+    actual = module([to_torch(atoms, device="cuda") for atoms in frames])
+    assert actual.block(0).values.device.type == "cuda"
+    assert largest_block_error(actual, expected) < VALUES_TOLERANCE
+
+
+def test_clear_errors():
+    hypers = lode_hypers(exponent=1, spline=1e-8)
+    with pytest.raises(NotImplementedError, match="accuracy"):
+        farsighted.torch.LodeSphericalExpansion(**hypers, accuracy=1e-4)
+    with pytest.raises(ValueError, match="exponent"):
+        farsighted.torch.LodeSphericalExpansion(**lode_hypers(exponent=3, spline=1e-8))
+    with pytest.raises(ValueError, match="spline_accuracy"):
+        farsighted.torch.LodeSphericalExpansion(**lode_hypers(exponent=1, spline=None))
+    module = torch.jit.script(farsighted.torch.LodeSphericalExpansion(**hypers))
+    atoms = random_triclinic_system(4, seed=8)
+    atoms.pbc = False
+    with pytest.raises(Exception, match="3D-periodic"):
+        module([to_torch(atoms)])
+    atoms = random_triclinic_system(4, seed=8)
+    atoms.positions[0, 0] = np.nan
+    with pytest.raises(Exception, match="finite"):
+        module([to_torch(atoms)])

@@ -27,18 +27,22 @@ class LodeSphericalExpansion(torch.nn.Module):
     """LODE spherical expansion in TorchScript, with the hyper-parameters and the metadata of
     :py:class:`farsighted.LodeSphericalExpansion`.
 
-    Parameters
-    ----------
-    density, basis, k_cutoff
-        as for :py:class:`farsighted.LodeSphericalExpansion`. The radial integrals must be
-        splined (``basis.spline_accuracy`` a number, the default).
-    accuracy
-        the Ewald split is not available in TorchScript yet: giving it raises.
-
     Systems are 3D-periodic (``pbc`` all true). ``forward`` returns a
     :py:class:`metatensor.torch.TensorMap` with keys ``o3_lambda, o3_sigma, center_type,
     neighbor_type``, samples ``system, atom``, component ``o3_mu`` and properties ``n``;
     gradients come from autograd (``system.positions`` and ``system.cell`` may require grad).
+
+    Parameters
+    ----------
+    density
+        as for :py:class:`farsighted.LodeSphericalExpansion`
+    basis
+        as for :py:class:`farsighted.LodeSphericalExpansion`; the radial integrals must be
+        splined (``basis.spline_accuracy`` a number, the default)
+    k_cutoff
+        as for :py:class:`farsighted.LodeSphericalExpansion`
+    accuracy
+        the Ewald split is not available in TorchScript yet: giving it raises.
 
     Examples
     --------
