@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from lode_backward import nacl_box
 
 HERE = Path(__file__).resolve().parent
 DENSITY = 0.04
@@ -33,16 +34,6 @@ HYPERS = {
         "radial": {"type": "Gto", "max_radial": 5, "radius": 4.0},
     },
 }
-
-
-def nacl_box(n_atoms, seed=0):
-    import ase
-
-    rng = np.random.default_rng([seed, n_atoms])
-    length = (n_atoms / DENSITY) ** (1.0 / 3.0)
-    numbers = np.array([11] * (n_atoms // 2) + [17] * (n_atoms - n_atoms // 2))
-    positions = rng.uniform(0.0, length, size=(n_atoms, 3))
-    return ase.Atoms(numbers=numbers, positions=positions, cell=np.eye(3) * length, pbc=True)
 
 
 def best_time(function, repeats=3, repeat_below=20.0):
@@ -157,7 +148,7 @@ def main():
         f"{'torch +grad':>12} {'ratio':>6} {'PME E+F':>8} {'Ewald E+F':>10}"
     )
     for n in arguments.sizes:
-        atoms = nacl_box(n)
+        atoms = nacl_box(n, DENSITY, seed=0)
         rust_values, rust_backward = rust_times(atoms)
         torch_values, torch_gradients = torch_times(atoms)
         pme = torchpme_times(atoms)
