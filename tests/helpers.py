@@ -135,3 +135,33 @@ def strain_by_finite_differences(calculator, atoms, displacement):
 def log_log_slope(x, y):
     """The slope of log y against log x (least squares): the rate at which y falls with x"""
     return np.polyfit(np.log(x), np.log(y), 1)[0]
+
+
+def contracted_gradients(tensor, weights, n_atoms):
+    """Σ_features w · ∂features/∂rⱼ and Σ_features w · ∂features/∂ε of each system, from the
+    explicit ``positions`` and ``strain`` gradients of a (numpy) TensorMap; ``weights`` holds
+    one array of the shape of each block's values, in the order of the blocks"""
+    positions = [np.zeros((n, 3)) for n in n_atoms]
+    strain = [np.zeros((3, 3)) for _ in n_atoms]
+    for block, w in zip(tensor.blocks(), weights):
+        gradient = block.gradient("positions")
+        values = np.asarray(gradient.values).reshape(len(gradient.samples), 3, -1)
+        flat = w.reshape(len(w), -1)
+        for (sample, system, atom), row in zip(gradient.samples.values, values):
+            positions[system][atom] += row @ flat[sample]
+        gradient = block.gradient("strain")
+        values = np.asarray(gradient.values).reshape(len(gradient.samples), 3, 3, -1)
+        systems = block.samples.column("system")
+        for (sample,), row in zip(gradient.samples.values, values):
+            strain[systems[sample]] += row @ flat[sample]
+    return positions, strain
+
+
+def attach_neighbor_lists(systems, module):
+    """Compute the neighbour lists that ``module`` (a model or calculator in Å) requests and
+    store them in ``systems``, as engines do before calling a model"""
+    from vesin.metatomic import neighbor_lists_for_model
+
+    for calculator in neighbor_lists_for_model("angstrom", module, model_length_unit="angstrom"):
+        calculator.add_neighbor_list(systems)
+    return systems

@@ -18,13 +18,14 @@ pytest.importorskip("featomic.torch")
 pytest.importorskip("metatomic_ase")
 
 import ase.io  # noqa: E402
-from vesin.metatomic import compute_requested_neighbors  # noqa: E402
 
 import farsighted.torch  # noqa: E402
 from farsighted.data import dataset_path  # noqa: E402
 from farsighted.point_charge_demo import lode_hypers, soap_hypers  # noqa: E402
 from farsighted.regression import structure_features  # noqa: E402
 from farsighted.torch.fit import _composition, _numpy_calculators  # noqa: E402
+
+from helpers import attach_neighbor_lists  # noqa: E402
 
 N_TRAIN = 40
 
@@ -49,7 +50,7 @@ def fitted(data):
 
 def energies_of(model, frames):
     systems = [metatomic_torch.systems_to_torch(f, dtype=torch.float64) for f in frames]
-    compute_requested_neighbors(systems, "angstrom", model, model_length_unit="angstrom")
+    attach_neighbor_lists(systems, model)
     outputs = {"energy": metatomic_torch.ModelOutput(sample_kind="system")}
     return model(systems, outputs, None)["energy"].block().values[:, 0].detach().numpy()
 

@@ -1,7 +1,8 @@
 """Fit a :py:class:`LinearEnergyModel` by ridge regression on energies and forces, from the
-features and positions gradients of the Rust core (LODE) and featomic (SOAP): the fast path,
-without autograd. The fitted weights go into the TorchScript model, which gives the same
-predictions (tests hold the two to 1e-8)."""
+features and positions gradients of the Rust core (LODE), featomic (SOAP) and their products
+(:py:class:`farsighted.multiscale.MultiScalePowerSpectrum`): the fast path, without
+autograd. The fitted weights go into the TorchScript model, which gives the same predictions
+(tests hold the two to 1e-8)."""
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from ..calculator import LodeSphericalExpansion
+from ..multiscale import MultiScalePowerSpectrum
 from ..regression import (
     EnergyForceRidgeModel,
     RidgeModel,
@@ -17,6 +19,7 @@ from ..regression import (
 )
 from .lode import LodeSphericalExpansion as TorchLodeSphericalExpansion
 from .model import LinearEnergyModel
+from .multiscale import MultiScalePowerSpectrum as TorchMultiScalePowerSpectrum
 
 
 def invariant_lode_hypers(hypers: Dict[str, Any]) -> Dict[str, Any]:
@@ -26,7 +29,12 @@ def invariant_lode_hypers(hypers: Dict[str, Any]) -> Dict[str, Any]:
     return dict(hypers, basis=basis)
 
 
-def _numpy_calculators(soap: Optional[Dict], lode: Sequence[Dict]) -> Dict[str, Any]:
+def _numpy_calculators(
+    soap: Optional[Dict],
+    lode: Sequence[Dict],
+    multiscale: Optional[Dict] = None,
+    atomic_types: Sequence[int] = (),
+) -> Dict[str, Any]:
     calculators: Dict[str, Any] = {}
     if soap is not None:
         import featomic
@@ -34,10 +42,19 @@ def _numpy_calculators(soap: Optional[Dict], lode: Sequence[Dict]) -> Dict[str, 
         calculators["soap"] = featomic.SoapPowerSpectrum(**soap)
     for i, hypers in enumerate(lode):
         calculators[f"lode_{i}"] = LodeSphericalExpansion(**invariant_lode_hypers(hypers))
+    if multiscale is not None:
+        calculators["multiscale"] = MultiScalePowerSpectrum(
+            **multiscale, neighbor_types=atomic_types
+        )
     return calculators
 
 
-def _torch_calculators(soap: Optional[Dict], lode: Sequence[Dict]) -> Dict[str, torch.nn.Module]:
+def _torch_calculators(
+    soap: Optional[Dict],
+    lode: Sequence[Dict],
+    multiscale: Optional[Dict] = None,
+    atomic_types: Sequence[int] = (),
+) -> Dict[str, torch.nn.Module]:
     calculators: Dict[str, torch.nn.Module] = {}
     if soap is not None:
         import featomic.torch
@@ -45,6 +62,13 @@ def _torch_calculators(soap: Optional[Dict], lode: Sequence[Dict]) -> Dict[str, 
         calculators["soap"] = featomic.torch.SoapPowerSpectrum(**soap)
     for i, hypers in enumerate(lode):
         calculators[f"lode_{i}"] = TorchLodeSphericalExpansion(**invariant_lode_hypers(hypers))
+    if multiscale is not None:
+        calculators["multiscale"] = TorchMultiScalePowerSpectrum(
+            multiscale["density"],
+            multiscale["lode"],
+            atomic_types,
+            bool(multiscale.get("potential_potential", False)),
+        )
     return calculators
 
 
@@ -59,6 +83,7 @@ def fit_energy_model(
     *,
     soap: Optional[Dict[str, Any]] = None,
     lode: Sequence[Dict[str, Any]] = (),
+    multiscale: Optional[Dict[str, Any]] = None,
     alphas: Optional[Sequence[float]] = None,
     force_weight: float = 1.0,
 ) -> Tuple[LinearEnergyModel, RidgeModel]:
@@ -76,6 +101,11 @@ def fit_energy_model(
         featomic ``SoapPowerSpectrum`` hyper-parameters of the local features, or None
     lode
         LODE hyper-parameters of each long-range feature set (their λ = 0 channels are used)
+    multiscale
+        the invariant multi-scale features ρ ⊗ ρ ⊕ ρ ⊗ V: a dictionary with ``density``
+        (featomic ``SphericalExpansion`` hyper-parameters), ``lode`` (LODE hyper-parameters,
+        every λ ≤ the density's enters the products) and optionally ``potential_potential``
+        (add V ⊗ V), as for :py:class:`farsighted.multiscale.MultiScalePowerSpectrum`
     alphas, force_weight
         as for :py:class:`farsighted.regression.EnergyForceRidgeModel`
 
@@ -85,8 +115,17 @@ def fit_energy_model(
         the TorchScript-ready model and the fitted ridge model (its ``predict`` on the
         structure features gives the same energies)
     """
-    if soap is None and len(lode) == 0:
-        raise ValueError("give at least one feature set: soap and/or lode")
+    if soap is None and len(lode) == 0 and multiscale is None:
+        raise ValueError("give at least one feature set: soap, lode and/or multiscale")
+    if multiscale is not None:
+        unknown = set(multiscale) - {"density", "lode", "potential_potential"}
+        missing = {"density", "lode"} - set(multiscale)
+        if unknown or missing:
+            raise ValueError(
+                "multiscale takes 'density', 'lode' and optionally 'potential_potential'"
+                + (f"; unknown: {sorted(unknown)}" if unknown else "")
+                + (f"; missing: {sorted(missing)}" if missing else "")
+            )
     frames = list(frames)
     energies = np.asarray(energies, dtype=float)
     if energies.shape != (len(frames),):
@@ -98,7 +137,7 @@ def fit_energy_model(
     feature_keys: Dict[str, torch.Tensor] = {}
     block_widths: Dict[str, List[int]] = {}
     n_atoms = [len(frame) for frame in frames]
-    for name, calculator in _numpy_calculators(soap, lode).items():
+    for name, calculator in _numpy_calculators(soap, lode, multiscale, atomic_types).items():
         tensor = calculator.compute(frames, gradients=gradients)
         feature_keys[name] = torch.tensor(np.asarray(tensor.keys.values), dtype=torch.int32)
         block_widths[name] = [int(np.prod(block.values.shape[1:])) for block in tensor.blocks()]
@@ -125,7 +164,7 @@ def fit_energy_model(
     constant = float(ridge.offset_ - ridge.mean_ @ weights)
     n_types = len(atomic_types)
     model = LinearEnergyModel(
-        calculators=_torch_calculators(soap, lode),
+        calculators=_torch_calculators(soap, lode, multiscale, atomic_types),
         feature_keys=feature_keys,
         block_widths=block_widths,
         atomic_types=atomic_types,
