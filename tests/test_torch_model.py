@@ -185,3 +185,61 @@ def test_nve_dynamics_conserves_energy(data, saved):
     total, kinetic = np.array(total), np.array(kinetic)
     # velocity Verlet: the total energy fluctuates far less than the kinetic energy
     assert np.std(total) < 0.05 * np.std(kinetic)
+
+
+IPI_INPUT = """<simulation verbosity="low" safe_stride="1000">
+  <output prefix="simulation">
+    <properties stride="1" filename="out">[step, potential{electronvolt}]</properties>
+    <trajectory filename="positions" stride="1" format="ase">positions</trajectory>
+  </output>
+  <total_steps>8</total_steps>
+  <prng><seed>12345</seed></prng>
+  <ffdirect name="farsighted">
+    <pes>metatomic</pes>
+    <parameters>{template: structure.xyz, model: MODEL, extensions: EXTENSIONS}</parameters>
+  </ffdirect>
+  <system>
+    <initialize nbeads="1">
+      <file mode="ase">structure.xyz</file>
+      <velocities mode="thermal" units="kelvin">300</velocities>
+    </initialize>
+    <forces><force forcefield="farsighted"/></forces>
+    <motion mode="dynamics">
+      <dynamics mode="nvt">
+        <timestep units="femtosecond">0.5</timestep>
+        <thermostat mode="svr"><tau units="femtosecond">10</tau></thermostat>
+      </dynamics>
+    </motion>
+    <ensemble><temperature units="kelvin">300</temperature></ensemble>
+  </system>
+</simulation>
+"""
+
+
+def test_saved_model_drives_ipi(data, saved, tmp_path):
+    """The same file in a second engine: an NVT run of i-PI through its metatomic driver, whose
+    potential energies are metatomic-ase's on the configurations of the run"""
+    pytest.importorskip("ipi")
+    import ipi
+    from metatomic_ase import MetatomicCalculator
+
+    path, extensions = saved
+    frame = data[0][N_TRAIN + 2]
+    ase.io.write(
+        str(tmp_path / "structure.xyz"),
+        ase.Atoms(frame.numbers, frame.positions, cell=frame.cell, pbc=True),
+    )
+    xml = IPI_INPUT.replace("MODEL", path).replace("EXTENSIONS", extensions)
+    (tmp_path / "input.xml").write_text(xml)
+    i_pi = os.path.join(os.path.dirname(sys.executable), "i-pi")
+    subprocess.run([i_pi, "input.xml"], cwd=str(tmp_path), check=True, capture_output=True)
+
+    values, _ = ipi.read_output(str(tmp_path / "simulation.out"))
+    trajectory = ase.io.read(str(tmp_path / "simulation.positions_0.extxyz"), ":")
+    assert len(trajectory) == len(values["potential"]) == 9
+    calculator = MetatomicCalculator(path, extensions_directory=extensions)
+    for atoms, energy in zip(trajectory, values["potential"]):
+        atoms.calc = calculator
+        assert abs(atoms.get_potential_energy() - energy) < 1e-6 * max(1.0, abs(energy))
+    # the thermostat moved the atoms: the configurations differ
+    assert np.abs(trajectory[-1].positions - trajectory[0].positions).max() > 1e-3
