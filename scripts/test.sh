@@ -8,10 +8,12 @@ source scripts/setup.sh test,docs
 
 echo "== Rust tests"
 cargo test --release -p farsighted --features metatensor
+cargo run --release -p farsighted --example rock_salt
 
 echo "== Lint"
 cargo fmt --all --check
 cargo clippy --release -p farsighted --features metatensor --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc -p farsighted --no-deps
 "$VENV_PYTHON" -m ruff check python tests examples benchmarks
 
 echo "== Python tests"
