@@ -1,6 +1,6 @@
 """Fit a :py:class:`LinearEnergyModel` by ridge regression on energies and forces, from the
 features and positions gradients of the Rust core (LODE), featomic (SOAP) and their products
-(:py:class:`farsighted.multiscale.MultiScalePowerSpectrum`): the fast path, without
+(:py:class:`farsighted.MultiScalePowerSpectrum`): the fast path, without
 autograd. The fitted weights go into the TorchScript model, which gives the same predictions
 (tests hold the two to 1e-8)."""
 
@@ -105,7 +105,7 @@ def fit_energy_model(
         the invariant multi-scale features ρ ⊗ ρ ⊕ ρ ⊗ V: a dictionary with ``density``
         (featomic ``SphericalExpansion`` hyper-parameters), ``lode`` (LODE hyper-parameters,
         every λ ≤ the density's enters the products) and optionally ``potential_potential``
-        (add V ⊗ V), as for :py:class:`farsighted.multiscale.MultiScalePowerSpectrum`
+        (add V ⊗ V), as for :py:class:`farsighted.MultiScalePowerSpectrum`
     alphas, force_weight
         as for :py:class:`farsighted.regression.EnergyForceRidgeModel`
 

@@ -9,7 +9,7 @@ tensors of the same order l is
 
 with the real Clebsch–Gordan coefficients of :py:mod:`farsighted.clebsch_gordan` (diagonal
 for λ = 0), taken when the module is built: the numbers, metadata and property order are those
-of :py:class:`farsighted.multiscale.MultiScalePowerSpectrum`. Gradients come from autograd.
+of :py:class:`farsighted.MultiScalePowerSpectrum`. Gradients come from autograd.
 """
 
 from typing import Any, Dict, List, Sequence
@@ -28,7 +28,7 @@ class MultiScalePowerSpectrum(torch.nn.Module):
     """Invariant multi-scale features of every centre, with the keys (``o3_lambda, o3_sigma,
     center_type``), samples (``system, atom``) and properties (``product, l_1, l_2,
     neighbor_1_type, n_1, neighbor_2_type, n_2``) of
-    :py:class:`farsighted.multiscale.MultiScalePowerSpectrum` at ``max_angular = 0``
+    :py:class:`farsighted.MultiScalePowerSpectrum` at ``max_angular = 0``
     (component ``o3_mu = 0``).
 
     Parameters
