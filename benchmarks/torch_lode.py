@@ -10,8 +10,15 @@ k_cutoff 1.2π/σ):
 - torch-pme: the Coulomb energy and forces of the same boxes with charges ±1, with its PME
   and Ewald calculators (one potential channel, against our 6 × 25 × 2 feature channels).
 
-Each time is the best of up to 3 runs. The ratios torch / Rust are printed and written to
-``benchmarks/results/torch_lode.json``. ``python benchmarks/torch_lode.py --sizes 216 1000``.
+Each time is the best of up to 3 runs, after two untimed calls (TorchScript optimises a
+function on its first calls). The ratios torch / Rust are printed and written to
+``benchmarks/results/torch_lode.json``. ``--device cuda`` runs the torch parts on a GPU.
+
+Then the MD step time of a saved model (a linear SOAP + LODE model fitted on a few shipped
+boxes, saved as a metatomic model, run by metatomic-ase): one velocity-Verlet step of a
+216-atom box, with energy, forces and stress.
+
+``python benchmarks/torch_lode.py --sizes 216 1000 4000``
 """
 
 import argparse
@@ -36,7 +43,9 @@ HYPERS = {
 }
 
 
-def best_time(function, repeats=3, repeat_below=20.0):
+def best_time(function, repeats=3, repeat_below=20.0, warmup=2):
+    for _ in range(warmup):
+        function()
     times = []
     while len(times) < repeats and (not times or times[-1] < repeat_below):
         start = time.perf_counter()
@@ -60,14 +69,22 @@ def rust_times(atoms):
     return values, best_time(values_and_backward)
 
 
-def torch_times(atoms):
+def torch_times(atoms, device):
     import torch
     from metatomic.torch import System, systems_to_torch
 
     import farsighted.torch
 
-    module = torch.jit.script(farsighted.torch.LodeSphericalExpansion(**HYPERS))
-    base = systems_to_torch(atoms, dtype=torch.float64)
+    module = torch.jit.script(farsighted.torch.LodeSphericalExpansion(**HYPERS)).to(device)
+    base = systems_to_torch(atoms, dtype=torch.float64, device=device)
+
+    def synchronized(function):
+        def run():
+            function()
+            if device != "cpu":
+                torch.cuda.synchronize()
+
+        return run
 
     def values():
         with torch.no_grad():
@@ -75,8 +92,8 @@ def torch_times(atoms):
 
     def values_and_gradients():
         positions = base.positions.detach().requires_grad_(True)
-        strain = torch.zeros((3, 3), dtype=torch.float64, requires_grad=True)
-        transform = torch.eye(3, dtype=torch.float64) + strain
+        strain = torch.zeros((3, 3), dtype=torch.float64, device=device, requires_grad=True)
+        transform = torch.eye(3, dtype=torch.float64, device=device) + strain
         system = System(
             types=base.types,
             positions=positions @ transform,
@@ -87,7 +104,7 @@ def torch_times(atoms):
         loss = sum(block.values.sum() for block in features.blocks())
         torch.autograd.grad(loss, [positions, strain])
 
-    return best_time(values), best_time(values_and_gradients)
+    return best_time(synchronized(values)), best_time(synchronized(values_and_gradients))
 
 
 def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5):
@@ -134,9 +151,56 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5):
     return results
 
 
+def md_step_time(n_atoms, device, steps=10):
+    """Seconds per velocity-Verlet step (energy, forces, stress) of a saved SOAP + LODE model
+    run by metatomic-ase"""
+    import tempfile
+
+    import ase.io
+    from ase import units
+    from ase.md.verlet import VelocityVerlet
+    from metatomic_ase import MetatomicCalculator
+
+    import farsighted.torch
+    from farsighted.data import dataset_path
+
+    frames = ase.io.read(dataset_path("point_charges.xyz"), ":20")
+    energies = [frame.info["energy_coulomb"] for frame in frames]
+    forces = [frame.arrays["forces_coulomb"] for frame in frames]
+    soap = {
+        "cutoff": {"radius": 4.0, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
+        "density": {"type": "Gaussian", "width": 0.5},
+        "basis": {
+            "type": "TensorProduct",
+            "max_angular": 2,
+            "radial": {"type": "Gto", "max_radial": 5},
+        },
+    }
+    lode = dict(HYPERS, basis=dict(HYPERS["basis"], max_angular=0))
+    model, _ = farsighted.torch.fit_energy_model(frames, energies, forces, soap=soap, lode=[lode])
+    with tempfile.TemporaryDirectory() as directory:
+        path = str(Path(directory) / "model.pt")
+        extensions = farsighted.torch.save_model(model, path)
+        atoms = nacl_box(n_atoms, DENSITY, seed=1)
+        atoms.calc = MetatomicCalculator(path, extensions_directory=extensions, device=device)
+        dynamics = VelocityVerlet(atoms, timestep=1.0 * units.fs)
+
+        def step():
+            dynamics.run(1)
+            atoms.get_stress()
+
+        step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - start) / steps
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[216, 1000, 4000])
+    parser.add_argument("--device", default="cpu", help="torch device of the torch parts")
+    parser.add_argument("--md-atoms", type=int, default=216, help="0: no MD step timing")
     arguments = parser.parse_args()
 
     import torch
@@ -150,7 +214,7 @@ def main():
     for n in arguments.sizes:
         atoms = nacl_box(n, DENSITY, seed=0)
         rust_values, rust_backward = rust_times(atoms)
-        torch_values, torch_gradients = torch_times(atoms)
+        torch_values, torch_gradients = torch_times(atoms, arguments.device)
         pme = torchpme_times(atoms)
         row = {
             "n_atoms": n,
@@ -163,22 +227,30 @@ def main():
             "torchpme_ewald_energy_forces_s": pme["Ewald"],
         }
         rows.append(row)
-        _write(rows)
+        _write(rows, arguments.device)
         print(
             f"{n:>6} {rust_values:>12.3f} {rust_backward:>10.3f} {torch_values:>13.3f} "
             f"{torch_gradients:>12.3f} {row['ratio_torch_over_rust']:>6.2f} "
             f"{pme['PME']:>8.3f} {pme['Ewald']:>10.3f}"
         )
+    md = None
+    if arguments.md_atoms > 0:
+        md = md_step_time(arguments.md_atoms, arguments.device)
+        print(f"MD step of the saved SOAP + LODE model, {arguments.md_atoms} atoms: {md:.3f} s")
+    _write(rows, arguments.device, md, arguments.md_atoms)
     print(f"written to {OUTPUT}")
 
 
 OUTPUT = HERE / "results" / "torch_lode.json"
 
 
-def _write(rows):
+def _write(rows, device, md_step=None, md_atoms=None):
     """Write the rows measured so far (a long run stopped early keeps them)"""
     machine = platform.processor() or platform.machine()
-    OUTPUT.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+    result = {"machine": machine, "torch_device": device, "rows": rows}
+    if md_step is not None:
+        result["md_step_s"] = {"n_atoms": md_atoms, "seconds": md_step}
+    OUTPUT.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
