@@ -42,7 +42,10 @@ def hypers_file(tmp_path):
     return path
 
 
-def assert_same_tensormap(actual, expected, same_key_order=True):
+def assert_same_tensormap(actual, expected, same_key_order=True, noise=0.0):
+    """Same metadata, and values and gradients within 1e-12 relative, or ``noise`` times the
+    largest value of the block (round-off of entries that vanish, summed in another order
+    when the structures are computed in other batches)"""
     assert actual.keys.names == expected.keys.names
     if same_key_order:
         np.testing.assert_array_equal(actual.keys.values, expected.keys.values)
@@ -57,7 +60,8 @@ def assert_same_tensormap(actual, expected, same_key_order=True):
         np.testing.assert_array_equal(block.samples.values, expected_block.samples.values)
         assert block.components == expected_block.components
         assert block.properties == expected_block.properties
-        np.testing.assert_allclose(block.values, expected_block.values, rtol=1e-12, atol=0)
+        atol = noise * np.abs(expected_block.values).max()
+        np.testing.assert_allclose(block.values, expected_block.values, rtol=1e-12, atol=atol)
 
         assert sorted(block.gradients_list()) == sorted(expected_block.gradients_list())
         for parameter, expected_gradient in expected_block.gradients():
@@ -65,8 +69,9 @@ def assert_same_tensormap(actual, expected, same_key_order=True):
             assert gradient.samples.names == expected_gradient.samples.names
             np.testing.assert_array_equal(gradient.samples.values, expected_gradient.samples.values)
             assert gradient.components == expected_gradient.components
+            atol = noise * np.abs(expected_gradient.values).max()
             np.testing.assert_allclose(
-                gradient.values, expected_gradient.values, rtol=1e-12, atol=0
+                gradient.values, expected_gradient.values, rtol=1e-12, atol=atol
             )
 
 
@@ -195,14 +200,90 @@ def test_missing_files(tmp_path, hypers_file, capsys):
     assert "no-such-directory" in capsys.readouterr().err
 
 
-def test_non_periodic(tmp_path, hypers_file, capsys):
-    structures = tmp_path / "molecule.xyz"
-    ase.io.write(
-        structures, [ase.build.bulk("NaCl", "rocksalt", a=5.64), ase.build.molecule("H2O")]
+def geometries():
+    """A 3D-periodic cell, an open molecule (no cell) and a slab (the third cell vector, along
+    the non-periodic direction, is ignored) with the same species"""
+    bulk = ase.build.bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    bulk.positions += np.random.default_rng(1).normal(scale=0.1, size=bulk.positions.shape)
+    molecule = ase.Atoms(
+        "NaCl2", positions=[[0.0, 0.0, 0.0], [2.4, 0.3, -0.2], [-1.1, 2.2, 0.4]], pbc=False
     )
+    slab = ase.Atoms(
+        "NaClNa",
+        positions=[[0.0, 0.0, 0.0], [2.1, 1.3, 0.9], [4.2, 3.9, -0.8]],
+        cell=[[8.0, 0.0, 0.0], [0.7, 8.4, 0.0], [0.0, 0.0, 20.0]],
+        pbc=[True, True, False],
+    )
+    return [bulk, molecule, slab, molecule]
+
+
+def test_featurize_open_systems_and_slabs(tmp_path, hypers_file):
+    structures = tmp_path / "geometries.xyz"
+    ase.io.write(structures, geometries())
+    frames = ase.io.read(structures, ":")
+    assert [int(np.sum(atoms.pbc)) for atoms in frames] == [3, 0, 2, 0]
+    expected = farsighted.LodeSphericalExpansion(**SMALL_HYPERS).compute(
+        frames, gradients=["positions", "strain"]
+    )
+    for batch_size in [1, 3]:
+        output = tmp_path / f"features-{batch_size}.mts"
+        status = run(
+            [
+                "featurize", structures, "--hypers", hypers_file, "--output", output,
+                "--batch-size", batch_size, "--gradients", "positions", "strain", "-q",
+            ]
+        )  # fmt: skip
+        assert status == 0
+        assert_same_tensormap(metatensor.load(output), expected, noise=1e-12)
+
+
+def test_featurize_with_accuracy(tmp_path, capsys):
+    hypers = {**SMALL_HYPERS, "accuracy": 1e-5}
+    path = tmp_path / "hypers.json"
+    path.write_text(json.dumps(hypers))
+    structures = tmp_path / "geometries.xyz"
+    ase.io.write(structures, geometries()[:3])
+    output = tmp_path / "features.mts"
+    args = ["featurize", structures, "--hypers", path, "-o", output, "--gradients", "positions"]
+    assert run(args) == 0
+    assert "3 (1 periodic, 1 open, 1 slab)" in capsys.readouterr().out
+
+    expected = farsighted.LodeSphericalExpansion(**hypers).compute(
+        ase.io.read(structures, ":"), gradients=["positions"]
+    )
+    assert_same_tensormap(metatensor.load(output), expected, noise=1e-12)
+
+    # accuracy and k_cutoff exclude each other: the library says so
+    path.write_text(json.dumps({**hypers, "k_cutoff": 3.0}))
+    assert run(["featurize", structures, "--hypers", path, "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert "accuracy" in err and "k_cutoff" in err
+
+
+def test_featurize_wires(tmp_path, hypers_file, capsys):
+    frames = geometries()
+    wire = frames[2].copy()
+    wire.pbc = [False, True, False]
+    structures = tmp_path / "wire.xyz"
+    ase.io.write(structures, frames[:3] + [wire])
+    output = tmp_path / "o.mts"
+    # batches of 2: the wire is the second system of the second batch
+    args = ["featurize", structures, "--hypers", hypers_file, "-o", output, "--batch-size", "2"]
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    assert "structure 3 of" in err and "wires" in err and "slabs" in err
+    assert "Traceback" not in err
+    assert not output.exists()
+
+
+def test_featurize_nan_positions(tmp_path, hypers_file, capsys):
+    frames = geometries()
+    frames[1].positions[2, 0] = np.nan
+    structures = tmp_path / "nan.xyz"
+    ase.io.write(structures, frames)
     assert run(["featurize", structures, "--hypers", hypers_file, "-o", tmp_path / "o.mts"]) == 2
     err = capsys.readouterr().err
-    assert "structure 1" in err and "periodic" in err
+    assert "structure 1" in err and "atom 2" in err and "not finite" in err
 
 
 def test_bad_command_line(tmp_path, hypers_file):
@@ -213,6 +294,7 @@ def test_bad_command_line(tmp_path, hypers_file):
     assert run(args + ["--gradients", "cell"]) == 2
 
 
+@pytest.mark.slow  # 40 to 90 s on two shared cores
 def test_demo(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     small = ["--max-structures", "40", "--train-sizes", "10", "20", "--n-test", "20", "-q"]
