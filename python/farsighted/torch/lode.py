@@ -1,12 +1,17 @@
 """The LODE spherical expansion as a TorchScript module over metatomic systems.
 
 The structure-independent tables (splined radial integrals and pair radial functions, the
-multipole tail, the centre's own density) come from the Rust core when the module is built
-and are kept as buffers; the module only contracts them per structure, with the
+multipole tail, the constants of the Ewald split) come from the Rust core when the module is
+built and are kept as buffers; the module only contracts them per structure, with the
 formulas of the Rust core, one per geometry:
 
 - 3D-periodic (``pbc`` all true), pure k-space sum (``lode/periodic.rs``, in ``_kspace.py``)
   minus (1 - w) × the centre's own density, w = ``center_atom_weight``;
+- 3D-periodic with ``accuracy``, Ewald split (``lode/ewald.rs``): the k-space sum of the
+  wide density g_σw, plus the real-space remainder Σ F^rem_ln(d) Y_lm(d̂) over the images
+  closer than d_c from the neighbour list the module requests (``_pairs.py``), plus the
+  centre's own remainder F^rem_0n(0) Y₀₀, minus the constant the split adds to l = 0
+  (0 < p ≤ 3: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V), minus (1 - w) × the centre's density;
 - open (``pbc`` all false: molecules, clusters; the cell is ignored), all pairs
   (``lode/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
   tail beyond, plus w × the centre's own density.
@@ -19,9 +24,10 @@ metatensor-torch and metatomic-torch only.
 import json
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
-from metatomic.torch import System
+from metatomic.torch import NeighborListOptions, System
 
 from ._kspace import KSpaceSum
 from ._pairs import PairSum
@@ -37,6 +43,17 @@ class LodeSphericalExpansion(torch.nn.Module):
     component ``o3_mu`` and properties ``n``; gradients come from autograd
     (``system.positions`` and ``system.cell`` may require grad, second derivatives work).
 
+    The Ewald split and its structure. The Rust core chooses the wide smearing σw = σ 2^{j/4}
+    of the split per structure, from a cost model (number of atoms, volume, shortest
+    reciprocal vector). A TorchScript module can not: the real-space cutoff d_c that follows
+    from σw is the cutoff of the neighbour list it requests from the engine, and engines ask
+    for it once, before they see any structure. So σw is fixed when the module is built, by
+    the cost model on ``representative_system``. This costs no accuracy: the k-space cutoff
+    k_c = √(2 ln(100/ε)) / σw and d_c depend on ε, σ, σw and the basis only, so every
+    structure gets the split's accuracy ε, and only the speed depends on how close a
+    structure is to the representative one (a cell with no k-vector shorter than k_c gets
+    the k = 0 term of the wide part only, the other terms being below ε by construction).
+
     Parameters
     ----------
     density
@@ -47,7 +64,12 @@ class LodeSphericalExpansion(torch.nn.Module):
     k_cutoff
         as for :py:class:`farsighted.LodeSphericalExpansion`
     accuracy
-        the Ewald split is not available in TorchScript yet: giving it raises.
+        as for :py:class:`farsighted.LodeSphericalExpansion`: the Ewald split of periodic
+        systems, with the relative accuracy ε (not with ``k_cutoff``)
+    representative_system
+        with ``accuracy``: a structure like those the module will see (``ase.Atoms``,
+        :py:class:`metatomic.torch.System`, or what :py:class:`farsighted.LodeSphericalExpansion`
+        accepts), from which the Rust core's cost model chooses σw
 
     Examples
     --------
@@ -78,16 +100,20 @@ class LodeSphericalExpansion(torch.nn.Module):
         basis: Dict[str, Any],
         k_cutoff: Optional[float] = None,
         accuracy: Optional[float] = None,
+        representative_system: Optional[Any] = None,
         _core: Optional[Any] = None,
     ):
         super().__init__()
         # the Rust core validates the hyper-parameters and computes the tables
         from ..calculator import LodeSphericalExpansion as RustCalculator
 
-        if accuracy is not None:
-            raise NotImplementedError(
-                "the Ewald split (accuracy) is not available in farsighted.torch yet; "
-                "use k_cutoff (or the default)"
+        if accuracy is None and representative_system is not None:
+            raise ValueError("representative_system is only used with accuracy")
+        if accuracy is not None and representative_system is None:
+            raise ValueError(
+                "the Ewald split (accuracy) of a TorchScript module needs "
+                "representative_system: a structure like those the module will see, from "
+                "which the Rust core's cost model chooses the split once (see the docstring)"
             )
         if _core is None:
             _core = RustCalculator(
@@ -108,17 +134,68 @@ class LodeSphericalExpansion(torch.nn.Module):
             "center_contribution", torch.tensor(pairs["center_contribution"], dtype=f64)
         )
 
-        # periodic systems: the k-space sum
-        tables = calculator.kspace_tables()
-        self.kspace = KSpaceSum(tables, smearing, exponent, self.max_angular, self.n_radial)
+        # periodic systems: the k-space sum, or the Ewald split
+        if accuracy is None:
+            tables = calculator.kspace_tables()
+            self.kspace = KSpaceSum(tables, smearing, exponent, self.max_angular, self.n_radial)
+            split: Dict[str, Any] = {
+                "grid": -1,
+                "wide_smearing": smearing,
+                "remainder": None,
+                "cutoff": 0.0,
+                "self_term": np.zeros(0),
+                "removed_constant": None,
+                "radial_at_zero": tables["radial_at_zero"],
+            }
+        else:
+            grid = calculator.ewald_grid(_system_arrays(representative_system))
+            split = calculator.split_tables(grid)
+            self.kspace = KSpaceSum(
+                split["kspace"],
+                float(split["wide_smearing"]),
+                exponent,
+                self.max_angular,
+                self.n_radial,
+                allow_no_k_vectors=True,
+            )
+        # the grid index j of σw = σ 2^{j/4} (-1: no split), σw, the real-space cutoff d_c
+        self.ewald_grid = int(split["grid"])
+        self.wide_smearing = float(split["wide_smearing"])
+        self.has_remainder = split["remainder"] is not None
+        self.remainder_cutoff = float(split["cutoff"])
+        self.remainder = PairSum(split["remainder"], self.max_angular, self.n_radial)
+        self.has_self_term = len(split["self_term"]) > 0
+        self_term = split["self_term"] if self.has_self_term else np.zeros(self.n_radial)
+        self.register_buffer("self_term", torch.tensor(self_term, dtype=f64))
+        self.has_removed_constant = split["removed_constant"] is not None
+        self.removed_constant = float(split["removed_constant"] or 0.0)
+        self.register_buffer("radial_at_zero", torch.tensor(split["radial_at_zero"], dtype=f64))
 
     @classmethod
-    def from_calculator(cls, calculator: Any) -> "LodeSphericalExpansion":
+    def from_calculator(
+        cls, calculator: Any, representative_system: Optional[Any] = None
+    ) -> "LodeSphericalExpansion":
         """The module of the same hyper-parameters as ``calculator``, a
         :py:class:`farsighted.LodeSphericalExpansion`, reusing the tables it has built (the
-        pair radial functions)"""
+        pair radial functions, the Ewald split of each σw)"""
         hypers = json.loads(calculator.parameters)
-        return cls(**hypers, _core=calculator)
+        return cls(**hypers, representative_system=representative_system, _core=calculator)
+
+    @torch.jit.export
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        """The half neighbour list within d_c of the Ewald split's real-space remainder (none
+        without the split)"""
+        if self.has_remainder:
+            return [self._neighbor_options()]
+        return []
+
+    def _neighbor_options(self) -> NeighborListOptions:
+        return NeighborListOptions(
+            cutoff=self.remainder_cutoff,
+            full_list=False,
+            strict=True,
+            requestor="farsighted.torch.LodeSphericalExpansion",
+        )
 
     def forward(self, systems: List[System]) -> TensorMap:
         """The LODE spherical expansion of ``systems``"""
@@ -241,11 +318,50 @@ class LodeSphericalExpansion(torch.nn.Module):
         type_masks: torch.Tensor,
         volume: torch.Tensor,
     ) -> torch.Tensor:
-        """The k-space sum, without the centre's own density"""
-        return self.kspace(system.positions, system.cell, type_masks, False, index)
+        """The k-space sum, or the Ewald split, without the centre's own density"""
+        positions = system.positions
+        cell = system.cell
+        values = self.kspace(positions, cell, type_masks, False, index)
+        if not self.has_remainder:
+            return values
+        neighbors = system.get_neighbor_list(self._neighbor_options())
+        samples = neighbors.samples.values
+        first = samples[:, 0].to(torch.long)
+        second = samples[:, 1].to(torch.long)
+        # the pair vectors from positions and cell: differentiable whatever the engine did
+        shifts = samples[:, 2:5].to(positions.dtype)
+        vectors = positions[second] - positions[first] + shifts @ cell
+        atom_types = torch.searchsorted(types, system.types)
+        n_atoms = positions.shape[0]
+        values = values + self.remainder(
+            vectors, first, second, atom_types, n_atoms, types.shape[0]
+        )
+        dtype = positions.dtype
+        # the centre's own remainder (T = 0), and the constant the split adds to l = 0
+        constant = type_masks.T.unsqueeze(2) * self.self_term.to(dtype)
+        if self.has_removed_constant:
+            counts = type_masks.sum(dim=1).reshape(1, -1, 1) / volume
+            removed = self.removed_constant * self.radial_at_zero.to(dtype)
+            constant = constant - counts * removed
+        return _add_to_l0(values, constant)
 
 
 def _add_to_l0(values: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:
     """``values`` (atoms, types, lm, n) with ``constant`` (atoms, types, n) added to lm = 0,
     without in-place operations"""
     return torch.cat([values[:, :, :1, :] + constant.unsqueeze(2), values[:, :, 1:, :]], dim=2)
+
+
+def _system_arrays(system: Any):
+    """The arrays the Rust core reads, from a metatomic System or what
+    :py:func:`farsighted.systems.to_system_arrays` accepts"""
+    from ..systems import to_system_arrays
+
+    if isinstance(getattr(system, "positions", None), torch.Tensor):
+        return (
+            system.types.detach().cpu().numpy().astype(np.int32),
+            system.positions.detach().cpu().to(torch.float64).numpy(),
+            system.cell.detach().cpu().to(torch.float64).numpy(),
+            [bool(p) for p in system.pbc.tolist()],
+        )
+    return to_system_arrays(system)
