@@ -1,36 +1,58 @@
 """The LODE spherical expansion as a TorchScript module over metatomic systems.
 
-The structure-independent tables (the splined radial integrals Iₗₙ(k), the k = 0 and centre
-terms) come from the Rust core when the module is built and are kept as buffers; the module
-only contracts them per structure, with the same formula as ``lode/periodic.rs``:
+The structure-independent tables (splined radial integrals and pair radial functions, the
+multipole tail, the constants of the Ewald split) come from the Rust core when the module is
+built and are kept as buffers; the module only contracts them per structure, with the
+formulas of the Rust core, one per geometry:
 
-    ⟨a n l m|Vᵢ⟩ = Σ_k Wₙₗₘ(k) {Re Sᵢₐ(k) for even l, Im Sᵢₐ(k) for odd l}
-    Wₙₗₘ(k) = 2 (4π/V) ĝ(k) (-1)^{⌊(l+1)/2⌋} Iₗₙ(k) Yₗₘ(k̂),   Sᵢₐ(k) = Σ_{j∈a} e^{ik·(rᵢ-rⱼ)}
+- 3D-periodic (``pbc`` all true), pure k-space sum (``lode/periodic.rs``, in ``_kspace.py``)
+  minus (1 - w) × the centre's own density, w = ``center_atom_weight``;
+- 3D-periodic with ``accuracy``, Ewald split (``lode/ewald.rs``): the k-space sum of the
+  wide density g_σw, plus the real-space remainder Σ F^rem_ln(d) Y_lm(d̂) over the images
+  closer than d_c from the neighbour list the module requests (``_pairs.py``), plus the
+  centre's own remainder F^rem_0n(0) Y₀₀, minus the constant the split adds to l = 0
+  (0 < p ≤ 3: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V), minus (1 - w) × the centre's density;
+- open (``pbc`` all false: molecules, clusters; the cell is ignored), all pairs
+  (``lode/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
+  tail beyond, plus w × the centre's own density.
 
-over one k of each ±k pair with 0 < |k| < k_cutoff. Everything is differentiable by autograd
-with respect to positions and cell, so that forces and stress of models built on it follow.
-A saved module needs torch, metatensor-torch and metatomic-torch only.
+Everything is differentiable by autograd with respect to positions and cell (to any order),
+so that forces and stress of models built on it follow. A saved module needs torch,
+metatensor-torch and metatomic-torch only.
 """
 
-import math
+import json
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
-from metatomic.torch import System
+from metatomic.torch import NeighborListOptions, System
 
-from ._harmonics import harmonics_normalization, spherical_harmonics
-from ._radial import DensityFourier, hermite_spline
+from ._kspace import KSpaceSum
+from ._pairs import PairSum
 
 
 class LodeSphericalExpansion(torch.nn.Module):
     """LODE spherical expansion in TorchScript, with the hyper-parameters and the metadata of
     :py:class:`farsighted.LodeSphericalExpansion`.
 
-    Systems are 3D-periodic (``pbc`` all true). ``forward`` returns a
-    :py:class:`metatensor.torch.TensorMap` with keys ``o3_lambda, o3_sigma, center_type,
-    neighbor_type``, samples ``system, atom``, component ``o3_mu`` and properties ``n``;
-    gradients come from autograd (``system.positions`` and ``system.cell`` may require grad).
+    Systems are 3D-periodic (``pbc`` all true) or open (``pbc`` all false: the cell is
+    ignored and may be zero). ``forward`` returns a :py:class:`metatensor.torch.TensorMap`
+    with keys ``o3_lambda, o3_sigma, center_type, neighbor_type``, samples ``system, atom``,
+    component ``o3_mu`` and properties ``n``; gradients come from autograd
+    (``system.positions`` and ``system.cell`` may require grad, second derivatives work).
+
+    The Ewald split and its structure. The Rust core chooses the wide smearing σw = σ 2^{j/4}
+    of the split per structure, from a cost model (number of atoms, volume, shortest
+    reciprocal vector). A TorchScript module can not: the real-space cutoff d_c that follows
+    from σw is the cutoff of the neighbour list it requests from the engine, and engines ask
+    for it once, before they see any structure. So σw is fixed when the module is built, by
+    the cost model on ``representative_system``. This costs no accuracy: the k-space cutoff
+    k_c = √(2 ln(100/ε)) / σw and d_c depend on ε, σ, σw and the basis only, so every
+    structure gets the split's accuracy ε, and only the speed depends on how close a
+    structure is to the representative one (a cell with no k-vector shorter than k_c gets
+    the k = 0 term of the wide part only, the other terms being below ε by construction).
 
     Parameters
     ----------
@@ -42,7 +64,12 @@ class LodeSphericalExpansion(torch.nn.Module):
     k_cutoff
         as for :py:class:`farsighted.LodeSphericalExpansion`
     accuracy
-        the Ewald split is not available in TorchScript yet: giving it raises.
+        as for :py:class:`farsighted.LodeSphericalExpansion`: the Ewald split of periodic
+        systems, with the relative accuracy ε (not with ``k_cutoff``)
+    representative_system
+        with ``accuracy``: a structure like those the module will see (``ase.Atoms``,
+        :py:class:`metatomic.torch.System`, or what :py:class:`farsighted.LodeSphericalExpansion`
+        accepts), from which the Rust core's cost model chooses σw
 
     Examples
     --------
@@ -62,6 +89,9 @@ class LodeSphericalExpansion(torch.nn.Module):
     >>> descriptor = torch.jit.script(calculator)([system])
     >>> len(descriptor)
     12
+    >>> water = systems_to_torch(ase.build.molecule("H2O"), dtype=torch.float64)
+    >>> len(torch.jit.script(calculator)([water]))
+    12
     """
 
     def __init__(
@@ -70,50 +100,102 @@ class LodeSphericalExpansion(torch.nn.Module):
         basis: Dict[str, Any],
         k_cutoff: Optional[float] = None,
         accuracy: Optional[float] = None,
+        representative_system: Optional[Any] = None,
+        _core: Optional[Any] = None,
     ):
         super().__init__()
         # the Rust core validates the hyper-parameters and computes the tables
         from ..calculator import LodeSphericalExpansion as RustCalculator
 
-        if accuracy is not None:
-            raise NotImplementedError(
-                "the Ewald split (accuracy) is not available in farsighted.torch yet; "
-                "use k_cutoff (or the default)"
+        if accuracy is None and representative_system is not None:
+            raise ValueError("representative_system is only used with accuracy")
+        if accuracy is not None and representative_system is None:
+            raise ValueError(
+                "the Ewald split (accuracy) of a TorchScript module needs "
+                "representative_system: a structure like those the module will see, from "
+                "which the Rust core's cost model chooses the split once (see the docstring)"
             )
-        core = RustCalculator(density=density, basis=basis, k_cutoff=k_cutoff)
-        tables = core._calculator.kspace_tables()
+        if _core is None:
+            _core = RustCalculator(
+                density=density, basis=basis, k_cutoff=k_cutoff, accuracy=accuracy
+            )
+        calculator = _core._calculator
         self.max_angular = int(basis["max_angular"])
         self.n_radial = int(basis["radial"]["max_radial"]) + 1
-        self.k_cutoff = float(tables["k_cutoff"])
-        self.step = float(tables["step"])
         self.center_atom_weight = float(density.get("center_atom_weight", 1.0))
-        self.has_k0_term = tables["fourier_at_zero"] is not None
-        self.fourier_at_zero = float(tables["fourier_at_zero"] or 0.0)
-        self.fourier = DensityFourier(float(density["smearing"]), float(density["exponent"]))
-
+        smearing = float(density["smearing"])
+        exponent = float(density["exponent"])
         f64 = torch.float64
-        self.register_buffer("radial_values", torch.tensor(tables["values"], dtype=f64))
-        self.register_buffer("radial_derivatives", torch.tensor(tables["derivatives"], dtype=f64))
-        self.register_buffer("radial_at_zero", torch.tensor(tables["radial_at_zero"], dtype=f64))
+
+        # open systems
+        pairs = calculator.pair_tables()
+        self.open_pairs = PairSum(pairs, self.max_angular, self.n_radial)
         self.register_buffer(
-            "center_contribution", torch.tensor(tables["center_contribution"], dtype=f64)
-        )
-        self.register_buffer(
-            "harmonics_normalization",
-            torch.tensor(harmonics_normalization(self.max_angular), dtype=f64),
+            "center_contribution", torch.tensor(pairs["center_contribution"], dtype=f64)
         )
 
-        # per (l, m): l, and the sign (-1)^{⌊(l+1)/2⌋} of W
-        l_of_lm = [l for l in range(self.max_angular + 1) for _ in range(2 * l + 1)]
-        self.register_buffer("l_of_lm", torch.tensor(l_of_lm, dtype=torch.long))
-        sign = [1.0 if ((l + 1) // 2) % 2 == 0 else -1.0 for l in l_of_lm]
-        self.register_buffer("sign_of_lm", torch.tensor(sign, dtype=f64))
-        # features (l, m, n) of each parity of l, in (l, m, n) order
-        n_features = len(l_of_lm) * self.n_radial
-        parity = torch.tensor(l_of_lm).repeat_interleave(self.n_radial) % 2
-        self.register_buffer("even_features", torch.nonzero(parity == 0)[:, 0])
-        self.register_buffer("odd_features", torch.nonzero(parity == 1)[:, 0])
-        self.n_features = n_features
+        # periodic systems: the k-space sum, or the Ewald split
+        if accuracy is None:
+            tables = calculator.kspace_tables()
+            self.kspace = KSpaceSum(tables, smearing, exponent, self.max_angular, self.n_radial)
+            split: Dict[str, Any] = {
+                "grid": -1,
+                "wide_smearing": smearing,
+                "remainder": None,
+                "cutoff": 0.0,
+                "self_term": np.zeros(0),
+                "removed_constant": None,
+                "radial_at_zero": tables["radial_at_zero"],
+            }
+        else:
+            grid = calculator.ewald_grid(_system_arrays(representative_system))
+            split = calculator.split_tables(grid)
+            self.kspace = KSpaceSum(
+                split["kspace"],
+                float(split["wide_smearing"]),
+                exponent,
+                self.max_angular,
+                self.n_radial,
+                allow_no_k_vectors=True,
+            )
+        # the grid index j of σw = σ 2^{j/4} (-1: no split), σw, the real-space cutoff d_c
+        self.ewald_grid = int(split["grid"])
+        self.wide_smearing = float(split["wide_smearing"])
+        self.has_remainder = split["remainder"] is not None
+        self.remainder_cutoff = float(split["cutoff"])
+        self.remainder = PairSum(split["remainder"], self.max_angular, self.n_radial)
+        self.has_self_term = len(split["self_term"]) > 0
+        self_term = split["self_term"] if self.has_self_term else np.zeros(self.n_radial)
+        self.register_buffer("self_term", torch.tensor(self_term, dtype=f64))
+        self.has_removed_constant = split["removed_constant"] is not None
+        self.removed_constant = float(split["removed_constant"] or 0.0)
+        self.register_buffer("radial_at_zero", torch.tensor(split["radial_at_zero"], dtype=f64))
+
+    @classmethod
+    def from_calculator(
+        cls, calculator: Any, representative_system: Optional[Any] = None
+    ) -> "LodeSphericalExpansion":
+        """The module of the same hyper-parameters as ``calculator``, a
+        :py:class:`farsighted.LodeSphericalExpansion`, reusing the tables it has built (the
+        pair radial functions, the Ewald split of each σw)"""
+        hypers = json.loads(calculator.parameters)
+        return cls(**hypers, representative_system=representative_system, _core=calculator)
+
+    @torch.jit.export
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        """The half neighbour list within d_c of the Ewald split's real-space remainder (none
+        without the split)"""
+        if self.has_remainder:
+            return [self._neighbor_options()]
+        return []
+
+    def _neighbor_options(self) -> NeighborListOptions:
+        return NeighborListOptions(
+            cutoff=self.remainder_cutoff,
+            full_list=False,
+            strict=True,
+            requestor="farsighted.torch.LodeSphericalExpansion",
+        )
 
     def forward(self, systems: List[System]) -> TensorMap:
         """The LODE spherical expansion of ``systems``"""
@@ -182,118 +264,104 @@ class LodeSphericalExpansion(torch.nn.Module):
 
     def _system_values(self, index: int, system: System, types: torch.Tensor) -> torch.Tensor:
         """(n_atoms, n_types, (max_angular + 1)², n_radial) for the sorted ``types``"""
-        if not bool(torch.all(system.pbc)):
-            raise ValueError(
-                f"system {index}: farsighted.torch handles 3D-periodic systems only for now "
-                "(pbc must be all true)"
-            )
         positions = system.positions
-        cell = system.cell
-        dtype = positions.dtype
-        if not bool(torch.all(torch.isfinite(positions))) or not bool(
-            torch.all(torch.isfinite(cell))
-        ):
-            raise ValueError(f"system {index}: positions and cell must be finite")
-        volume = torch.abs(torch.linalg.det(cell))
-        if float(volume.detach()) <= 0.0:
-            raise ValueError(f"system {index}: the cell is singular")
-
-        k_vectors = self._k_vectors(cell)
-        if k_vectors.shape[0] == 0:
+        if not bool(torch.all(torch.isfinite(positions))):
+            raise ValueError(f"system {index}: positions must be finite")
+        n_periodic = int(system.pbc.sum())
+        type_masks = (system.types.unsqueeze(0) == types.unsqueeze(1)).to(positions.dtype)
+        if n_periodic == 0:
+            values = self._open_values(index, system, types)
+            weight = self.center_atom_weight
+        elif n_periodic == 3:
+            if not bool(torch.all(torch.isfinite(system.cell))):
+                raise ValueError(f"system {index}: the cell must be finite")
+            volume = torch.abs(torch.linalg.det(system.cell))
+            if float(volume.detach()) <= 0.0:
+                raise ValueError(f"system {index}: the cell is singular")
+            values = self._periodic_values(index, system, types, type_masks, volume)
+            weight = self.center_atom_weight - 1.0
+        else:
             raise ValueError(
-                f"system {index}: no k-vector is shorter than k_cutoff={self.k_cutoff}; "
-                "increase k_cutoff or the cell size"
+                f"system {index}: farsighted.torch handles 3D-periodic systems (pbc all true) "
+                f"and open ones (pbc all false), not pbc={system.pbc}"
             )
-        norms = torch.linalg.norm(k_vectors, dim=1)
-        harmonics = spherical_harmonics(
-            k_vectors / norms.unsqueeze(1),
-            self.max_angular,
-            self.harmonics_normalization.to(dtype),
-        )
-        radial = hermite_spline(
-            norms, self.step, self.radial_values.to(dtype), self.radial_derivatives.to(dtype)
-        ).reshape(-1, self.max_angular + 1, self.n_radial)
-        factor = (2.0 * 4.0 * math.pi / volume) * self.fourier(norms)
-        # W (n_k, (l, m, n))
-        weights = (
-            (factor.unsqueeze(1) * self.sign_of_lm.to(dtype) * harmonics).unsqueeze(2)
-            * radial[:, self.l_of_lm, :]
-        ).reshape(k_vectors.shape[0], -1)
-
-        # cos and sin of k·rⱼ, summed per type: Re Sᵢₐ = cᵢ Cₐ + sᵢ Sₐ, Im Sᵢₐ = sᵢ Cₐ - cᵢ Sₐ
-        phases = positions @ k_vectors.T
-        cos = torch.cos(phases)
-        sin = torch.sin(phases)
-        type_masks = (system.types.unsqueeze(0) == types.unsqueeze(1)).to(dtype)
-        cos_sums = type_masks @ cos
-        sin_sums = type_masks @ sin
-        n_atoms = positions.shape[0]
-        n_types = types.shape[0]
-        both = torch.cat([cos, sin], dim=1)
-
-        even = weights[:, self.even_features]
-        odd = weights[:, self.odd_features]
-        # (2 n_k, types × features): [Cₐ W; Sₐ W] for even l, [-Sₐ W; Cₐ W] for odd l
-        even_table = torch.cat(
-            [
-                cos_sums.T.unsqueeze(2) * even.unsqueeze(1),
-                sin_sums.T.unsqueeze(2) * even.unsqueeze(1),
-            ]
-        ).reshape(2 * k_vectors.shape[0], -1)
-        odd_table = torch.cat(
-            [
-                -sin_sums.T.unsqueeze(2) * odd.unsqueeze(1),
-                cos_sums.T.unsqueeze(2) * odd.unsqueeze(1),
-            ]
-        ).reshape(2 * k_vectors.shape[0], -1)
-        values = torch.zeros(
-            (n_atoms, n_types, self.n_features), dtype=dtype, device=positions.device
-        )
-        values = values.index_copy(
-            2, self.even_features, (both @ even_table).reshape(n_atoms, n_types, -1)
-        )
-        values = values.index_copy(
-            2, self.odd_features, (both @ odd_table).reshape(n_atoms, n_types, -1)
-        )
-        values = values.reshape(n_atoms, n_types, -1, self.n_radial)
-
-        # the constant terms on (l, m) = (0, 0)
-        constant = torch.zeros(
-            (n_atoms, n_types, self.n_radial), dtype=dtype, device=positions.device
-        )
-        if self.has_k0_term:
-            counts = type_masks.sum(dim=1)
-            k0 = self.fourier_at_zero * math.sqrt(4.0 * math.pi) / volume
-            constant = constant + (k0 * counts).reshape(1, -1, 1) * self.radial_at_zero.to(dtype)
-        weight = 1.0 - self.center_atom_weight
         if weight != 0.0:
-            own_type = type_masks.T.unsqueeze(2)
-            constant = constant - weight * own_type * self.center_contribution.to(dtype)
-        if self.has_k0_term or weight != 0.0:
-            values = torch.cat(
-                [values[:, :, :1, :] + constant.unsqueeze(2), values[:, :, 1:, :]], dim=2
-            )
+            # ± the centre's own density on (l, m) = (0, 0)
+            own = type_masks.T.unsqueeze(2) * self.center_contribution.to(positions.dtype)
+            values = _add_to_l0(values, weight * own)
         return values
 
-    def _k_vectors(self, cell: torch.Tensor) -> torch.Tensor:
-        """One k of each ±k pair with 0 < |k| < k_cutoff (the set the Rust core sums),
-        differentiable with respect to the cell"""
-        reciprocal = 2.0 * math.pi * torch.linalg.inv(cell).T
-        lengths = torch.linalg.norm(cell.detach(), dim=1)
-        max_index = torch.floor(self.k_cutoff * lengths / (2.0 * math.pi)).to(torch.long)
-        m1 = int(max_index[0])
-        m2 = int(max_index[1])
-        m3 = int(max_index[2])
-        device = cell.device
-        n1 = torch.arange(0, m1 + 1, device=device)
-        n2 = torch.arange(-m2, m2 + 1, device=device)
-        n3 = torch.arange(-m3, m3 + 1, device=device)
-        indices = torch.cartesian_prod(n1, n2, n3).reshape(-1, 3)
-        half_space = (indices[:, 0] > 0) | (
-            (indices[:, 0] == 0)
-            & ((indices[:, 1] > 0) | ((indices[:, 1] == 0) & (indices[:, 2] > 0)))
+    def _open_values(self, index: int, system: System, types: torch.Tensor) -> torch.Tensor:
+        """Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), each pair computed once"""
+        positions = system.positions
+        n_atoms = positions.shape[0]
+        pairs = torch.triu_indices(n_atoms, n_atoms, 1, device=positions.device)
+        first = pairs[0]
+        second = pairs[1]
+        vectors = positions[second] - positions[first]
+        if vectors.shape[0] > 0:
+            closest = torch.argmin(torch.linalg.norm(vectors.detach(), dim=1))
+            # OVERLAP_DISTANCE of system.rs
+            if float(torch.linalg.norm(vectors[closest].detach())) < 1e-3:
+                raise ValueError(
+                    f"system {index}: atoms {int(first[closest])} and {int(second[closest])} "
+                    "are closer than 0.001 Å; is an atom duplicated?"
+                )
+        atom_types = torch.searchsorted(types, system.types)
+        return self.open_pairs(vectors, first, second, atom_types, n_atoms, types.shape[0])
+
+    def _periodic_values(
+        self,
+        index: int,
+        system: System,
+        types: torch.Tensor,
+        type_masks: torch.Tensor,
+        volume: torch.Tensor,
+    ) -> torch.Tensor:
+        """The k-space sum, or the Ewald split, without the centre's own density"""
+        positions = system.positions
+        cell = system.cell
+        values = self.kspace(positions, cell, type_masks, False, index)
+        if not self.has_remainder:
+            return values
+        neighbors = system.get_neighbor_list(self._neighbor_options())
+        samples = neighbors.samples.values
+        first = samples[:, 0].to(torch.long)
+        second = samples[:, 1].to(torch.long)
+        # the pair vectors from positions and cell: differentiable whatever the engine did
+        shifts = samples[:, 2:5].to(positions.dtype)
+        vectors = positions[second] - positions[first] + shifts @ cell
+        atom_types = torch.searchsorted(types, system.types)
+        n_atoms = positions.shape[0]
+        values = values + self.remainder(
+            vectors, first, second, atom_types, n_atoms, types.shape[0]
         )
-        indices = indices[half_space].to(cell.dtype)
-        with torch.no_grad():
-            inside = (indices @ reciprocal.detach()).pow(2).sum(dim=1) < self.k_cutoff**2
-        return indices[inside] @ reciprocal
+        dtype = positions.dtype
+        # the centre's own remainder (T = 0), and the constant the split adds to l = 0
+        constant = type_masks.T.unsqueeze(2) * self.self_term.to(dtype)
+        if self.has_removed_constant:
+            counts = type_masks.sum(dim=1).reshape(1, -1, 1) / volume
+            removed = self.removed_constant * self.radial_at_zero.to(dtype)
+            constant = constant - counts * removed
+        return _add_to_l0(values, constant)
+
+
+def _add_to_l0(values: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:
+    """``values`` (atoms, types, lm, n) with ``constant`` (atoms, types, n) added to lm = 0,
+    without in-place operations"""
+    return torch.cat([values[:, :, :1, :] + constant.unsqueeze(2), values[:, :, 1:, :]], dim=2)
+
+
+def _system_arrays(system: Any):
+    """The arrays the Rust core reads, from a metatomic System or what
+    :py:func:`farsighted.systems.to_system_arrays` accepts"""
+    from ..systems import to_system_arrays
+
+    if isinstance(getattr(system, "positions", None), torch.Tensor):
+        return (
+            system.types.detach().cpu().numpy().astype(np.int32),
+            system.positions.detach().cpu().to(torch.float64).numpy(),
+            system.cell.detach().cpu().to(torch.float64).numpy(),
+            [bool(p) for p in system.pbc.tolist()],
+        )
+    return to_system_arrays(system)

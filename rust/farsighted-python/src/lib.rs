@@ -7,9 +7,10 @@ use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use farsighted::lode::SplineTable;
 use farsighted::{
-    BlockData, Descriptor, Error, GradientData, Gradients, LodeSphericalExpansion, Selection,
-    System,
+    BlockData, Descriptor, Error, GradientData, Gradients, KSpaceTables, LodeSphericalExpansion,
+    Selection, System,
 };
 
 fn to_python_error(error: Error) -> PyErr {
@@ -151,23 +152,76 @@ impl LodeCalculator {
         let tables = py
             .detach(|| calculator.kspace_tables())
             .map_err(to_python_error)?;
-        let n_functions = tables.values.len() / tables.n_points;
-        let n_radial = tables.radial_at_zero.len();
-        let dict = PyDict::new(py);
-        dict.set_item("k_cutoff", tables.k_cutoff)?;
-        dict.set_item("step", tables.step)?;
-        let shape = [tables.n_points, n_functions];
-        dict.set_item("values", array(py, tables.values, &shape)?)?;
-        dict.set_item("derivatives", array(py, tables.derivatives, &shape)?)?;
+        kspace_dict(py, tables)
+    }
+
+    /// The structure-independent tables of open systems (pair radial functions, their
+    /// multipole tail and the centre's own density), for the TorchScript modules
+    fn pair_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let calculator = &self.calculator;
+        let tables = py
+            .detach(|| calculator.pair_tables())
+            .map_err(to_python_error)?;
+        let n_radial = tables.center_contribution.len();
+        let n_angular = tables.spline.n_functions / n_radial.max(1);
+        let dict = spline_dict(py, tables.spline)?;
+        dict.set_item("d_max", tables.d_max)?;
+        dict.set_item("exponent", tables.exponent)?;
         dict.set_item(
-            "radial_at_zero",
-            array(py, tables.radial_at_zero, &[n_radial])?,
+            "tail",
+            array(py, tables.tail, &[n_angular, tables.tail_terms, n_radial])?,
         )?;
         dict.set_item(
             "center_contribution",
             array(py, tables.center_contribution, &[n_radial])?,
         )?;
-        dict.set_item("fourier_at_zero", tables.fourier_at_zero)?;
+        Ok(dict)
+    }
+
+    /// The grid index j of σw = σ 2^{j/4} that the cost model of the Ewald split chooses for
+    /// this system (values only), or the forced one
+    fn ewald_grid(&self, py: Python<'_>, system: &Bound<'_, PyAny>) -> PyResult<i32> {
+        let system = extract_system(system, 0)?;
+        let calculator = &self.calculator;
+        py.detach(|| calculator.ewald_grid(&system))
+            .map_err(to_python_error)
+    }
+
+    /// Use the grid index j for every system instead of the cost model's choice (None: the
+    /// cost model again); for tests
+    #[pyo3(signature = (grid))]
+    fn force_ewald_grid(&self, grid: Option<i32>) {
+        self.calculator.force_ewald_grid(grid);
+    }
+
+    /// The structure-independent tables of the Ewald split with σw = σ 2^{grid/4}
+    fn split_tables<'py>(&self, py: Python<'py>, grid: i32) -> PyResult<Bound<'py, PyDict>> {
+        let calculator = &self.calculator;
+        let tables = py
+            .detach(|| calculator.split_tables_of_grid(grid))
+            .map_err(to_python_error)?;
+        let n_radial = tables.radial_at_zero.len();
+        let dict = PyDict::new(py);
+        dict.set_item("grid", tables.grid)?;
+        dict.set_item("wide_smearing", tables.wide_smearing)?;
+        dict.set_item("kspace", kspace_dict(py, tables.kspace)?)?;
+        match tables.remainder {
+            Some(remainder) => dict.set_item("remainder", spline_dict(py, remainder)?)?,
+            None => dict.set_item("remainder", py.None())?,
+        }
+        dict.set_item("cutoff", tables.cutoff)?;
+        let n_self = tables.self_term.len();
+        dict.set_item("self_term", array(py, tables.self_term, &[n_self])?)?;
+        dict.set_item("removed_constant", tables.removed_constant)?;
+        dict.set_item("removed_planar_constant", tables.removed_planar_constant)?;
+        dict.set_item(
+            "center_contribution",
+            array(py, tables.center_contribution, &[n_radial])?,
+        )?;
+        dict.set_item(
+            "radial_at_zero",
+            array(py, tables.radial_at_zero, &[n_radial])?,
+        )?;
         Ok(dict)
     }
 
@@ -255,6 +309,38 @@ impl LodeCalculator {
         }
         Ok(output)
     }
+}
+
+/// {"step", "values" (n_points, n_functions), "derivatives"} of a spline table
+fn spline_dict<'py>(py: Python<'py>, table: SplineTable) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    let shape = [table.n_points, table.n_functions];
+    dict.set_item("step", table.step)?;
+    dict.set_item("values", array(py, table.values, &shape)?)?;
+    dict.set_item("derivatives", array(py, table.derivatives, &shape)?)?;
+    Ok(dict)
+}
+
+/// The k-space tables as `LodeCalculator.kspace_tables` returns them
+fn kspace_dict<'py>(py: Python<'py>, tables: KSpaceTables) -> PyResult<Bound<'py, PyDict>> {
+    let n_functions = tables.values.len() / tables.n_points;
+    let n_radial = tables.radial_at_zero.len();
+    let dict = PyDict::new(py);
+    dict.set_item("k_cutoff", tables.k_cutoff)?;
+    dict.set_item("step", tables.step)?;
+    let shape = [tables.n_points, n_functions];
+    dict.set_item("values", array(py, tables.values, &shape)?)?;
+    dict.set_item("derivatives", array(py, tables.derivatives, &shape)?)?;
+    dict.set_item(
+        "radial_at_zero",
+        array(py, tables.radial_at_zero, &[n_radial])?,
+    )?;
+    dict.set_item(
+        "center_contribution",
+        array(py, tables.center_contribution, &[n_radial])?,
+    )?;
+    dict.set_item("fourier_at_zero", tables.fourier_at_zero)?;
+    Ok(dict)
 }
 
 fn extract_gradient_block(item: &Bound<'_, PyAny>, index: usize) -> PyResult<BlockData> {

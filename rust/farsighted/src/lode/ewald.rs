@@ -39,7 +39,7 @@ const R_SCALE: f64 = 1e-4;
 /// Points of the scan for d_c over [0, basis support + 10 σw]
 const CUTOFF_SCAN_POINTS: usize = 512;
 /// Largest grid index j of σw = σ 2^{j/4} (σw ≤ 1024 σ)
-const MAX_GRID: i32 = 40;
+pub(super) const MAX_GRID: i32 = 40;
 
 /// Relative costs of the cost model, per feature: one (atom, k-vector) term of the values, one
 /// (atom pair, k-vector) term of the positions gradients, and one real-space pair (values,
@@ -439,6 +439,11 @@ impl LodeSphericalExpansion {
 }
 
 impl EwaldSplit {
+    /// F^rem_0n(0) Y₀₀, the centre's own remainder density (empty without remainder)
+    pub fn self_term(&self) -> &[f64] {
+        &self.self_term
+    }
+
     pub fn wide_smearing(&self) -> f64 {
         self.inner.parameters.smearing
     }

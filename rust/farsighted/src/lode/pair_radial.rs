@@ -198,6 +198,22 @@ impl PairRadialIntegral {
         self.d_max
     }
 
+    /// The spline table on [0, d_max], when the functions are splined
+    pub fn spline(&self) -> Option<&HermiteSplines> {
+        self.spline.as_ref()
+    }
+
+    /// The exponent p of the multipole tail d^{-(j + p)}
+    pub fn exponent(&self) -> f64 {
+        self.exponent
+    }
+
+    /// For each l, the (terms, size) coefficients Aₗⱼ Mₙⱼ / d_maxʲ of the multipole tail,
+    /// j = l + 2t (empty for the remainders of the Ewald split and for p = 0)
+    pub fn tail_terms(&self) -> &[Vec<f64>] {
+        &self.tail
+    }
+
     /// Fₗₙ(d) and dFₗₙ/dd, with index l * size + n
     pub fn compute(&self, d: f64, values: &mut [f64], derivatives: &mut [f64]) {
         if d > self.d_max {

@@ -2,8 +2,10 @@
 //! TorchScript modules of `farsighted.torch`): everything that does not depend on the
 //! structure, computed here once so that the physics has one implementation.
 
-use super::{effective_k_cutoff, LodeSphericalExpansion};
-use crate::Error;
+use super::pair_radial::PairRadialIntegral;
+use super::{effective_k_cutoff, ewald, Gradients, LodeSphericalExpansion};
+use crate::math::spline::HermiteSplines;
+use crate::{Error, System};
 
 /// Structure-independent tables of the reciprocal-space sum
 #[derive(Debug, Clone)]
@@ -55,5 +57,220 @@ impl LodeSphericalExpansion {
             center_contribution: self.center_contribution.clone(),
             fourier_at_zero: self.density.fourier_at_zero(),
         })
+    }
+}
+
+/// A table of Hermite splines: `n_functions` functions on a uniform grid of `n_points` points
+/// from 0 with spacing `step`, evaluated as `math/spline.rs` does
+#[derive(Debug, Clone)]
+pub struct SplineTable {
+    pub step: f64,
+    pub n_points: usize,
+    pub n_functions: usize,
+    /// values at the grid points, (n_points, n_functions)
+    pub values: Vec<f64>,
+    /// derivatives at the grid points, same layout
+    pub derivatives: Vec<f64>,
+}
+
+impl SplineTable {
+    fn new(spline: &HermiteSplines) -> SplineTable {
+        SplineTable {
+            step: spline.step(),
+            n_points: spline.values().len() / spline.n_functions(),
+            n_functions: spline.n_functions(),
+            values: spline.values().to_vec(),
+            derivatives: spline.derivatives().to_vec(),
+        }
+    }
+
+    /// The table of a pair radial integral, which must be splined
+    fn of_pairs(radial: &PairRadialIntegral, what: &str) -> Result<SplineTable, Error> {
+        radial.spline().map(SplineTable::new).ok_or_else(|| {
+            Error::InvalidParameter(format!(
+                "exported {what} tables need splined radial functions: give \
+                 basis.spline_accuracy a number, not null"
+            ))
+        })
+    }
+}
+
+/// Structure-independent tables of open systems (lode/open.rs): the pair radial functions
+///
+///   Fₗₙ(d) = spline(d) for d ≤ d_max,   Σₜ tail[l, t, n] (d_max/d)^{l+2t} d^{-p} beyond,
+///
+/// and the centre's own density
+#[derive(Debug, Clone)]
+pub struct PairTables {
+    /// Fₗₙ on [0, d_max], function l n_radial + n
+    pub spline: SplineTable,
+    pub d_max: f64,
+    /// p, of the tail's d^{-p}
+    pub exponent: f64,
+    /// number of tail terms t (the shorter l are padded with zeros)
+    pub tail_terms: usize,
+    /// (max_angular + 1, tail_terms, n_radial): Aₗⱼ Mₙⱼ / d_maxʲ, j = l + 2t
+    pub tail: Vec<f64>,
+    /// √(4π) ∫ r² Rₙ(r) g(r) dr, the centre's own density on (l, m) = (0, 0)
+    pub center_contribution: Vec<f64>,
+}
+
+/// Structure-independent tables of the Ewald split (lode/ewald.rs) for one wide smearing σw:
+/// the wide part is a k-space sum with `kspace` (its own smearing σw and k-cutoff), the
+/// remainder a pair sum over the images closer than `cutoff`, with F^rem from `remainder`
+/// (zero beyond the cutoff), plus the centre's own remainder and the removed constant
+#[derive(Debug, Clone)]
+pub struct SplitTables {
+    /// σw = σ 2^{grid/4}; grid 0 is the pure k-space sum (no remainder)
+    pub grid: i32,
+    pub wide_smearing: f64,
+    /// the wide part (center_atom_weight = 1, its k = 0 term where ĝ_σw(0) is finite)
+    pub kspace: KSpaceTables,
+    /// F^rem_ln on [0, cutoff], function l n_radial + n; None for grid 0
+    pub remainder: Option<SplineTable>,
+    /// d_c: the real-space cutoff of the remainder
+    pub cutoff: f64,
+    /// F^rem_0n(0) Y₀₀, added to the (l, m) = (0, 0) features of the centre's own type
+    pub self_term: Vec<f64>,
+    /// 3D, 0 < p ≤ 3: √(4π) (f(σ) - f(σw)); the l = 0 features get -N_a × it / V × Iₙ₀(0)
+    pub removed_constant: Option<f64>,
+    /// slabs, 0 < p ≤ 2: √(4π) K; the l = 0 features get -N_a × it / A × Iₙ₀(0)
+    pub removed_planar_constant: Option<f64>,
+    /// of the calculator itself (smearing σ): the centre's own density and Iₙ₀(0)
+    pub center_contribution: Vec<f64>,
+    pub radial_at_zero: Vec<f64>,
+}
+
+impl LodeSphericalExpansion {
+    /// The tables of open systems. They need splined pair radial functions: the other
+    /// implementation evaluates the same spline and tail, so both give the same numbers.
+    pub fn pair_tables(&self) -> Result<PairTables, Error> {
+        let radial = self.pair_radial()?;
+        let spline = SplineTable::of_pairs(radial, "open-system")?;
+        let n_radial = self.n_radial();
+        let tails = radial.tail_terms();
+        let tail_terms = tails.iter().map(|t| t.len() / n_radial).max().unwrap_or(0);
+        let mut tail = vec![0.0; (self.parameters.max_angular + 1) * tail_terms * n_radial];
+        for (l, terms) in tails.iter().enumerate() {
+            let start = l * tail_terms * n_radial;
+            tail[start..start + terms.len()].copy_from_slice(terms);
+        }
+        Ok(PairTables {
+            spline,
+            d_max: radial.d_max(),
+            exponent: radial.exponent(),
+            tail_terms,
+            tail,
+            center_contribution: self.center_contribution.clone(),
+        })
+    }
+
+    /// The grid index j of the wide smearing σw = σ 2^{j/4} that the cost model chooses for
+    /// `system` (3D-periodic or slab) when only values are computed, or the forced one
+    pub fn ewald_grid(&self, system: &System) -> Result<i32, Error> {
+        if self.parameters.accuracy.is_none() {
+            return Err(Error::InvalidParameter(
+                "the Ewald split needs `accuracy`".into(),
+            ));
+        }
+        if super::open::is_open(system) {
+            return Err(Error::InvalidSystem(
+                "system 0: open systems have no Ewald split".into(),
+            ));
+        } else if super::slab::is_mixed(system) {
+            super::slab::validate_mixed(system, 0)?;
+        } else {
+            system.validate_periodic(0)?;
+        }
+        Ok(self.choose_split(system, Gradients::default()))
+    }
+
+    /// The tables of the Ewald split with σw = σ 2^{grid/4}, for `accuracy` calculators
+    pub fn split_tables_of_grid(&self, grid: i32) -> Result<SplitTables, Error> {
+        if self.parameters.accuracy.is_none() {
+            return Err(Error::InvalidParameter(
+                "the Ewald split needs `accuracy`".into(),
+            ));
+        }
+        if !(0..=ewald::MAX_GRID).contains(&grid) {
+            return Err(Error::InvalidParameter(format!(
+                "the Ewald grid index must be between 0 and {}, got {grid}",
+                ewald::MAX_GRID
+            )));
+        }
+        let split = self.split_tables(grid)?;
+        let remainder = split
+            .remainder
+            .as_ref()
+            .map(|r| SplineTable::of_pairs(r, "Ewald split"))
+            .transpose()?;
+        let p = self.parameters.exponent;
+        let wide = split.wide_smearing();
+        let root = (4.0 * std::f64::consts::PI).sqrt();
+        let with_remainder = remainder.is_some();
+        Ok(SplitTables {
+            grid,
+            wide_smearing: wide,
+            kspace: split.inner.kspace_tables()?,
+            remainder,
+            cutoff: split.cutoff,
+            self_term: split.self_term().to_vec(),
+            removed_constant: (with_remainder && p > 0.0 && p <= 3.0)
+                .then(|| root * self.density.fourier_difference_at_zero(wide)),
+            removed_planar_constant: (with_remainder && p > 0.0 && p <= 2.0)
+                .then(|| root * self.density.planar_difference_at_zero(wide)),
+            center_contribution: self.center_contribution.clone(),
+            radial_at_zero: self.radial_at_zero.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exported tail, evaluated as Σₜ T[l, t, n] (d_max/d)^{l+2t} d^{-p}, and the
+    /// exported spline at a grid point give the calculator's own pair functions
+    #[test]
+    fn pair_tables_evaluate_to_the_pair_functions() {
+        for p in [1.0, 6.0, 2.5] {
+            let calculator = LodeSphericalExpansion::from_json(&format!(
+                r#"{{"density": {{"type": "SmearedPowerLaw", "smearing": 0.8, "exponent": {p}}},
+                    "basis": {{"type": "TensorProduct", "max_angular": 2,
+                              "radial": {{"type": "Gto", "max_radial": 1, "radius": 3.0}}}}}}"#
+            ))
+            .unwrap();
+            let tables = calculator.pair_tables().unwrap();
+            let radial = calculator.pair_radial().unwrap();
+            let n = radial.n_functions();
+            let (mut values, mut derivatives) = (vec![0.0; n], vec![0.0; n]);
+            let size = 2;
+            let d = 1.7 * tables.d_max;
+            radial.compute(d, &mut values, &mut derivatives);
+            for l in 0..3 {
+                for k in 0..size {
+                    let tail: f64 = (0..tables.tail_terms)
+                        .map(|t| {
+                            tables.tail[(l * tables.tail_terms + t) * size + k]
+                                * (tables.d_max / d).powi((l + 2 * t) as i32)
+                                * d.powf(-p)
+                        })
+                        .sum();
+                    let expected = values[l * size + k];
+                    assert!((tail - expected).abs() <= 1e-14 * expected.abs(), "p={p}");
+                }
+            }
+            let point = 7;
+            let d = point as f64 * tables.spline.step;
+            radial.compute(d, &mut values, &mut derivatives);
+            assert_eq!(
+                &tables.spline.values[point * n..(point + 1) * n],
+                &values[..]
+            );
+            assert_eq!(
+                &tables.spline.derivatives[point * n..(point + 1) * n],
+                &derivatives[..]
+            );
+        }
     }
 }
