@@ -243,3 +243,12 @@ def test_saved_model_drives_ipi(data, saved, tmp_path):
         assert abs(atoms.get_potential_energy() - energy) < 1e-6 * max(1.0, abs(energy))
     # the thermostat moved the atoms: the configurations differ
     assert np.abs(trajectory[-1].positions - trajectory[0].positions).max() > 1e-3
+
+
+def test_model_is_extensive(data, fitted):
+    """A sum of atomic terms without a per-structure constant: a 2×1×1 supercell (the same
+    atomic environments) has twice the energy of its cell"""
+    model = torch.jit.script(fitted[0])
+    frame = data[0][N_TRAIN + 3]
+    cell, supercell = energies_of(model, [frame, frame.repeat((2, 1, 1))])
+    assert abs(supercell - 2 * cell) < 1e-9 * abs(cell)

@@ -49,21 +49,36 @@ class RidgeModel:
 
     Columns are centred and divided by one common scale, not standardised one by one:
     standardising would blow up the many nearly constant columns of large feature sets (high
-    radial channels, empty type pairs) to the weight of the informative ones."""
+    radial channels, empty type pairs) to the weight of the informative ones.
 
-    def __init__(self, alphas: Optional[Sequence[float]] = None, folds: int = 5, seed: int = 0):
+    With ``fit_intercept=False`` there is no offset b and nothing is centred: y ≈ X w. Energy
+    models need it to stay extensive (a sum of atomic terms: per-type energies come from
+    composition columns, and a constant per structure would not scale with its size)."""
+
+    def __init__(
+        self,
+        alphas: Optional[Sequence[float]] = None,
+        folds: int = 5,
+        seed: int = 0,
+        fit_intercept: bool = True,
+    ):
         self.alphas = np.logspace(-14, -1, 27) if alphas is None else np.asarray(alphas)
         self.folds = folds
         self.seed = seed
+        self.fit_intercept = fit_intercept
+
+    def _center(self, values: np.ndarray):
+        """The mean that the intercept removes (0 without intercept)"""
+        return values.mean(axis=0) if self.fit_intercept else np.zeros_like(values[0])
 
     def _scaled_features(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Set the column means, the common scale and the offset from the training data, and
         return the centred, scaled features"""
-        self.mean_ = x.mean(axis=0)
+        self.mean_ = self._center(x)
         self.scale_ = np.sqrt(np.mean((x - self.mean_) ** 2))
         if self.scale_ == 0.0:
             self.scale_ = 1.0
-        self.offset_ = y.mean()
+        self.offset_ = float(self._center(y))
         return (x - self.mean_) / self.scale_
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "RidgeModel":
@@ -73,8 +88,8 @@ class RidgeModel:
         folds = np.array_split(order, min(self.folds, len(y)))
         for held_out in folds:
             train = np.setdiff1d(order, held_out)
-            weights = _ridge_path(z[train], y[train] - y[train].mean(), self.alphas)
-            predicted = z[held_out] @ weights + y[train].mean()
+            weights = _ridge_path(z[train], y[train] - self._center(y[train]), self.alphas)
+            predicted = z[held_out] @ weights + self._center(y[train])
             errors += ((predicted - y[held_out, None]) ** 2).sum(axis=0)
         self.alpha_ = self.alphas[np.argmin(errors)]
         self.weights_ = _ridge_path(z, y - self.offset_, [self.alpha_])[:, 0]
@@ -200,8 +215,9 @@ class EnergyForceRidgeModel(RidgeModel):
         folds: int = 5,
         seed: int = 0,
         force_weight: float = 1.0,
+        fit_intercept: bool = True,
     ):
-        super().__init__(alphas, folds, seed)
+        super().__init__(alphas, folds, seed, fit_intercept)
         self.force_weight = force_weight
 
     def fit(
@@ -246,7 +262,7 @@ class EnergyForceRidgeModel(RidgeModel):
 
         def normal_equations(rows, moments):
             # the energies as in RidgeModel: centred by the mean of their training set
-            centred = y[rows] - y[rows].mean()
+            centred = y[rows] - self._center(y[rows])
             a = energy_weight * z[rows].T @ z[rows] + force_weight * moments.gram / self.scale_**2
             b = energy_weight * z[rows].T @ centred - force_weight * moments.cross / self.scale_
             return a, b
@@ -260,7 +276,7 @@ class EnergyForceRidgeModel(RidgeModel):
             weights = _ridge_path_normal(
                 *normal_equations(train, total - held_moments), self.alphas
             )
-            predicted = z[held_out] @ weights + y[train].mean()
+            predicted = z[held_out] @ weights + self._center(y[train])
             errors += energy_weight * ((predicted - y[held_out, None]) ** 2).sum(axis=0)
             # Σ ω_s ‖G_s w / scale + F_s‖² over the held-out structures, from their moments
             quadratic = np.einsum("pa,pq,qa->a", weights, held_moments.gram, weights)

@@ -87,7 +87,8 @@ def fit_energy_model(
     alphas: Optional[Sequence[float]] = None,
     force_weight: float = 1.0,
 ) -> Tuple[LinearEnergyModel, RidgeModel]:
-    """Fit E = Σᵢ (xᵢ · w + e_{tᵢ}) + c on the energies (and forces) of ``frames``.
+    """Fit E = Σᵢ (xᵢ · w + e_{tᵢ}) on the energies (and forces) of ``frames``: a sum of
+    atomic terms, without a per-structure constant, so that the model is extensive.
 
     Parameters
     ----------
@@ -148,18 +149,19 @@ def fit_energy_model(
     x = np.concatenate(columns + [composition], axis=1)
 
     if forces is None:
-        ridge = RidgeModel(alphas).fit(x, energies)
+        ridge = RidgeModel(alphas, fit_intercept=False).fit(x, energies)
     else:
         zero = [np.zeros((n, 3, len(atomic_types))) for n in n_atoms]
         dx = [
             np.concatenate([g[s] for g in column_gradients] + [zero[s]], axis=2)
             for s in range(len(frames))
         ]
-        ridge = EnergyForceRidgeModel(alphas, force_weight=force_weight).fit(
+        ridge = EnergyForceRidgeModel(alphas, force_weight=force_weight, fit_intercept=False).fit(
             x, energies, dx, [np.asarray(f, dtype=float) for f in forces]
         )
 
-    # prediction = (x - mean) / scale · w + offset = x · (w / scale) + c
+    # prediction = (x - mean) / scale · w + offset = x · (w / scale) + c, with c = 0 (no
+    # intercept: mean and offset are zero)
     weights = ridge.weights_ / ridge.scale_
     constant = float(ridge.offset_ - ridge.mean_ @ weights)
     n_types = len(atomic_types)
