@@ -32,15 +32,17 @@ def strained(system, strain):
 
 
 def largest_block_error(actual, expected):
-    """max over blocks of max |actual - expected| / max |expected| (blocks that are zero
-    must be zero to 1e-14)"""
+    """max over blocks of max |actual - expected| / max |expected|; blocks that vanish by
+    symmetry (largest entry below 1e-12 of the whole map's: rounding noise) must be below
+    1e-12 of the whole map's largest entry instead"""
+    overall = max(np.abs(block.values).max() for block in expected.blocks())
     worst = 0.0
     for key, block in expected.items():
         other = block_of(actual, key).values.detach().cpu().to(torch.float64).numpy()
         assert other.shape == block.values.shape
         scale = np.abs(block.values).max()
-        if scale == 0.0:
-            assert np.abs(other).max() < 1e-14, key
+        if scale < 1e-12 * overall:
+            assert np.abs(other).max() < 1e-12 * overall, key
             continue
         worst = max(worst, np.abs(other - block.values).max() / scale)
     return worst

@@ -83,7 +83,7 @@ class KSpaceSum(torch.nn.Module):
         volume = torch.abs(torch.linalg.det(cell))
         k_vectors = self.k_vectors(cell, in_plane)
         n_k = k_vectors.shape[0]
-        if n_k == 0 and not self.allow_no_k_vectors:
+        if n_k == 0 and not self.allow_no_k_vectors and not in_plane:
             raise ValueError(
                 f"system {index}: no k-vector is shorter than k_cutoff={self.k_cutoff}; "
                 "increase k_cutoff or the cell size"

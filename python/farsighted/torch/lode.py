@@ -14,7 +14,13 @@ formulas of the Rust core, one per geometry:
   (0 < p ≤ 3: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V), minus (1 - w) × the centre's density;
 - open (``pbc`` all false: molecules, clusters; the cell is ignored), all pairs
   (``lode/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
-  tail beyond, plus w × the centre's own density.
+  tail beyond, plus w × the centre's own density;
+- slabs (``pbc`` true along two cell vectors a, b; the third row is ignored),
+  ``lode/slab.rs``: the k-space sum on the internal cell (a, b, L n̂) without the k-vectors of
+  zero in-plane component, plus the planar part Σⱼ Pₗₙ(n̂·(rᵢ - rⱼ)) Yₗₘ(n̂) / A
+  (``_planar.py``), minus (1 - w) × the centre's density; with ``accuracy`` the same for the
+  wide part, plus the remainder over the in-plane images and the centre's own remainder,
+  minus the planar constant the split adds (0 < p ≤ 2: N_a √(4π) K Iₙ₀(0) / A).
 
 Everything is differentiable by autograd with respect to positions and cell (to any order),
 so that forces and stress of models built on it follow. A saved module needs torch,
@@ -22,6 +28,7 @@ metatensor-torch and metatomic-torch only.
 """
 
 import json
+import math
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -31,14 +38,16 @@ from metatomic.torch import NeighborListOptions, System
 
 from ._kspace import KSpaceSum
 from ._pairs import PairSum
+from ._planar import PlanarSum
 
 
 class LodeSphericalExpansion(torch.nn.Module):
     """LODE spherical expansion in TorchScript, with the hyper-parameters and the metadata of
     :py:class:`farsighted.LodeSphericalExpansion`.
 
-    Systems are 3D-periodic (``pbc`` all true) or open (``pbc`` all false: the cell is
-    ignored and may be zero). ``forward`` returns a :py:class:`metatensor.torch.TensorMap`
+    Systems are 3D-periodic (``pbc`` all true), open (``pbc`` all false: the cell is ignored
+    and may be zero) or slabs (``pbc`` true for two cell vectors, the third one ignored, with
+    ``max_slab_thickness``). ``forward`` returns a :py:class:`metatensor.torch.TensorMap`
     with keys ``o3_lambda, o3_sigma, center_type, neighbor_type``, samples ``system, atom``,
     component ``o3_mu`` and properties ``n``; gradients come from autograd
     (``system.positions`` and ``system.cell`` may require grad, second derivatives work).
@@ -70,6 +79,21 @@ class LodeSphericalExpansion(torch.nn.Module):
         with ``accuracy``: a structure like those the module will see (``ase.Atoms``,
         :py:class:`metatomic.torch.System`, or what :py:class:`farsighted.LodeSphericalExpansion`
         accepts), from which the Rust core's cost model chooses σw
+    max_slab_thickness
+        to compute slabs: the largest extent (Å) along their normal of the slabs the module
+        will see. The planar functions Pₗₙ(z) are splined on [0, max(thickness, σ)] to
+        ``basis.spline_accuracy`` (the Rust core splines them per slab on its own extent:
+        the two agree to the spline's accuracy); thicker slabs raise. Without it, slabs
+        raise.
+
+    Notes
+    -----
+    Slabs: the internal cell's length L along n̂ follows the atoms' extent as in the Rust
+    core, and is held fixed by autograd. Under strain the Rust core moves the internal third
+    vector with the cell, the module (which sees a and b only) keeps it L n̂; the converged
+    sum does not depend on it, the truncated one does at the level of its truncation, so
+    strain gradients of slabs differ from the Rust core's by up to ~1e-7 relative at
+    ``accuracy=1e-4`` (and 1e-11 with a converged k-space sum).
 
     Examples
     --------
@@ -101,6 +125,7 @@ class LodeSphericalExpansion(torch.nn.Module):
         k_cutoff: Optional[float] = None,
         accuracy: Optional[float] = None,
         representative_system: Optional[Any] = None,
+        max_slab_thickness: Optional[float] = None,
         _core: Optional[Any] = None,
     ):
         super().__init__()
@@ -169,17 +194,37 @@ class LodeSphericalExpansion(torch.nn.Module):
         self.register_buffer("self_term", torch.tensor(self_term, dtype=f64))
         self.has_removed_constant = split["removed_constant"] is not None
         self.removed_constant = float(split["removed_constant"] or 0.0)
+        self.has_removed_planar_constant = split.get("removed_planar_constant") is not None
+        self.removed_planar_constant = float(split.get("removed_planar_constant") or 0.0)
         self.register_buffer("radial_at_zero", torch.tensor(split["radial_at_zero"], dtype=f64))
+
+        # slabs: the planar tables (of the wide part with the split) up to the thickness given
+        self.has_planar = max_slab_thickness is not None
+        planar: Optional[Dict[str, Any]] = None
+        self.basis_support = 0.0
+        if max_slab_thickness is not None:
+            grid = self.ewald_grid if self.ewald_grid >= 0 else None
+            planar = calculator.planar_tables(float(max_slab_thickness), grid)
+            self.basis_support = float(planar["support"])
+        self.planar = PlanarSum(planar, self.max_angular, self.n_radial)
 
     @classmethod
     def from_calculator(
-        cls, calculator: Any, representative_system: Optional[Any] = None
+        cls,
+        calculator: Any,
+        representative_system: Optional[Any] = None,
+        max_slab_thickness: Optional[float] = None,
     ) -> "LodeSphericalExpansion":
         """The module of the same hyper-parameters as ``calculator``, a
         :py:class:`farsighted.LodeSphericalExpansion`, reusing the tables it has built (the
         pair radial functions, the Ewald split of each σw)"""
         hypers = json.loads(calculator.parameters)
-        return cls(**hypers, representative_system=representative_system, _core=calculator)
+        return cls(
+            **hypers,
+            representative_system=representative_system,
+            max_slab_thickness=max_slab_thickness,
+            _core=calculator,
+        )
 
     @torch.jit.export
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
@@ -280,10 +325,14 @@ class LodeSphericalExpansion(torch.nn.Module):
                 raise ValueError(f"system {index}: the cell is singular")
             values = self._periodic_values(index, system, types, type_masks, volume)
             weight = self.center_atom_weight - 1.0
+        elif n_periodic == 2:
+            values = self._slab_values(index, system, types, type_masks)
+            weight = self.center_atom_weight - 1.0
         else:
             raise ValueError(
-                f"system {index}: farsighted.torch handles 3D-periodic systems (pbc all true) "
-                f"and open ones (pbc all false), not pbc={system.pbc}"
+                f"system {index}: systems periodic in one direction only (wires, "
+                f"pbc={system.pbc}) are not implemented; use two periodic directions (slabs), "
+                "three, or none"
             )
         if weight != 0.0:
             # ± the centre's own density on (l, m) = (0, 0)
@@ -324,6 +373,68 @@ class LodeSphericalExpansion(torch.nn.Module):
         values = self.kspace(positions, cell, type_masks, False, index)
         if not self.has_remainder:
             return values
+        values = values + self._remainder_values(system, types, type_masks)
+        if self.has_removed_constant:
+            # the constant the split adds to l = 0 in 3D: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V
+            counts = type_masks.sum(dim=1).reshape(1, -1, 1) / volume
+            removed = self.removed_constant * self.radial_at_zero.to(positions.dtype)
+            values = _add_to_l0(values, -counts * removed)
+        return values
+
+    def _slab_values(
+        self, index: int, system: System, types: torch.Tensor, type_masks: torch.Tensor
+    ) -> torch.Tensor:
+        """The k∥ ≠ 0 part by the k-space sum on the internal cell (a, b, L n̂), the planar
+        k∥ = 0 part, and with the Ewald split its remainder (lode/slab.rs, lode/ewald.rs),
+        without the centre's own density"""
+        if not self.has_planar:
+            raise ValueError(
+                f"system {index} is a slab: build the module with max_slab_thickness (the "
+                "largest extent of the slabs along their normal) to compute slabs"
+            )
+        positions = system.positions
+        cell = system.cell
+        rows = torch.nonzero(system.pbc)[:, 0]
+        a = cell[rows[0]]
+        b = cell[rows[1]]
+        if not bool(torch.all(torch.isfinite(a))) or not bool(torch.all(torch.isfinite(b))):
+            raise ValueError(
+                f"system {index}: the periodic cell vectors of this slab must be finite"
+            )
+        normal = torch.linalg.cross(a, b)
+        area = torch.linalg.norm(normal)
+        lengths = float(torch.linalg.norm(a.detach()) * torch.linalg.norm(b.detach()))
+        if not (lengths > 0.0 and float(area.detach()) > 1e-8 * lengths):
+            raise ValueError(
+                f"system {index}: the two periodic cell vectors of this slab are zero or parallel"
+            )
+        normal = normal / area
+        heights = positions @ normal
+        # L as lode/slab.rs chooses it: the images along n̂ are e^{-37} away
+        detached = heights.detach()
+        extent = float(detached.max() - detached.min())
+        longest = max(float(torch.linalg.norm(a.detach())), float(torch.linalg.norm(b.detach())))
+        length = extent + self.basis_support + 37.0 * longest / (2.0 * math.pi) + 1.0
+        internal = torch.stack([a, b, length * normal])
+        values = self.kspace(positions, internal, type_masks, True, index)
+        values = values + self.planar(heights, type_masks, normal, area, index)
+        if not self.has_remainder:
+            return values
+        values = values + self._remainder_values(system, types, type_masks)
+        if self.has_removed_planar_constant:
+            # the planar average of the remainder at its own sheet, N_a √(4π) K Iₙ₀(0) / A
+            counts = type_masks.sum(dim=1).reshape(1, -1, 1) / area
+            removed = self.removed_planar_constant * self.radial_at_zero.to(positions.dtype)
+            values = _add_to_l0(values, -counts * removed)
+        return values
+
+    def _remainder_values(
+        self, system: System, types: torch.Tensor, type_masks: torch.Tensor
+    ) -> torch.Tensor:
+        """The real-space remainder of the Ewald split over the requested neighbour list, and
+        the centre's own remainder (T = 0)"""
+        positions = system.positions
+        cell = system.cell
         neighbors = system.get_neighbor_list(self._neighbor_options())
         samples = neighbors.samples.values
         first = samples[:, 0].to(torch.long)
@@ -333,17 +444,9 @@ class LodeSphericalExpansion(torch.nn.Module):
         vectors = positions[second] - positions[first] + shifts @ cell
         atom_types = torch.searchsorted(types, system.types)
         n_atoms = positions.shape[0]
-        values = values + self.remainder(
-            vectors, first, second, atom_types, n_atoms, types.shape[0]
-        )
-        dtype = positions.dtype
-        # the centre's own remainder (T = 0), and the constant the split adds to l = 0
-        constant = type_masks.T.unsqueeze(2) * self.self_term.to(dtype)
-        if self.has_removed_constant:
-            counts = type_masks.sum(dim=1).reshape(1, -1, 1) / volume
-            removed = self.removed_constant * self.radial_at_zero.to(dtype)
-            constant = constant - counts * removed
-        return _add_to_l0(values, constant)
+        values = self.remainder(vectors, first, second, atom_types, n_atoms, types.shape[0])
+        own = type_masks.T.unsqueeze(2) * self.self_term.to(positions.dtype)
+        return _add_to_l0(values, own)
 
 
 def _add_to_l0(values: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:

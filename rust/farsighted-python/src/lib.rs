@@ -225,6 +225,24 @@ impl LodeCalculator {
         Ok(dict)
     }
 
+    /// The structure-independent tables of slabs whose atoms span at most `z_max` along the
+    /// normal (of the wide part of the Ewald split with σw = σ 2^{grid/4} if `grid` is given)
+    #[pyo3(signature = (z_max, grid=None))]
+    fn planar_tables<'py>(
+        &self,
+        py: Python<'py>,
+        z_max: f64,
+        grid: Option<i32>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let calculator = &self.calculator;
+        let tables = py
+            .detach(|| calculator.planar_tables(z_max, grid))
+            .map_err(to_python_error)?;
+        let dict = spline_dict(py, tables.spline)?;
+        dict.set_item("support", tables.support)?;
+        Ok(dict)
+    }
+
     /// Default keys for these systems, as an (n_keys, 4) array
     fn default_keys<'py>(
         &self,

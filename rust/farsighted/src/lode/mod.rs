@@ -39,7 +39,7 @@ pub use pair_radial::PairRadialIntegral;
 use periodic::{kspace_values, AtomPhases};
 use positions::{compute_pairs, fill_self_gradients, PositionsLayout, SharedRows};
 pub use radial::{KSpaceRadialIntegral, RadialProjector};
-pub use tables::{KSpaceTables, PairTables, SplineTable, SplitTables};
+pub use tables::{KSpaceTables, PairTables, PlanarTables, SplineTable, SplitTables};
 
 /// Which gradients to compute along with the values
 #[derive(Debug, Clone, Copy, Default)]

@@ -225,6 +225,11 @@ impl PlanarProjection {
         (self.max_angular + 1) * self.size
     }
 
+    /// The spline table of Pₗₙ on [0, z_max], when it is splined
+    pub fn spline(&self) -> Option<&HermiteSplines> {
+        self.spline.as_ref()
+    }
+
     /// Pₗₙ(z) and Pₗₙ'(z) by quadrature
     pub fn exact(&self, z: f64, values: &mut [f64], derivatives: &mut [f64]) {
         values.iter_mut().for_each(|v| *v = 0.0);

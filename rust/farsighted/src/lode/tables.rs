@@ -3,6 +3,7 @@
 //! structure, computed here once so that the physics has one implementation.
 
 use super::pair_radial::PairRadialIntegral;
+use super::planar::PlanarProjection;
 use super::{effective_k_cutoff, ewald, Gradients, LodeSphericalExpansion};
 use crate::math::spline::HermiteSplines;
 use crate::{Error, System};
@@ -141,6 +142,15 @@ pub struct SplitTables {
     pub radial_at_zero: Vec<f64>,
 }
 
+/// Structure-independent tables of the k∥ = 0 part of slabs (lode/slab.rs, lode/planar.rs)
+#[derive(Debug, Clone)]
+pub struct PlanarTables {
+    /// Pₗₙ(z) on [0, max(z_max, σ)], function l n_radial + n (Pₗₙ(-z) = (-1)ˡ Pₗₙ(z))
+    pub spline: SplineTable,
+    /// the radius beyond which the basis is negligible, which sets the internal cell
+    pub support: f64,
+}
+
 impl LodeSphericalExpansion {
     /// The tables of open systems. They need splined pair radial functions: the other
     /// implementation evaluates the same spline and tail, so both give the same numbers.
@@ -165,6 +175,53 @@ impl LodeSphericalExpansion {
         })
     }
 
+    /// The planar tables of slabs whose atoms span at most `z_max` along the normal; with
+    /// `grid`, those of the wide part of the Ewald split with σw = σ 2^{grid/4}
+    pub fn planar_tables(&self, z_max: f64, grid: Option<i32>) -> Result<PlanarTables, Error> {
+        if !(z_max.is_finite() && z_max >= 0.0) {
+            return Err(Error::InvalidParameter(format!(
+                "the largest slab thickness must be a non-negative number, got {z_max}"
+            )));
+        }
+        if let Some(grid) = grid {
+            self.check_grid(grid)?;
+            return self.split_tables(grid)?.inner.planar_tables(z_max, None);
+        }
+        let projection = PlanarProjection::new(
+            &self.basis,
+            self.parameters.max_angular,
+            self.density,
+            z_max,
+            self.parameters.spline_accuracy,
+        )?;
+        let spline = projection.spline().map(SplineTable::new).ok_or_else(|| {
+            Error::InvalidParameter(
+                "exported slab tables need splined functions: give basis.spline_accuracy a \
+                 number, not null"
+                    .into(),
+            )
+        })?;
+        Ok(PlanarTables {
+            spline,
+            support: self.basis.support(),
+        })
+    }
+
+    fn check_grid(&self, grid: i32) -> Result<(), Error> {
+        if self.parameters.accuracy.is_none() {
+            return Err(Error::InvalidParameter(
+                "the Ewald split needs `accuracy`".into(),
+            ));
+        }
+        if !(0..=ewald::MAX_GRID).contains(&grid) {
+            return Err(Error::InvalidParameter(format!(
+                "the Ewald grid index must be between 0 and {}, got {grid}",
+                ewald::MAX_GRID
+            )));
+        }
+        Ok(())
+    }
+
     /// The grid index j of the wide smearing σw = σ 2^{j/4} that the cost model chooses for
     /// `system` (3D-periodic or slab) when only values are computed, or the forced one
     pub fn ewald_grid(&self, system: &System) -> Result<i32, Error> {
@@ -187,17 +244,7 @@ impl LodeSphericalExpansion {
 
     /// The tables of the Ewald split with σw = σ 2^{grid/4}, for `accuracy` calculators
     pub fn split_tables_of_grid(&self, grid: i32) -> Result<SplitTables, Error> {
-        if self.parameters.accuracy.is_none() {
-            return Err(Error::InvalidParameter(
-                "the Ewald split needs `accuracy`".into(),
-            ));
-        }
-        if !(0..=ewald::MAX_GRID).contains(&grid) {
-            return Err(Error::InvalidParameter(format!(
-                "the Ewald grid index must be between 0 and {}, got {grid}",
-                ewald::MAX_GRID
-            )));
-        }
+        self.check_grid(grid)?;
         let split = self.split_tables(grid)?;
         let remainder = split
             .remainder
