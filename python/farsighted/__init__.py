@@ -5,6 +5,6 @@ featomic's calculator of the same name that returns :py:class:`metatensor.Tensor
 """
 
 from ._farsighted import __version__  # noqa: F401
-from .calculator import LodeSphericalExpansion  # noqa: F401
+from .calculator import BackwardGradients, LodeSphericalExpansion  # noqa: F401
 
-__all__ = ["LodeSphericalExpansion", "__version__"]
+__all__ = ["BackwardGradients", "LodeSphericalExpansion", "__version__"]

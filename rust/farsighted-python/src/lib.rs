@@ -22,6 +22,26 @@ fn to_python_error(error: Error) -> PyErr {
     }
 }
 
+/// Run the core on `f` without the GIL, turning a panic (a bug: the core returns errors for
+/// bad input) into a RuntimeError instead of pyo3's PanicException
+fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    let result = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    match result {
+        Ok(result) => result.map_err(to_python_error),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in farsighted ({message}): this is a bug, please report it with \
+                 the input that caused it"
+            )))
+        }
+    }
+}
+
 /// Systems arrive as (types int32 (n,), positions float64 (n, 3), cell float64 (3, 3), pbc bool (3,))
 fn extract_system(item: &Bound<'_, PyAny>, index: usize) -> PyResult<System> {
     let (types, positions, cell, pbc): (
@@ -133,9 +153,7 @@ impl LodeCalculator {
     #[new]
     fn new(py: Python<'_>, hypers_json: &str) -> PyResult<Self> {
         let hypers = hypers_json.to_owned();
-        let calculator = py
-            .detach(move || LodeSphericalExpansion::from_json(&hypers))
-            .map_err(to_python_error)?;
+        let calculator = run(py, move || LodeSphericalExpansion::from_json(&hypers))?;
         Ok(LodeCalculator { calculator })
     }
 
@@ -148,9 +166,7 @@ impl LodeCalculator {
     /// The structure-independent tables of the k-space sum, for the TorchScript modules
     fn kspace_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = py
-            .detach(|| calculator.kspace_tables())
-            .map_err(to_python_error)?;
+        let tables = run(py, || calculator.kspace_tables())?;
         let n_functions = tables.values.len() / tables.n_points;
         let n_radial = tables.radial_at_zero.len();
         let dict = PyDict::new(py);
@@ -218,9 +234,7 @@ impl LodeCalculator {
         };
         let gradients = Gradients { positions, strain };
         let calculator = &self.calculator;
-        let descriptor = py
-            .detach(|| calculator.compute(&systems, gradients, &selection))
-            .map_err(to_python_error)?;
+        let descriptor = run(py, || calculator.compute(&systems, gradients, &selection))?;
         descriptor_to_python(py, descriptor)
     }
 
@@ -239,9 +253,7 @@ impl LodeCalculator {
             .map(|(b, item)| extract_gradient_block(&item, b))
             .collect::<PyResult<Vec<_>>>()?;
         let calculator = &self.calculator;
-        let results = py
-            .detach(|| calculator.backward(&systems, &blocks))
-            .map_err(to_python_error)?;
+        let results = run(py, || calculator.backward(&systems, &blocks))?;
         let output = PyList::empty(py);
         for result in results {
             let n_atoms = result.positions.len();

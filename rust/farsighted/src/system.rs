@@ -79,8 +79,8 @@ impl System {
         }
         if self.pbc != [true, true, true] {
             return Err(Error::InvalidSystem(format!(
-                "{name}: systems periodic in some directions only (pbc={:?}) are not implemented yet; \
-                 use pbc all true (3D periodic) or all false (open boundaries)",
+                "{name}: pbc={:?} is not 3D periodic; the calculators check slabs (two \
+                 periodic directions) and open systems (none) with their own rules",
                 self.pbc
             )));
         }
