@@ -1,10 +1,12 @@
 """Shared helpers for the tests: random periodic systems, hyper-parameters, strain finite
-differences and convergence rates."""
+differences, convergence rates and the budget of the property tests."""
 
 import itertools
+import os
 
 import ase
 import numpy as np
+from hypothesis import settings
 from scipy.special import sph_harm_y
 
 from farsighted.clebsch_gordan import complex_to_real
@@ -135,3 +137,9 @@ def strain_by_finite_differences(calculator, atoms, displacement):
 def log_log_slope(x, y):
     """The slope of log y against log x (least squares): the rate at which y falls with x"""
     return np.polyfit(np.log(x), np.log(y), 1)[0]
+
+
+def examples(n: int) -> settings:
+    """Settings of a property test that runs ``n`` examples in CI (the profile of conftest.py),
+    times FARSIGHTED_PROPERTY_SCALE (default 1) for longer fuzzing sessions"""
+    return settings(max_examples=n * int(os.environ.get("FARSIGHTED_PROPERTY_SCALE", "1")))
