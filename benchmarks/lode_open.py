@@ -76,7 +76,7 @@ def main():
         values = time.perf_counter() - start
         # L = ½ Σ X², so that ∂L/∂X is the TensorMap of the values
         start = time.perf_counter()
-        [(forces, _)] = calculator.backward(cluster, descriptor)
+        [(forces, _, _)] = calculator.backward(cluster, descriptor)
         backward = time.perf_counter() - start
         # translation invariance: Σⱼ ∂L/∂rⱼ = 0
         drift = np.abs(forces.sum(axis=0)).max() / np.abs(forces).max()

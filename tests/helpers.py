@@ -1,10 +1,12 @@
 """Shared helpers for the tests: random periodic systems, hyper-parameters, strain finite
-differences and convergence rates."""
+differences, convergence rates and the budget of the property tests."""
 
 import itertools
+import os
 
 import ase
 import numpy as np
+from hypothesis import settings
 from scipy.special import sph_harm_y
 
 from farsighted.clebsch_gordan import complex_to_real
@@ -165,3 +167,9 @@ def attach_neighbor_lists(systems, module):
     for calculator in neighbor_lists_for_model("angstrom", module, model_length_unit="angstrom"):
         calculator.add_neighbor_list(systems)
     return systems
+
+
+def examples(n: int) -> settings:
+    """Settings of a property test that runs ``n`` examples in CI (the profile of conftest.py),
+    times FARSIGHTED_PROPERTY_SCALE (default 1) for longer fuzzing sessions"""
+    return settings(max_examples=n * int(os.environ.get("FARSIGHTED_PROPERTY_SCALE", "1")))

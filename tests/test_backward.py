@@ -71,7 +71,7 @@ def check(calculator, systems, rng, **selection):
     results = calculator.backward(systems, gradient)
     positions, strain = explicit_reference(descriptor, gradient, systems)
     assert len(results) == len(systems)
-    for atoms, (grad_positions, grad_cell), expected_positions, expected_strain in zip(
+    for atoms, (grad_positions, grad_cell, grad_strain), expected_positions, expected_strain in zip(
         systems, results, positions, strain
     ):
         assert grad_positions.shape == (len(atoms), 3)
@@ -79,6 +79,8 @@ def check(calculator, systems, rng, **selection):
         assert relative_error(grad_positions, expected_positions) < TOLERANCE
         expected_cell = reference_cell(atoms, expected_strain, expected_positions)
         assert relative_error(grad_cell, expected_cell) < TOLERANCE
+        # the strain part is the contraction with the explicit strain gradients
+        assert relative_error(grad_strain, expected_strain) < TOLERANCE
 
 
 @pytest.mark.parametrize("center_atom_weight", [1.0, 0.5])
@@ -123,7 +125,7 @@ def test_selected_properties(rng):
         full_blocks.append(TensorBlock(values, block.samples, block.components, block.properties))
     full = TensorMap(descriptor.keys, full_blocks)
     positions, strain = explicit_reference(descriptor, full, [atoms])
-    [(grad_positions, grad_cell)] = calculator.backward(atoms, partial)
+    [(grad_positions, grad_cell, _)] = calculator.backward(atoms, partial)
     assert relative_error(grad_positions, positions[0]) < TOLERANCE
     assert relative_error(grad_cell, reference_cell(atoms, strain[0], positions[0])) < TOLERANCE
 
@@ -142,7 +144,7 @@ def test_cell_finite_differences(rng):
             np.sum(block.values * gradient.block(key).values) for key, block in descriptor.items()
         )
 
-    [(_, grad_cell)] = calculator.backward(atoms, gradient)
+    [(_, grad_cell, _)] = calculator.backward(atoms, gradient)
     delta = 1e-5
     numeric = np.zeros((3, 3))
     for i in range(3):
@@ -227,7 +229,7 @@ def check_open(calculator, systems, rng, **selection):
     results = calculator.backward(systems, gradient)
     positions, strain = explicit_reference(descriptor, gradient, systems)
     errors = []
-    for atoms, (grad_positions, grad_cell), expected, expected_strain in zip(
+    for atoms, (grad_positions, grad_cell, grad_strain), expected, expected_strain in zip(
         systems, results, positions, strain
     ):
         assert grad_positions.shape == (len(atoms), 3)
@@ -243,6 +245,7 @@ def check_open(calculator, systems, rng, **selection):
         errors.append(relative_error(grad_positions, expected))
         virial = atoms.positions.T @ grad_positions
         errors.append(relative_error(virial, expected_strain))
+        errors.append(relative_error(grad_strain, expected_strain))
     assert max(errors) < 1e-12
 
 
@@ -286,7 +289,7 @@ def test_open_positions_finite_differences(rng):
             np.sum(block.values * gradient.block(key).values) for key, block in descriptor.items()
         )
 
-    [(grad_positions, grad_cell)] = calculator.backward(atoms, gradient)
+    [(grad_positions, grad_cell, _)] = calculator.backward(atoms, gradient)
     delta = 1e-5
     numeric = np.zeros_like(grad_positions)
     for j in range(len(atoms)):

@@ -28,9 +28,10 @@ def test_split_against_explicit_gradients(exponent, rng):
     calculator = farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-8)
     descriptor = calculator.compute(atoms, gradients=["positions", "strain"])
     gradient = random_gradient(descriptor, rng)
-    [(grad_positions, grad_cell)] = calculator.backward(atoms, gradient)
+    [(grad_positions, grad_cell, grad_strain)] = calculator.backward(atoms, gradient)
     [positions], [strain] = explicit_reference(descriptor, gradient, [atoms])
     assert relative_error(grad_positions, positions) < 1e-6
     assert relative_error(grad_cell, reference_cell(atoms, strain, positions)) < 1e-6
+    assert relative_error(grad_strain, strain) < 1e-6
     # translation invariance
     assert np.abs(grad_positions.sum(axis=0)).max() < 1e-10 * np.abs(grad_positions).max()

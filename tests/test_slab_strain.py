@@ -79,7 +79,7 @@ def test_backward_against_explicit_gradients(exponent, geometry, rng):
     calc = calculator(exponent)
     descriptor = calc.compute(atoms, gradients=["positions", "strain"])
     gradient = random_gradient(descriptor, rng)
-    [(grad_positions, grad_cell)] = calc.backward(atoms, gradient)
+    [(grad_positions, grad_cell, grad_strain)] = calc.backward(atoms, gradient)
     [positions], [strain] = explicit_reference(descriptor, gradient, [atoms])
     assert np.abs(grad_positions - positions).max() < 1e-12 * np.abs(positions).max()
     assert np.all(grad_cell[~atoms.pbc] == 0.0)
@@ -87,6 +87,7 @@ def test_backward_against_explicit_gradients(exponent, geometry, rng):
     # the non-periodic row is set to zero, while the truncated k-space sum depends on the
     # internal cell's third vector (length ~30 Å) at the level of its truncation, ~1e-13
     assert np.abs(virial - strain).max() < 1e-11 * np.abs(strain).max()
+    assert np.abs(grad_strain - strain).max() < 1e-11 * np.abs(strain).max()
 
 
 @pytest.mark.slow
@@ -107,7 +108,7 @@ def test_cell_gradient_by_finite_differences(exponent, geometry, rng):
             for key, block in calc.compute(moved).items()
         )
 
-    [(_, grad_cell)] = calc.backward(atoms, gradient)
+    [(_, grad_cell, _)] = calc.backward(atoms, gradient)
     numeric = np.zeros((3, 3))
     for i in np.nonzero(atoms.pbc)[0]:
         for beta in range(3):
@@ -128,9 +129,13 @@ def test_split_backward_matches_converged_slab_sum(exponent, rng):
         accuracy=1e-8,
     )
     gradient = random_gradient(pure.compute(atoms), rng)
-    [(positions, cell)] = split.backward(atoms, gradient)
-    [(expected_positions, expected_cell)] = pure.backward(atoms, gradient)
-    for actual, expected in [(positions, expected_positions), (cell, expected_cell)]:
+    [(positions, cell, strain)] = split.backward(atoms, gradient)
+    [(expected_positions, expected_cell, expected_strain)] = pure.backward(atoms, gradient)
+    for actual, expected in [
+        (positions, expected_positions),
+        (cell, expected_cell),
+        (strain, expected_strain),
+    ]:
         assert np.abs(actual - expected).max() < 1e-6 * np.abs(expected).max()
 
 

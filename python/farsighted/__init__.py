@@ -15,11 +15,12 @@ Modules whose names start with an underscore are private.
 """
 
 from ._farsighted import __version__
-from .calculator import LodeSphericalExpansion
+from .calculator import BackwardGradients, LodeSphericalExpansion
 from .multiscale import MultiScalePowerSpectrum
 from .tensor_products import clebsch_gordan_product, density_correlations, prepare_density
 
 __all__ = [
+    "BackwardGradients",
     "LodeSphericalExpansion",
     "MultiScalePowerSpectrum",
     "__version__",

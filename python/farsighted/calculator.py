@@ -1,7 +1,7 @@
 """The LODE spherical expansion calculator."""
 
 import json
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 from metatensor import Labels, TensorMap
@@ -12,6 +12,20 @@ from ._tensormap import KEY_NAMES, blocks_to_tensormap
 from .systems import to_systems_arrays
 
 _GRADIENTS = ("positions", "strain")
+
+
+class BackwardGradients(NamedTuple):
+    """∂L/∂positions, ∂L/∂cell and ∂L/∂strain of one system, from
+    :py:meth:`LodeSphericalExpansion.backward`"""
+
+    positions: np.ndarray
+    """∂L/∂r, shape ``(n_atoms, 3)``, the cell fixed"""
+    cell: np.ndarray
+    """∂L/∂h for the cell vectors h (the rows of ``cell``), shape ``(3, 3)``, the Cartesian
+    positions fixed"""
+    strain: np.ndarray
+    """∂L/∂ε_αβ for the deformation r' = r (1 + ε), h' = h (1 + ε) of positions and cell, shape
+    ``(3, 3)``: the virial hᵀ ∂L/∂h + Rᵀ ∂L/∂R; for L = E the stress is ``strain / volume``"""
 
 
 class LodeSphericalExpansion:
@@ -44,7 +58,8 @@ class LodeSphericalExpansion:
         space, with the wide smearing chosen per system by a cost model; for each block,
         ``max |result - converged| ≤ ε max |converged|`` for values and gradients. Not together
         with ``k_cutoff``; without both, the pure k-space sum at the default cutoff is used.
-        Open systems are not affected. Backward products are not available with it yet.
+        Open systems are not affected. ε must be at least 1e-11: below it the rounding of
+        the tables is larger than what ε asks of them.
 
     Examples
     --------
@@ -170,8 +185,8 @@ class LodeSphericalExpansion:
 
     def backward(
         self, systems: Union[Any, Sequence[Any]], gradient: TensorMap
-    ) -> List[Tuple[np.ndarray, np.ndarray]]:
-        """Backward (vector-Jacobian) product: ∂L/∂positions and ∂L/∂cell from
+    ) -> List[BackwardGradients]:
+        """Backward (vector-Jacobian) product: ∂L/∂positions, ∂L/∂cell and ∂L/∂strain from
         ∂L/∂features, at about twice the cost of the values and without the N² Jacobian.
 
         Parameters
@@ -186,14 +201,19 @@ class LodeSphericalExpansion:
 
         Returns
         -------
-        list of (numpy.ndarray, numpy.ndarray)
-            for each system, ∂L/∂positions with shape ``(n_atoms, 3)`` (the cell fixed) and
-            ∂L/∂cell with shape ``(3, 3)`` (derivatives with respect to the cell vectors,
-            the rows of ``cell``, at fixed Cartesian positions). Open systems (``pbc`` all
-            False) ignore their cell: their ∂L/∂cell is zero. Slabs ignore their
-            non-periodic cell vector: its row of ∂L/∂cell is zero. With ``accuracy``, periodic
-            systems and slabs use the Ewald split that :py:meth:`compute` picks for the values
-            alone (without gradients).
+        list of BackwardGradients
+            for each system, the named tuple ``(positions, cell, strain)``: ∂L/∂positions
+            with shape ``(n_atoms, 3)`` (the cell fixed), ∂L/∂cell with shape ``(3, 3)``
+            (derivatives with respect to the cell vectors, the rows of ``cell``, at fixed
+            Cartesian positions) and ∂L/∂ε with shape ``(3, 3)``, the derivative with
+            respect to the strain ε of positions and cell together (r' = r (1 + ε),
+            h' = h (1 + ε)), which is the contraction of ∂L/∂features with the ``strain``
+            gradients of :py:meth:`compute` (for L = E, the stress is ``strain / volume``).
+            Open systems (``pbc`` all False) ignore their cell: their ∂L/∂cell is zero and
+            their ∂L/∂ε is the virial Rᵀ ∂L/∂R. Slabs ignore their non-periodic cell vector:
+            its row of ∂L/∂cell is zero. With ``accuracy``, periodic systems and slabs use the
+            Ewald split that :py:meth:`compute` picks for the values alone (without
+            gradients).
 
         Raises
         ------
@@ -204,7 +224,7 @@ class LodeSphericalExpansion:
         arrays = to_systems_arrays(systems)
         blocks = gradient_blocks(gradient, self._n_properties)
         results = self._calculator.backward(arrays, blocks)
-        return [(positions, cell) for positions, cell, _ in results]
+        return [BackwardGradients(*result) for result in results]
 
     def _select_keys(self, arrays, selection: Labels) -> np.ndarray:
         _check_names(selection, KEY_NAMES, "selected_keys")

@@ -23,6 +23,26 @@ fn to_python_error(error: Error) -> PyErr {
     }
 }
 
+/// Run the core on `f` without the GIL, turning a panic (a bug: the core returns errors for
+/// bad input) into a RuntimeError instead of pyo3's PanicException
+fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    let result = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    match result {
+        Ok(result) => result.map_err(to_python_error),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in farsighted ({message}): this is a bug, please report it with \
+                 the input that caused it"
+            )))
+        }
+    }
+}
+
 /// Systems arrive as (types int32 (n,), positions float64 (n, 3), cell float64 (3, 3), pbc bool (3,))
 fn extract_system(item: &Bound<'_, PyAny>, index: usize) -> PyResult<System> {
     let (types, positions, cell, pbc): (
@@ -134,9 +154,7 @@ impl LodeCalculator {
     #[new]
     fn new(py: Python<'_>, hypers_json: &str) -> PyResult<Self> {
         let hypers = hypers_json.to_owned();
-        let calculator = py
-            .detach(move || LodeSphericalExpansion::from_json(&hypers))
-            .map_err(to_python_error)?;
+        let calculator = run(py, move || LodeSphericalExpansion::from_json(&hypers))?;
         Ok(LodeCalculator { calculator })
     }
 
@@ -149,9 +167,7 @@ impl LodeCalculator {
     /// The structure-independent tables of the k-space sum, for the TorchScript modules
     fn kspace_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = py
-            .detach(|| calculator.kspace_tables())
-            .map_err(to_python_error)?;
+        let tables = run(py, || calculator.kspace_tables())?;
         kspace_dict(py, tables)
     }
 
@@ -159,9 +175,7 @@ impl LodeCalculator {
     /// multipole tail and the centre's own density), for the TorchScript modules
     fn pair_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = py
-            .detach(|| calculator.pair_tables())
-            .map_err(to_python_error)?;
+        let tables = run(py, || calculator.pair_tables())?;
         let n_radial = tables.center_contribution.len();
         let n_angular = tables.spline.n_functions / n_radial.max(1);
         let dict = spline_dict(py, tables.spline)?;
@@ -183,8 +197,7 @@ impl LodeCalculator {
     fn ewald_grid(&self, py: Python<'_>, system: &Bound<'_, PyAny>) -> PyResult<i32> {
         let system = extract_system(system, 0)?;
         let calculator = &self.calculator;
-        py.detach(|| calculator.ewald_grid(&system))
-            .map_err(to_python_error)
+        run(py, || calculator.ewald_grid(&system))
     }
 
     /// Use the grid index j for every system instead of the cost model's choice (None: the
@@ -197,9 +210,7 @@ impl LodeCalculator {
     /// The structure-independent tables of the Ewald split with σw = σ 2^{grid/4}
     fn split_tables<'py>(&self, py: Python<'py>, grid: i32) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = py
-            .detach(|| calculator.split_tables_of_grid(grid))
-            .map_err(to_python_error)?;
+        let tables = run(py, || calculator.split_tables_of_grid(grid))?;
         let n_radial = tables.radial_at_zero.len();
         let dict = PyDict::new(py);
         dict.set_item("grid", tables.grid)?;
@@ -235,9 +246,7 @@ impl LodeCalculator {
         grid: Option<i32>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = py
-            .detach(|| calculator.planar_tables(z_max, grid))
-            .map_err(to_python_error)?;
+        let tables = run(py, || calculator.planar_tables(z_max, grid))?;
         let dict = spline_dict(py, tables.spline)?;
         dict.set_item("support", tables.support)?;
         Ok(dict)
@@ -290,9 +299,7 @@ impl LodeCalculator {
         };
         let gradients = Gradients { positions, strain };
         let calculator = &self.calculator;
-        let descriptor = py
-            .detach(|| calculator.compute(&systems, gradients, &selection))
-            .map_err(to_python_error)?;
+        let descriptor = run(py, || calculator.compute(&systems, gradients, &selection))?;
         descriptor_to_python(py, descriptor)
     }
 
@@ -311,9 +318,7 @@ impl LodeCalculator {
             .map(|(b, item)| extract_gradient_block(&item, b))
             .collect::<PyResult<Vec<_>>>()?;
         let calculator = &self.calculator;
-        let results = py
-            .detach(|| calculator.backward(&systems, &blocks))
-            .map_err(to_python_error)?;
+        let results = run(py, || calculator.backward(&systems, &blocks))?;
         let output = PyList::empty(py);
         for result in results {
             let n_atoms = result.positions.len();

@@ -27,6 +27,9 @@ pub use error::Error;
 mod system;
 pub use system::System;
 
+mod memory;
+pub use memory::available_memory;
+
 pub mod basis;
 pub mod density;
 pub mod lode;
@@ -42,11 +45,3 @@ pub use parameters::LodeParameters;
 mod tensormap;
 #[cfg(feature = "metatensor")]
 pub use tensormap::descriptor_to_tensormap;
-
-/// Memory the operating system can still give us, in bytes (Linux only; None elsewhere)
-pub fn available_memory() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}

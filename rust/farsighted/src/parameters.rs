@@ -18,6 +18,11 @@ pub const MAX_RADIAL_LIMIT: usize = 40;
 pub const MAX_EXPONENT: f64 = 9.0;
 /// Largest `accuracy` accepted: coarser splits would not describe the potential.
 pub const MAX_ACCURACY: f64 = 0.1;
+/// Smallest `accuracy` accepted. The split's tables are splined to 1e-2 ε of their size: below
+/// ε = 1e-11 this is under the rounding of the functions themselves (quadratures, measured
+/// 3e-14 to 8e-14 of their size), so that no table reaches it (before this bound, ε = 1e-16
+/// refined the tables for minutes; ε = 1e-11 builds them in 5 s on 2 cores).
+pub const MIN_ACCURACY: f64 = 1e-11;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LodeParameters {
@@ -181,6 +186,14 @@ impl LodeParameters {
                         "accuracy must be a number in (0, {MAX_ACCURACY}], got {accuracy}"
                     )));
                 }
+                if accuracy < MIN_ACCURACY {
+                    return Err(Error::InvalidParameter(format!(
+                        "accuracy={accuracy:e} is below what double precision delivers: the \
+                         Ewald split's tables would have to be accurate to 1e-2 accuracy, under \
+                         the rounding of their quadratures (about 5e-14); use accuracy >= \
+                         {MIN_ACCURACY:e}, or k_cutoff for the pure k-space sum"
+                    )));
+                }
                 if k_cutoff.is_some() {
                     return Err(Error::InvalidParameter(
                         "accuracy and k_cutoff can not be given together: accuracy chooses the \
@@ -326,6 +339,10 @@ mod tests {
                 "accuracy",
             ),
             (GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 0"), "accuracy"),
+            (
+                GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 1e-16"),
+                "below what double precision delivers",
+            ),
             (
                 GOOD.replace("4.0}}", "4.0}}, \"accuracy\": 1e-4, \"k_cutoff\": 3"),
                 "can not be given together",

@@ -5,6 +5,12 @@ use crate::Error;
 /// Atoms closer than this are reported as overlapping, most likely duplicated
 pub const OVERLAP_DISTANCE: f64 = 1e-3;
 
+/// Largest |fractional coordinate| accepted along a periodic direction. A position is only
+/// known to 1e-16 of its size: 1e6 cells away from the origin, an atom's place in its cell is
+/// uncertain by 1e-10 of the cell, and further away the features lose the digits the wrapping
+/// into the cell loses (at 1e300 all of them). Unwrapped MD trajectories stay far below.
+pub const MAX_FRACTIONAL_COORDINATE: f64 = 1e6;
+
 #[derive(Debug, Clone)]
 pub struct System {
     /// Atomic types (usually atomic numbers)
@@ -73,8 +79,8 @@ impl System {
         }
         if self.pbc != [true, true, true] {
             return Err(Error::InvalidSystem(format!(
-                "{name}: systems periodic in some directions only (pbc={:?}) are not implemented yet; \
-                 use pbc all true (3D periodic) or all false (open boundaries)",
+                "{name}: pbc={:?} is not 3D periodic; the calculators check slabs (two \
+                 periodic directions) and open systems (none) with their own rules",
                 self.pbc
             )));
         }
@@ -92,6 +98,20 @@ impl System {
             return Err(Error::InvalidSystem(format!(
                 "{name}: the system contains no atom"
             )));
+        }
+        let reciprocal = self.reciprocal_cell();
+        for (atom, r) in self.positions.iter().enumerate() {
+            for (d, b) in reciprocal.iter().enumerate() {
+                let f = (b[0] * r[0] + b[1] * r[1] + b[2] * r[2]) / (2.0 * std::f64::consts::PI);
+                if f.is_nan() || f.abs() > MAX_FRACTIONAL_COORDINATE {
+                    return Err(Error::InvalidSystem(format!(
+                        "{name}: atom {atom} is {f:.3e} cell vectors away from the origin along \
+                         cell vector {d}; periodic positions must be within \
+                         {MAX_FRACTIONAL_COORDINATE:e} cell vectors of the cell (further away \
+                         wrapping them into the cell loses their digits): wrap them first"
+                    )));
+                }
+            }
         }
         if let Some((i, j)) = self.overlapping_atoms(OVERLAP_DISTANCE) {
             return Err(Error::InvalidSystem(format!(
@@ -181,5 +201,23 @@ mod tests {
         assert!(system(vec![[0.1, 0.2, 0.3], near_image])
             .validate_periodic(0)
             .is_ok());
+    }
+
+    #[test]
+    fn far_away_atoms() {
+        // 1e5 cells away is fine, 1e300 Å is not (wrapping it loses every digit)
+        assert!(system(vec![[0.1, 0.2, 0.3], [4e5, 1.0, 1.0]])
+            .validate_periodic(0)
+            .is_ok());
+        for x in [1e300, -1e300, 4e7] {
+            let error = system(vec![[0.1, 0.2, 0.3], [x, 1.0, 1.0]])
+                .validate_periodic(0)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("atom 1") && error.contains("wrap"),
+                "{error}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ use super::backward_kernel::{backward_chunk, Accumulator, ChunkInput, ChunkScrat
 use super::open::{is_open, validate_open};
 use super::periodic::{ParityFeatures, K_CHUNK};
 use super::LodeSphericalExpansion;
-use super::{effective_k_cutoff, KSpaceRadialIntegral, KVectors};
+use super::{KSpaceRadialIntegral, KVectors};
 use crate::math::harmonics::lm_index;
 use crate::output::BlockData;
 use crate::{Error, System};
@@ -237,53 +237,6 @@ impl LodeSphericalExpansion {
         Ok(inputs)
     }
 
-    /// Refuse backward products whose scratch would not fit in memory
-    fn check_backward_memory(
-        &self,
-        systems: &[System],
-        inputs: &[SystemInput],
-    ) -> Result<(), Error> {
-        let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
-        let threads = rayon::current_num_threads() as f64;
-        let chunk = K_CHUNK as f64;
-        let mut total = 0.0;
-        let mut largest: f64 = 0.0;
-        for (system, input) in systems.iter().zip(inputs) {
-            let n_atoms = system.size() as f64;
-            let rows = (input.centers.len() * input.neighbor_types.len()) as f64;
-            if is_open(system) {
-                // G twice (by parity and by feature), per-task positions accumulators
-                total += 16.0 * rows * n_features + 4.0 * threads * 24.0 * n_atoms;
-                continue;
-            }
-            let n_types = input.neighbor_types.len() as f64;
-            // G, the k-vectors, and per thread: phases, weights, phase and H matrices, M, the
-            // tables of one chunk, the positions accumulator
-            total += 8.0 * rows * n_features
-                + 40.0 * kvectors_estimate(system, self)
-                + 8.0 * 4.0 * n_atoms;
-            let per_thread = 8.0
-                * (3.0 * n_atoms * chunk
-                    + 4.0 * rows * chunk
-                    + 4.0 * n_types * chunk
-                    + 11.0 * chunk * n_features
-                    + 3.0 * n_atoms);
-            largest = largest.max(per_thread);
-        }
-        total += 4.0 * threads * largest;
-        if let Some(available) = crate::available_memory() {
-            if total > available as f64 {
-                return Err(Error::OutOfMemory(format!(
-                    "this backward product needs about {:.1} GiB but only {:.1} GiB are available; \
-                     reduce k_cutoff, the basis size or the number of atoms",
-                    total / 1073741824.0,
-                    available as f64 / 1073741824.0
-                )));
-            }
-        }
-        Ok(())
-    }
-
     /// `in_plane_only`: the k∥ ≠ 0 part of a slab, on its internal cell (no k = 0 term)
     pub(super) fn backward_system(
         &self,
@@ -375,18 +328,6 @@ impl LodeSphericalExpansion {
         result.cell = cell_gradient(system, &result.strain, &result.positions);
         Ok(result)
     }
-}
-
-fn kvectors_estimate(system: &System, calculator: &LodeSphericalExpansion) -> f64 {
-    let k_cutoff = match calculator.parameters.accuracy {
-        // the wide part of the split the values use
-        Some(_) => calculator.split_k_cutoff(system, super::Gradients::default()),
-        None => effective_k_cutoff(&calculator.parameters),
-    };
-    super::kvectors::estimated_count(
-        &super::slab::kspace_system(system, calculator.basis.support()),
-        k_cutoff,
-    )
 }
 
 /// ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), from Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R (the chain rule for

@@ -136,6 +136,21 @@ impl LodeSphericalExpansion {
         wide_k_cutoff(wide, accuracy).min(super::NEGLIGIBLE_K_SIGMA / wide)
     }
 
+    /// An upper estimate of the real-space cutoff d_c of the split the cost model picks (the
+    /// one of the tables when they are built), for the memory model
+    pub(crate) fn estimated_remainder_cutoff(&self, system: &System, gradients: Gradients) -> f64 {
+        let accuracy = self.parameters.accuracy.expect("split calculator");
+        let grid = self.choose_split(system, gradients);
+        if grid == 0 {
+            return 0.0;
+        }
+        if let Some(split) = self.splits.tables.lock().expect("no panic").get(&grid) {
+            return split.cutoff;
+        }
+        let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
+        self.parameters.radius + wide_smearing(self.parameters.smearing, grid) * reach
+    }
+
     /// The split tables for grid index j, built once
     pub(crate) fn split_tables(&self, grid: i32) -> Result<Arc<EwaldSplit>, Error> {
         if let Some(split) = self.splits.tables.lock().expect("no panic").get(&grid) {

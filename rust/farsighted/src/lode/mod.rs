@@ -5,6 +5,7 @@ mod backward;
 mod backward_kernel;
 mod ewald;
 mod kvectors;
+mod memory;
 mod neighbors;
 mod open;
 mod open_backward;
@@ -76,9 +77,27 @@ pub struct LodeSphericalExpansion {
     radial_at_zero: Vec<f64>,
 }
 
+/// Smallest smearing accepted, relative to the extent of the radial basis
+/// (`GtoBasis::support`, ~5× `radius`). The radial quadratures use panels of at most σ/5 over
+/// that extent and the pair tables k-panels up to 10/σ: at σ = 1e-3 × extent they have ~1e5
+/// nodes (tables in seconds), and the count grows as the inverse ratio (σ = 1e-300 asked for
+/// 1e301 panels, and panicked).
+const MIN_SMEARING_RATIO: f64 = 1e-3;
+
 impl LodeSphericalExpansion {
     pub fn new(parameters: LodeParameters) -> Result<LodeSphericalExpansion, Error> {
         let basis = GtoBasis::new(parameters.max_radial, parameters.radius)?;
+        let extent = basis.support();
+        if parameters.smearing < MIN_SMEARING_RATIO * extent {
+            return Err(Error::InvalidParameter(format!(
+                "density.smearing={:e} is too small for a radial basis extending over {extent:.3e} \
+                 Å (basis.radial.radius={:e}): the radial integrals would need more than 1e5 \
+                 quadrature points; use a smearing of at least {:.3e} Å, or a smaller radius",
+                parameters.smearing,
+                parameters.radius,
+                MIN_SMEARING_RATIO * extent
+            )));
+        }
         let density = SmearedPowerLaw {
             smearing: parameters.smearing,
             exponent: parameters.exponent,
@@ -216,8 +235,10 @@ impl LodeSphericalExpansion {
             }
         };
 
+        // the memory check comes first: the metadata of positions gradients alone grows as N²
+        let counts = self.block_counts(systems, &keys, &selected_samples, gradients);
+        self.check_memory(systems, &keys, &counts, gradients)?;
         let mut blocks = self.block_metadata(systems, &keys, &selected_samples, gradients);
-        self.check_memory(systems, &blocks, gradients)?;
         for block in &mut blocks {
             let [values, positions, strain] = array_sizes(block);
             block.values = vec![0.0; values];
@@ -384,76 +405,6 @@ impl LodeSphericalExpansion {
                 }
             })
             .collect()
-    }
-
-    /// Refuse calculations that would not fit in memory, before allocating anything large
-    fn check_memory(
-        &self,
-        systems: &[System],
-        blocks: &[BlockData],
-        gradients: Gradients,
-    ) -> Result<(), Error> {
-        let mut bytes = 0.0;
-        for block in blocks {
-            let [values, positions, strain] = array_sizes(block);
-            bytes += 8.0 * (values + positions + strain) as f64;
-            if let Some(p) = &block.positions {
-                bytes += 4.0 * p.samples.len() as f64;
-            }
-        }
-        let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
-        let value_columns = n_features * if gradients.strain { 10.0 } else { 1.0 };
-        let table_columns = value_columns
-            + if gradients.positions {
-                3.0 * n_features
-            } else {
-                0.0
-            };
-        let threads = rayon::current_num_threads() as f64;
-        let chunk = periodic::K_CHUNK as f64;
-        let per_system: f64 = systems
-            .iter()
-            .map(|system| {
-                let n_k = if open::is_open(system) {
-                    0.0
-                } else if self.parameters.accuracy.is_some() {
-                    kvectors::estimated_count(system, self.split_k_cutoff(system, gradients))
-                } else {
-                    kvectors::estimated_count(
-                        &slab::kspace_system(system, self.basis.support()),
-                        effective_k_cutoff(&self.parameters),
-                    )
-                };
-                let n_atoms = system.size() as f64;
-                let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
-                let rows = n_atoms * n_types;
-                // k-vector lists and tables
-                let tables = n_k * (40.0 + 8.0 * table_columns);
-                // per-accumulator outputs and scratch of the values, and the unpacked values
-                let values =
-                    4.0 * threads * 8.0 * (rows * value_columns + 2.0 * chunk * (n_atoms + rows))
-                        + 2.0 * 8.0 * rows * value_columns;
-                // per-thread scratch of the positions gradients
-                let positions = if gradients.positions {
-                    threads * 8.0 * n_atoms * (2.0 * chunk + 3.0 * n_features)
-                } else {
-                    0.0
-                };
-                tables + values + positions
-            })
-            .fold(0.0, f64::max);
-        let total = bytes + per_system * threads.min(systems.len() as f64);
-        if let Some(available) = crate::available_memory() {
-            if total > available as f64 {
-                return Err(Error::OutOfMemory(format!(
-                    "this calculation needs about {:.1} GiB but only {:.1} GiB are available; \
-                     reduce k_cutoff, the basis size, the number of atoms, or the gradients requested",
-                    total / 1073741824.0,
-                    available as f64 / 1073741824.0
-                )));
-            }
-        }
-        Ok(())
     }
 
     /// The half-space k-vectors of system `s` within the effective cutoff, and the phases of

@@ -46,7 +46,14 @@ pub struct PairRadialIntegral {
     /// for each l: (terms, size) Aₗⱼ Mₙⱼ / d_maxʲ with j = l + 2t
     tail: Vec<Vec<f64>>,
     spline: Option<HermiteSplines>,
+    /// the remainder of an Ewald split: the functions of g_σ and of g_σw, whose difference
+    /// these are (no quadrature nodes of its own)
+    parts: Option<Box<(PairRadialIntegral, PairRadialIntegral)>>,
 }
+
+/// Share of a remainder's spline accuracy left to the interpolation of the difference of its
+/// parts; each part gets half of the rest
+const DIFFERENCE_SHARE: f64 = 0.1;
 
 impl PairRadialIntegral {
     pub fn new(
@@ -54,6 +61,17 @@ impl PairRadialIntegral {
         max_angular: usize,
         density: SmearedPowerLaw,
         accuracy: Option<f64>,
+    ) -> Result<PairRadialIntegral, Error> {
+        let accuracies = accuracy.map(|a| vec![a; max_angular + 1]);
+        PairRadialIntegral::with_accuracies(basis, max_angular, density, accuracies.as_deref())
+    }
+
+    /// [`PairRadialIntegral::new`] with the absolute spline accuracy of each l
+    fn with_accuracies(
+        basis: &GtoBasis,
+        max_angular: usize,
+        density: SmearedPowerLaw,
+        accuracies: Option<&[f64]>,
     ) -> Result<PairRadialIntegral, Error> {
         let sigma = density.smearing;
         let p = density.exponent;
@@ -100,20 +118,26 @@ impl PairRadialIntegral {
             PairRadialIntegral::from_quadrature(&projector, d_max, k_nodes, &k_weights, kernel);
         integral.exponent = p;
         integral.tail = tail;
-        if let Some(accuracy) = accuracy {
-            integral.build_spline(&vec![accuracy; integral.max_angular + 1])?;
+        if let Some(accuracies) = accuracies {
+            integral.build_spline(accuracies)?;
         }
         Ok(integral)
     }
 
     /// The remainder of an Ewald split with a wider smearing σw (`wide`),
     ///
-    ///   F^rem_ln(d) = (2/π) ∫ k² (ĝ_σ(k) - ĝ_σw(k)) Iₗₙ(k) jₗ(kd) dk,
+    ///   F^rem_ln(d) = F^σ_ln(d) - F^σw_ln(d) = (2/π) ∫ k² (ĝ_σ(k) - ĝ_σw(k)) Iₗₙ(k) jₗ(kd) dk,
     ///
-    /// the projection of g_σ - g_σw, a short-ranged function: the kernel is entire in k (plain
-    /// panels, no grading) and F^rem vanishes beyond the basis and a few σw (no tail). The
-    /// functions are computed for d ≤ `cutoff` (default: basis support + 10σw) and are zero
-    /// beyond; they are splined to the absolute `spline_accuracy` (None: exact quadrature).
+    /// the projection of g_σ - g_σw, a short-ranged function, as the difference of the pair
+    /// functions of the two densities, each with its own quadrature and multipole tail. A
+    /// quadrature of the difference's kernel would need k-panels resolving jₗ(kd) up to
+    /// d ≈ 6σw and reaching k ≈ 10/σ: a cost growing as (σw/σ)², which made splits with
+    /// σw ≫ σ (sparse systems in large cells) take minutes; the two parts cost the same for
+    /// every σw. Beyond `cutoff` (default: basis support + 10σw, where both tails are the
+    /// same power law) the remainder is zero. With `spline_accuracy` (absolute, for each l),
+    /// both parts and the difference on [0, cutoff] are splined (the parts to
+    /// (1 - DIFFERENCE_SHARE)/2 of it, the difference of their splines to DIFFERENCE_SHARE);
+    /// without it every value is computed by quadrature.
     pub fn remainder(
         basis: &GtoBasis,
         max_angular: usize,
@@ -122,23 +146,42 @@ impl PairRadialIntegral {
         cutoff: Option<f64>,
         spline_accuracy: Option<&[f64]>,
     ) -> Result<PairRadialIntegral, Error> {
-        let sigma = density.smearing;
-        let d_max = cutoff.unwrap_or(basis.support() + 10.0 * wide).max(1e-3);
-        let k_max = NEGLIGIBLE_K_SIGMA / sigma;
-        let projector = RadialProjector::new(basis, max_angular, k_max, sigma);
-        let quadrature = RadialQuadrature::new(k_max, (4.0 / d_max).min(k_max));
-        let kernel = |k: f64| density.fourier_difference(wide, k);
-        let mut integral = PairRadialIntegral::from_quadrature(
-            &projector,
-            d_max,
-            quadrature.nodes,
-            &quadrature.weights,
-            kernel,
-        );
-        integral.exponent = density.exponent;
-        integral.tail = vec![Vec::new(); max_angular + 1];
+        let part_accuracies: Option<Vec<f64>> = spline_accuracy.map(|accuracies| {
+            accuracies
+                .iter()
+                .map(|a| 0.5 * (1.0 - DIFFERENCE_SHARE) * a)
+                .collect()
+        });
+        let narrow = PairRadialIntegral::with_accuracies(
+            basis,
+            max_angular,
+            density,
+            part_accuracies.as_deref(),
+        )?;
+        let wide_density = SmearedPowerLaw {
+            smearing: wide,
+            ..density
+        };
+        let wide = PairRadialIntegral::with_accuracies(
+            basis,
+            max_angular,
+            wide_density,
+            part_accuracies.as_deref(),
+        )?;
+        let mut integral = PairRadialIntegral {
+            max_angular,
+            size: basis.size(),
+            exponent: density.exponent,
+            d_max: cutoff.unwrap_or(wide.d_max).max(1e-3),
+            nodes: Vec::new(),
+            weights: Vec::new(),
+            tail: vec![Vec::new(); max_angular + 1],
+            spline: None,
+            parts: Some(Box::new((narrow, wide))),
+        };
         if let Some(accuracies) = spline_accuracy {
-            integral.build_spline(accuracies)?;
+            let difference: Vec<f64> = accuracies.iter().map(|a| DIFFERENCE_SHARE * a).collect();
+            integral.build_spline(&difference)?;
         }
         Ok(integral)
     }
@@ -171,6 +214,7 @@ impl PairRadialIntegral {
             weights,
             tail: Vec::new(),
             spline: None,
+            parts: None,
         }
     }
 
@@ -225,8 +269,23 @@ impl PairRadialIntegral {
         }
     }
 
-    /// Fₗₙ(d) by quadrature of the k integral, for d ≤ d_max
+    /// Fₗₙ(d) by quadrature of the k integral, for d ≤ d_max (for a remainder: the
+    /// difference of its parts, each by quadrature or its tail)
     pub fn exact(&self, d: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        if let Some(parts) = &self.parts {
+            let (narrow, wide) = &**parts;
+            let n = self.n_functions();
+            let (mut wide_values, mut wide_derivatives) = (vec![0.0; n], vec![0.0; n]);
+            narrow.compute(d, values, derivatives);
+            wide.compute(d, &mut wide_values, &mut wide_derivatives);
+            for (v, w) in values.iter_mut().zip(&wide_values) {
+                *v -= w;
+            }
+            for (g, w) in derivatives.iter_mut().zip(&wide_derivatives) {
+                *g -= w;
+            }
+            return;
+        }
         let lmax = self.max_angular;
         let n_functions = self.n_functions();
         values.iter_mut().for_each(|v| *v = 0.0);
@@ -442,6 +501,56 @@ mod tests {
                     g1[f],
                     g2[f]
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn remainder_is_the_difference_kernel() {
+        // F^σ - F^σw against one quadrature of the kernel ĝ_σ - ĝ_σw (the previous way)
+        let basis = GtoBasis::new(4, 3.5).unwrap();
+        for p in [0.0, 1.0, 0.5, 6.0] {
+            let density = SmearedPowerLaw {
+                smearing: 0.7,
+                exponent: p,
+            };
+            let wide = 2.1;
+            let remainder =
+                PairRadialIntegral::remainder(&basis, 4, density, wide, None, None).unwrap();
+            let splined =
+                PairRadialIntegral::remainder(&basis, 4, density, wide, None, Some(&[1e-9; 5]))
+                    .unwrap();
+            let d_max = basis.support() + 10.0 * wide;
+            let k_max = NEGLIGIBLE_K_SIGMA / 0.7;
+            let projector = RadialProjector::new(&basis, 4, k_max, 0.7);
+            let quadrature = RadialQuadrature::new(k_max, 4.0 / d_max);
+            let reference = PairRadialIntegral::from_quadrature(
+                &projector,
+                d_max,
+                quadrature.nodes,
+                &quadrature.weights,
+                |k| density.fourier_difference(wide, k),
+            );
+            let n = remainder.n_functions();
+            let (mut v, mut g, mut ve, mut ge, mut vs, mut gs) = (
+                vec![0.0; n],
+                vec![0.0; n],
+                vec![0.0; n],
+                vec![0.0; n],
+                vec![0.0; n],
+                vec![0.0; n],
+            );
+            reference.exact(0.0, &mut ve, &mut ge);
+            let scale = ve.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+            for d in [0.0, 0.3, 2.2, 7.5, 16.0, 30.0] {
+                remainder.compute(d, &mut v, &mut g);
+                reference.exact(d, &mut ve, &mut ge);
+                splined.compute(d, &mut vs, &mut gs);
+                for f in 0..n {
+                    assert!((v[f] - ve[f]).abs() < 1e-12 * scale, "p={p} d={d} f={f}");
+                    assert!((g[f] - ge[f]).abs() < 1e-11 * scale, "p={p} d={d} f={f}");
+                    assert!((vs[f] - ve[f]).abs() < 1e-9, "p={p} d={d} f={f}");
+                }
             }
         }
     }

@@ -103,6 +103,16 @@ pub(crate) fn validate_mixed(system: &System, index: usize) -> Result<(), Error>
             system.pbc
         )));
     }
+    let heights = system.positions.iter().map(|&r| dot(r, plane.normal));
+    let (low, high) = heights.fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), h| {
+        (low.min(h), high.max(h))
+    });
+    let finite = system.positions.iter().flatten().all(|x| x.is_finite());
+    if !system.positions.is_empty() && finite && !(high - low).is_finite() {
+        return Err(Error::InvalidSystem(format!(
+            "{name}: the atoms of this slab are spread over more than 1e308 Å along its normal"
+        )));
+    }
     internal_system(system, 0.0).validate_periodic(index)
 }
 

@@ -40,59 +40,112 @@ impl HermiteSplines {
     ) -> Result<HermiteSplines, Error> {
         use rayon::prelude::*;
         let n_functions = accuracies.len();
-        let evaluate = |n_points: usize| {
-            let step = x_max / (n_points - 1) as f64;
-            let mut values = vec![0.0; n_points * n_functions];
-            let mut derivatives = vec![0.0; n_points * n_functions];
+        // values and derivatives of all functions at `points`, (points, functions) row-major
+        let evaluate = |points: &[f64]| {
+            let mut values = vec![0.0; points.len() * n_functions];
+            let mut derivatives = vec![0.0; points.len() * n_functions];
             values
                 .par_chunks_mut(n_functions)
                 .zip(derivatives.par_chunks_mut(n_functions))
-                .enumerate()
-                .for_each(|(i, (v, d))| f(i as f64 * step, v, d));
-            HermiteSplines {
-                n_functions,
-                step,
-                n_points,
-                values,
-                derivatives,
-            }
+                .zip(points.par_iter())
+                .for_each(|((v, d), &x)| f(x, v, d));
+            (values, derivatives)
         };
 
-        let mut n_points = 33;
-        let mut spline = evaluate(n_points);
+        let n_points = 33;
+        let step = x_max / (n_points - 1) as f64;
+        let grid: Vec<f64> = (0..n_points).map(|i| i as f64 * step).collect();
+        let (values, derivatives) = evaluate(&grid);
+        let mut spline = HermiteSplines {
+            n_functions,
+            step,
+            n_points,
+            values,
+            derivatives,
+        };
+        // the worst error relative to its function's accuracy at each refinement
+        let mut history: Vec<f64> = Vec::new();
         loop {
-            // midpoints of the current grid are the odd points of the next one
-            let refined = evaluate(2 * n_points - 1);
+            let n_points = 2 * spline.n_points - 1;
+            if n_points > MAX_POINTS {
+                return Err(Error::Numerical(format!(
+                    "could not reach spline_accuracy={:e} with {MAX_POINTS} points (the error \
+                     is still {:.1} times larger); use a larger spline_accuracy",
+                    accuracies.iter().copied().fold(f64::INFINITY, f64::min),
+                    history.last().copied().unwrap_or(f64::INFINITY),
+                )));
+            }
+            check_memory(n_points, n_functions)?;
+            // the midpoints of the current grid are the odd points of the next one: only
+            // they are new
+            let midpoints: Vec<f64> = (0..spline.n_points - 1)
+                .map(|i| (i as f64 + 0.5) * spline.step)
+                .collect();
+            let (mid_values, mid_derivatives) = evaluate(&midpoints);
+
             let mut interpolated = vec![0.0; n_functions];
             let mut scratch = vec![0.0; n_functions];
-            // the worst error relative to its function's accuracy, and that function
+            // the worst error relative to its function's accuracy, that function's error and
+            // its largest value
             let (mut worst, mut function) = (0.0_f64, 0);
-            for i in 0..(n_points - 1) {
-                let x = (i as f64 + 0.5) * spline.step;
+            for (i, &x) in midpoints.iter().enumerate() {
                 spline.evaluate(x, &mut interpolated, &mut scratch);
-                let exact = &refined.values[(2 * i + 1) * n_functions..(2 * i + 2) * n_functions];
+                let exact = &mid_values[i * n_functions..(i + 1) * n_functions];
                 for (f, ((a, b), accuracy)) in
                     interpolated.iter().zip(exact).zip(accuracies).enumerate()
                 {
                     let ratio = (a - b).abs() / accuracy;
-                    if ratio > worst {
+                    // NaN (an exact function that is not finite) is never accurate
+                    if ratio > worst || ratio.is_nan() {
                         (worst, function) = (ratio, f);
                     }
                 }
             }
+            let refined = spline.interleave(&mid_values, &mid_derivatives);
             if worst <= 1.0 {
                 return Ok(refined);
             }
-            n_points = 2 * n_points - 1;
-            if n_points > MAX_POINTS {
-                let accuracy = accuracies[function];
+            if worst.is_nan() {
+                return Err(Error::Numerical(
+                    "the functions to spline are not finite: the hyper-parameters are out of \
+                     the range this calculator can represent"
+                        .into(),
+                ));
+            }
+            history.push(worst);
+            if let Some(floor) = stalled(&history, &refined, function, accuracies[function]) {
                 return Err(Error::Numerical(format!(
-                    "could not reach spline_accuracy={accuracy:e} with {MAX_POINTS} points \
-                     (error is still {:e}); use a larger spline_accuracy",
-                    worst * accuracy
+                    "spline_accuracy={:e} is out of reach in double precision for these \
+                     functions: their interpolation error stopped decreasing at {floor:.1e} \
+                     (rounding), with {n_points} points; use a larger spline_accuracy (or a \
+                     larger `accuracy`)",
+                    accuracies[function]
                 )));
             }
             spline = refined;
+        }
+    }
+
+    /// The spline on the grid with the midpoints of this one's intervals added
+    fn interleave(&self, mid_values: &[f64], mid_derivatives: &[f64]) -> HermiteSplines {
+        let n = self.n_functions;
+        let n_points = 2 * self.n_points - 1;
+        let mut values = Vec::with_capacity(n_points * n);
+        let mut derivatives = Vec::with_capacity(n_points * n);
+        for i in 0..self.n_points {
+            values.extend_from_slice(&self.values[i * n..(i + 1) * n]);
+            derivatives.extend_from_slice(&self.derivatives[i * n..(i + 1) * n]);
+            if i + 1 < self.n_points {
+                values.extend_from_slice(&mid_values[i * n..(i + 1) * n]);
+                derivatives.extend_from_slice(&mid_derivatives[i * n..(i + 1) * n]);
+            }
+        }
+        HermiteSplines {
+            n_functions: n,
+            step: 0.5 * self.step,
+            n_points,
+            values,
+            derivatives,
         }
     }
 
@@ -153,6 +206,49 @@ impl HermiteSplines {
     }
 }
 
+/// The error of a cubic Hermite spline falls 16× per halving of the step once the functions
+/// are resolved; when it falls less than 4× while it is already below `RESOLVED` of the
+/// function's size, the error is rounding (of the functions themselves, quadratures accurate
+/// to ~3e-14, or of the interpolation) and more points would not help: Some(the error
+/// reached). Measured on the k-space and pair tables: the error stalls at 3e-14 to 8e-14 of
+/// the functions' size, so that 1e-14 ran to 131073 points (25 s) with a two-step test.
+fn stalled(
+    history: &[f64],
+    spline: &HermiteSplines,
+    function: usize,
+    accuracy: f64,
+) -> Option<f64> {
+    /// Errors below this fraction of a function's largest value are past its resolution
+    const RESOLVED: f64 = 1e-9;
+    let [.., b, c] = history else {
+        return None;
+    };
+    let size = spline
+        .values
+        .iter()
+        .skip(function)
+        .step_by(spline.n_functions)
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    let error = c * accuracy;
+    (c > &(0.25 * b) && error < RESOLVED * size).then_some(error)
+}
+
+/// Refuse spline grids that would not fit in memory: the grid, the refined grid and the new
+/// midpoints, values and derivatives
+fn check_memory(n_points: usize, n_functions: usize) -> Result<(), Error> {
+    let bytes = 16.0 * 2.5 * n_points as f64 * n_functions as f64;
+    match crate::available_memory() {
+        Some(available) if bytes > available as f64 => Err(Error::OutOfMemory(format!(
+            "the spline tables of {n_functions} radial functions on {n_points} points need \
+             about {} but only {} can be allocated; use a larger spline_accuracy or a smaller \
+             basis",
+            crate::memory::gib(bytes),
+            crate::memory::gib(available as f64)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +284,27 @@ mod tests {
             d[0] = 1e4 * (1e4 * x).cos();
         };
         assert!(HermiteSplines::new(1e3, 1, 1e-14, f).is_err());
+    }
+
+    #[test]
+    fn rounding_floor_is_an_error_not_a_hang() {
+        // a smooth function with noise at 1e-13 of its size: 1e-16 can not be reached, and
+        // the builder says so after a few refinements, not at 2²⁰ points
+        let f = |x: f64, v: &mut [f64], d: &mut [f64]| {
+            let noise = 1e-13 * ((1e6 * x).sin() * 1e3).sin();
+            v[0] = (-x * x).exp() + noise;
+            d[0] = -2.0 * x * (-x * x).exp();
+        };
+        let start = std::time::Instant::now();
+        let error = HermiteSplines::new(4.0, 1, 1e-16, f)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("out of reach in double precision"),
+            "{error}"
+        );
+        assert!(start.elapsed().as_secs_f64() < 5.0);
+        // and the same function to 1e-10 is fine
+        assert!(HermiteSplines::new(4.0, 1, 1e-10, f).is_ok());
     }
 }

@@ -1,0 +1,343 @@
+//! Memory model of `compute` and `backward`: what a calculation will allocate, estimated from
+//! counts alone (atoms of each type, keys, selected samples, k-vectors, neighbours) and
+//! checked against the memory the process may still allocate (`crate::available_memory`)
+//! before anything large is allocated, the output's metadata included. When it does not fit,
+//! the error names the largest part and what reduces it.
+//!
+//! Parts of `compute` (bytes):
+//! - the output: values, positions gradients (one row per centre and neighbour of its
+//!   neighbour type: N² for N atoms of one type) and strain gradients, with their samples;
+//! - what every system keeps until the blocks are filled: its dense values and strain, the
+//!   layout of its positions gradient rows;
+//! - what each system computed at once needs (up to one per thread): k-vectors and their
+//!   tables, the per-thread accumulators and scratch, the neighbour lists of the real-space
+//!   part of the Ewald split.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use super::backward::SystemInput;
+use super::{effective_k_cutoff, kvectors, open, periodic, slab};
+use super::{Gradients, LodeSphericalExpansion};
+use crate::memory::gib;
+use crate::{Error, System};
+
+/// Sizes of the arrays of one output block, counted before they exist
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct BlockCounts {
+    pub samples: usize,
+    /// rows of the positions gradient (0 without it)
+    pub positions_samples: usize,
+}
+
+/// Bytes of a neighbour of the real-space lists (atom index and vector)
+const NEIGHBOR_BYTES: f64 = 32.0;
+
+/// One part of an estimate, and what makes it smaller
+struct Part {
+    bytes: f64,
+    advice: String,
+}
+
+/// The parts of an estimate, reported by the largest one when their sum does not fit
+#[derive(Default)]
+struct Estimate {
+    parts: Vec<Part>,
+}
+
+impl Estimate {
+    fn add(&mut self, bytes: f64, advice: impl Into<String>) {
+        self.parts.push(Part {
+            bytes,
+            advice: advice.into(),
+        });
+    }
+
+    fn check(&self, what: &str) -> Result<(), Error> {
+        let total: f64 = self.parts.iter().map(|p| p.bytes).sum();
+        let Some(available) = crate::available_memory() else {
+            return Ok(());
+        };
+        // NaN (absurd inputs) does not fit either
+        if total <= available as f64 {
+            return Ok(());
+        }
+        let largest = self
+            .parts
+            .iter()
+            .max_by(|a, b| a.bytes.total_cmp(&b.bytes))
+            .expect("an estimate has parts");
+        Err(Error::OutOfMemory(format!(
+            "{what} needs about {} but only {} can be allocated; {} of it for {}",
+            gib(total),
+            gib(available as f64),
+            gib(largest.bytes),
+            largest.advice
+        )))
+    }
+}
+
+/// Atoms of each type in a system, and the selected centres of each type
+struct TypeCounts {
+    atoms: BTreeMap<i32, usize>,
+    centers: BTreeMap<i32, usize>,
+}
+
+impl LodeSphericalExpansion {
+    /// The number of samples and positions gradient rows of each block of `keys`, as
+    /// `block_metadata` will make them
+    pub(super) fn block_counts(
+        &self,
+        systems: &[System],
+        keys: &[[i32; 4]],
+        selected: &Option<HashSet<(usize, usize)>>,
+        gradients: Gradients,
+    ) -> Vec<BlockCounts> {
+        let counts: Vec<TypeCounts> = systems
+            .iter()
+            .enumerate()
+            .map(|(s, system)| {
+                let mut atoms = BTreeMap::new();
+                let mut centers = BTreeMap::new();
+                for (i, &t) in system.types.iter().enumerate() {
+                    *atoms.entry(t).or_insert(0) += 1;
+                    if selected.as_ref().is_none_or(|set| set.contains(&(s, i))) {
+                        *centers.entry(t).or_insert(0) += 1;
+                    }
+                }
+                TypeCounts { atoms, centers }
+            })
+            .collect();
+        keys.iter()
+            .map(|&[_, _, center_type, neighbor_type]| {
+                let mut block = BlockCounts::default();
+                for system in &counts {
+                    let Some(&neighbors) = system.atoms.get(&neighbor_type) else {
+                        continue;
+                    };
+                    let centers = system.centers.get(&center_type).copied().unwrap_or(0);
+                    block.samples += centers;
+                    if gradients.positions {
+                        // the neighbours of the type, and the centre itself
+                        let own = usize::from(center_type != neighbor_type);
+                        block.positions_samples += centers * (neighbors + own);
+                    }
+                }
+                block
+            })
+            .collect()
+    }
+
+    /// Refuse calculations that would not fit in memory, before allocating anything large
+    pub(super) fn check_memory(
+        &self,
+        systems: &[System],
+        keys: &[[i32; 4]],
+        counts: &[BlockCounts],
+        gradients: Gradients,
+    ) -> Result<(), Error> {
+        let n_radial = self.n_radial() as f64;
+        let n_features = (self.parameters.max_angular + 1).pow(2) as f64 * n_radial;
+        let mut estimate = Estimate::default();
+
+        // the output; metadata twice (the core's arrays, and the Labels made of them)
+        let (mut values, mut positions, mut strain) = (0.0, 0.0, 0.0);
+        for (key, count) in keys.iter().zip(counts) {
+            let size = (2 * key[0] + 1) as f64 * n_radial;
+            let samples = count.samples as f64;
+            values += samples * (8.0 * size + 2.0 * 8.0);
+            positions += count.positions_samples as f64 * (24.0 * size + 2.0 * 12.0);
+            if gradients.strain {
+                strain += samples * (72.0 * size + 2.0 * 4.0);
+            }
+        }
+        estimate.add(
+            positions,
+            "the positions gradients (a row for every pair of atoms): the backward product \
+             (`backward`) gives forces and stress without them; or select fewer samples, or \
+             compute fewer atoms at once",
+        );
+        estimate.add(
+            values + strain,
+            "the features and their strain gradients: reduce the basis (max_angular, \
+             max_radial), the number of systems per call, or the gradients requested",
+        );
+
+        let value_columns = n_features * if gradients.strain { 10.0 } else { 1.0 };
+        let table_columns = value_columns
+            + if gradients.positions {
+                3.0 * n_features
+            } else {
+                0.0
+            };
+        let threads = rayon::current_num_threads() as f64;
+        let chunk = periodic::K_CHUNK as f64;
+        let n_blocks = keys.len() as f64;
+        let (mut kept, mut tables, mut scratch, mut neighbors) = (0.0, 0.0_f64, 0.0_f64, 0.0_f64);
+        let mut largest_k = (0.0, 0.0, 0.0);
+        for system in systems {
+            let n_atoms = system.size() as f64;
+            let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
+            let rows = n_atoms * n_types;
+            // kept until the blocks are filled: dense values (and strain), and where the
+            // positions gradient rows go
+            kept += 8.0 * rows * value_columns;
+            if gradients.positions {
+                kept += 24.0 * n_blocks * n_atoms;
+            }
+
+            let n_k = self.estimated_k_vectors(system, gradients);
+            if n_k > largest_k.0 {
+                let internal = slab::kspace_system(system, self.basis.support());
+                largest_k = (
+                    n_k,
+                    internal.volume(),
+                    self.k_space_cutoff(system, gradients),
+                );
+            }
+            // k-vector lists and tables
+            tables = tables.max(n_k * (40.0 + 8.0 * table_columns));
+            // per-accumulator outputs and scratch of the values, the unpacked values, and the
+            // per-thread scratch of the positions gradients
+            let mut system_scratch =
+                4.0 * threads * 8.0 * (rows * value_columns + 2.0 * chunk * (n_atoms + rows))
+                    + 2.0 * 8.0 * rows * value_columns;
+            if gradients.positions {
+                system_scratch += threads * 8.0 * n_atoms * (2.0 * chunk + 3.0 * n_features);
+            }
+            scratch = scratch.max(system_scratch);
+            neighbors = neighbors.max(self.estimated_neighbors(system, gradients) * NEIGHBOR_BYTES);
+        }
+        let in_flight = threads.min(systems.len() as f64);
+        estimate.add(
+            tables * in_flight,
+            self.k_space_advice(largest_k.0, largest_k.1, largest_k.2),
+        );
+        estimate.add(
+            kept + scratch * in_flight,
+            "the per-system accumulators: compute fewer systems or atoms at once, or reduce \
+             the basis (max_angular, max_radial)",
+        );
+        estimate.add(
+            neighbors * in_flight,
+            "the neighbour lists of the Ewald split's real-space part: a larger `accuracy` \
+             shortens them",
+        );
+        estimate.check("this calculation")
+    }
+
+    /// Refuse backward products whose scratch would not fit in memory
+    pub(super) fn check_backward_memory(
+        &self,
+        systems: &[System],
+        inputs: &[SystemInput],
+    ) -> Result<(), Error> {
+        let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
+        let threads = rayon::current_num_threads() as f64;
+        let chunk = periodic::K_CHUNK as f64;
+        let (mut kept, mut tables, mut scratch, mut neighbors) = (0.0, 0.0, 0.0_f64, 0.0_f64);
+        let mut largest_k = (0.0, 0.0, 0.0);
+        for (system, input) in systems.iter().zip(inputs) {
+            let n_atoms = system.size() as f64;
+            let rows = (input.centers.len() * input.neighbor_types.len()) as f64;
+            if open::is_open(system) {
+                // G twice (by parity and by feature), per-task positions accumulators
+                kept += 16.0 * rows * n_features + 4.0 * threads * 24.0 * n_atoms;
+                continue;
+            }
+            let n_types = input.neighbor_types.len() as f64;
+            let n_k = self.estimated_k_vectors(system, Gradients::default());
+            if n_k > largest_k.0 {
+                let internal = slab::kspace_system(system, self.basis.support());
+                let k_cutoff = self.k_space_cutoff(system, Gradients::default());
+                largest_k = (n_k, internal.volume(), k_cutoff);
+            }
+            // G (by parity and, for the real-space part, by feature), the result
+            kept += 16.0 * rows * n_features + 8.0 * 4.0 * n_atoms;
+            tables += 40.0 * n_k;
+            // per thread: phases, weights, phase and H matrices, M, the tables of one
+            // chunk, the positions accumulator
+            let per_thread = 8.0
+                * (3.0 * n_atoms * chunk
+                    + 4.0 * rows * chunk
+                    + 4.0 * n_types * chunk
+                    + 11.0 * chunk * n_features
+                    + 3.0 * n_atoms);
+            scratch = scratch.max(4.0 * threads * per_thread);
+            neighbors = neighbors
+                .max(self.estimated_neighbors(system, Gradients::default()) * NEIGHBOR_BYTES);
+        }
+        let mut estimate = Estimate::default();
+        estimate.add(
+            tables,
+            self.k_space_advice(largest_k.0, largest_k.1, largest_k.2),
+        );
+        estimate.add(
+            kept + scratch,
+            "∂L/∂features and the per-thread accumulators: fewer systems or atoms at once, or \
+             a smaller basis (max_angular, max_radial)",
+        );
+        estimate.add(
+            neighbors * threads.min(systems.len() as f64),
+            "the neighbour lists of the Ewald split's real-space part: a larger `accuracy` \
+             shortens them",
+        );
+        estimate.check("this backward product")
+    }
+
+    /// The k-space cutoff a system uses: the wide part's for the Ewald split, 0 for open
+    /// systems
+    fn k_space_cutoff(&self, system: &System, gradients: Gradients) -> f64 {
+        if open::is_open(system) {
+            0.0
+        } else if self.parameters.accuracy.is_some() {
+            self.split_k_cutoff(system, gradients)
+        } else {
+            effective_k_cutoff(&self.parameters)
+        }
+    }
+
+    /// The number of half-space k-vectors a system sums over (0 for open systems)
+    fn estimated_k_vectors(&self, system: &System, gradients: Gradients) -> f64 {
+        if open::is_open(system) {
+            return 0.0;
+        }
+        let internal = slab::kspace_system(system, self.basis.support());
+        kvectors::estimated_count(&internal, self.k_space_cutoff(system, gradients))
+    }
+
+    /// Neighbours of all centres in the real-space part of the Ewald split (0 without it)
+    fn estimated_neighbors(&self, system: &System, gradients: Gradients) -> f64 {
+        if open::is_open(system) || self.parameters.accuracy.is_none() {
+            return 0.0;
+        }
+        let cutoff = self.estimated_remainder_cutoff(system, gradients);
+        let n_atoms = system.size() as f64;
+        let images = if slab::is_slab(system) {
+            // in-plane images of every atom within the cutoff
+            std::f64::consts::PI * cutoff * cutoff / slab::Plane::new(system).area
+        } else {
+            4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / system.volume()
+        };
+        n_atoms * n_atoms * images
+    }
+
+    /// What makes the k-space part smaller
+    fn k_space_advice(&self, n_k: f64, volume: f64, k_cutoff: f64) -> String {
+        let sum = format!(
+            "the k-space sum over about {n_k:.2e} k-vectors (a cell of {volume:.3e} Å³, \
+             k-space cutoff {k_cutoff:.3} Å⁻¹)"
+        );
+        if self.parameters.accuracy.is_some() {
+            format!(
+                "{sum}: a larger `accuracy` or smearing makes it smaller; a molecule or \
+                 cluster in a large box is better computed with open boundaries (pbc all False)"
+            )
+        } else {
+            format!(
+                "{sum}: give `accuracy` instead (an Ewald split, whose k-space part uses a \
+                 wider smearing and the rest is summed in real space), or, for a molecule \
+                 or cluster in a large box, use open boundaries (pbc all False)"
+            )
+        }
+    }
+}
