@@ -293,14 +293,15 @@ def test_invalid_hyper_parameters_name_their_entry(tmp_path, capsys, training):
 
 
 def test_geometries_the_model_can_not_evaluate(tmp_path, capsys, training):
-    # the LODE modules in TorchScript need 3D-periodic cells: said before the fit
+    # slabs need LODE modules built for a slab thickness, which the fit's are not: said
+    # before the fit
     frames = ase.io.read(training, ":4")
-    frames[2].pbc = False
-    structures = tmp_path / "open.xyz"
+    frames[2].pbc = [True, True, False]
+    structures = tmp_path / "slab.xyz"
     ase.io.write(structures, frames)
     status, err = fit_error(tmp_path, capsys, CONFIG, structures)
     assert status == 2
-    assert "features.lode[0]" in err and "structure 2 of" in err and "3D-periodic" in err
+    assert "features.lode[0]" in err and "structure 2 of" in err and "slab" in err
 
 
 def test_bad_config_files(tmp_path, capsys, training):
