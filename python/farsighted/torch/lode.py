@@ -330,9 +330,8 @@ class LodeSphericalExpansion(torch.nn.Module):
             weight = self.center_atom_weight - 1.0
         else:
             raise ValueError(
-                f"system {index}: systems periodic in one direction only (wires, "
-                f"pbc={system.pbc}) are not implemented; use two periodic directions (slabs), "
-                "three, or none"
+                f"system {index}: systems periodic in one direction only (wires) are not "
+                "implemented; use two periodic directions (slabs), three, or none"
             )
         if weight != 0.0:
             # ± the centre's own density on (l, m) = (0, 0)
