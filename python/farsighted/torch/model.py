@@ -18,6 +18,8 @@ import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import ModelOutput, System
 
+from ._samples import atom_samples
+
 
 class LinearEnergyModel(torch.nn.Module):
     """E = Σᵢ (xᵢ · w + e_{tᵢ}) + c, with metatomic's ``forward(systems, outputs,
@@ -133,18 +135,7 @@ class LinearEnergyModel(torch.nn.Module):
         features = self.features(systems)
         types = torch.cat([system.types for system in systems])
         type_index = torch.nonzero(types.unsqueeze(1) == self.types.unsqueeze(0))[:, 1]
-        system_of_atom = torch.cat(
-            [
-                torch.full((system.positions.shape[0],), s, dtype=torch.int32, device=device)
-                for s, system in enumerate(systems)
-            ]
-        )
-        atom_index = torch.cat(
-            [
-                torch.arange(system.positions.shape[0], dtype=torch.int32, device=device)
-                for system in systems
-            ]
-        )
+        system_of_atom, atom_index = atom_samples(systems)
         counts = torch.bincount(system_of_atom.to(torch.long), minlength=len(systems))
         atomic = (
             features @ self.weights.to(dtype)

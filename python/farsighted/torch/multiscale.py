@@ -21,6 +21,7 @@ from metatomic.torch import System
 
 from ..clebsch_gordan import real_clebsch_gordan
 from ..multiscale import PRODUCTS
+from ._samples import atom_samples
 from .lode import LodeSphericalExpansion
 
 
@@ -109,18 +110,7 @@ class MultiScalePowerSpectrum(torch.nn.Module):
         ]
 
         types = torch.cat([system.types for system in systems])
-        system_of_atom = torch.cat(
-            [
-                torch.full((system.positions.shape[0],), s, dtype=torch.int32, device=device)
-                for s, system in enumerate(systems)
-            ]
-        )
-        atom_index = torch.cat(
-            [
-                torch.arange(system.positions.shape[0], dtype=torch.int32, device=device)
-                for system in systems
-            ]
-        )
+        system_of_atom, atom_index = atom_samples(systems)
         center_types = torch.unique(types)
         blocks: List[TensorBlock] = []
         properties = Labels(
