@@ -225,9 +225,15 @@ impl PairRadialIntegral {
             .iter()
             .flat_map(|&a| std::iter::repeat_n(a, self.size))
             .collect();
-        let spline = HermiteSplines::with_accuracies(self.d_max, &per_function, |d, v, g| {
-            self.exact(d, v, g)
-        })?;
+        // a remainder is sharp (on the scale σ) only where the narrow part is not its tail:
+        // beyond, the difference of the parts is evaluated, as a uniform grid over d_c ~ 6σw
+        // resolving σ would need millions of points for σw ~ 1000σ
+        let range = match &self.parts {
+            Some(parts) => self.d_max.min(parts.0.d_max),
+            None => self.d_max,
+        };
+        let spline =
+            HermiteSplines::with_accuracies(range, &per_function, |d, v, g| self.exact(d, v, g))?;
         self.spline = Some(spline);
         Ok(())
     }
@@ -262,7 +268,7 @@ impl PairRadialIntegral {
     pub fn compute(&self, d: f64, values: &mut [f64], derivatives: &mut [f64]) {
         if d > self.d_max {
             self.tail(d, values, derivatives);
-        } else if let Some(spline) = &self.spline {
+        } else if let Some(spline) = self.spline.as_ref().filter(|s| d <= s.x_max()) {
             spline.evaluate(d, values, derivatives);
         } else {
             self.exact(d, values, derivatives);
@@ -275,15 +281,23 @@ impl PairRadialIntegral {
         if let Some(parts) = &self.parts {
             let (narrow, wide) = &**parts;
             let n = self.n_functions();
-            let (mut wide_values, mut wide_derivatives) = (vec![0.0; n], vec![0.0; n]);
-            narrow.compute(d, values, derivatives);
-            wide.compute(d, &mut wide_values, &mut wide_derivatives);
-            for (v, w) in values.iter_mut().zip(&wide_values) {
-                *v -= w;
+            thread_local! {
+                static SCRATCH: std::cell::RefCell<Vec<f64>> = const {
+                    std::cell::RefCell::new(Vec::new())
+                };
             }
-            for (g, w) in derivatives.iter_mut().zip(&wide_derivatives) {
-                *g -= w;
-            }
+            SCRATCH.with_borrow_mut(|scratch| {
+                scratch.resize(2 * n, 0.0);
+                let (wide_values, wide_derivatives) = scratch.split_at_mut(n);
+                narrow.compute(d, values, derivatives);
+                wide.compute(d, wide_values, wide_derivatives);
+                for (v, w) in values.iter_mut().zip(wide_values.iter()) {
+                    *v -= w;
+                }
+                for (g, w) in derivatives.iter_mut().zip(wide_derivatives.iter()) {
+                    *g -= w;
+                }
+            });
             return;
         }
         let lmax = self.max_angular;
