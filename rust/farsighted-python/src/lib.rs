@@ -155,6 +155,7 @@ impl LodeCalculator {
         let n_radial = tables.radial_at_zero.len();
         let dict = PyDict::new(py);
         dict.set_item("k_cutoff", tables.k_cutoff)?;
+        dict.set_item("slab_k_bound", tables.slab_k_bound)?;
         dict.set_item("step", tables.step)?;
         let shape = [tables.n_points, n_functions];
         dict.set_item("values", array(py, tables.values, &shape)?)?;

@@ -90,10 +90,7 @@ impl LodeSphericalExpansion {
         // k-space tables for periodic systems, pair radial functions for open ones; the
         // Ewald split (`accuracy`) has its own tables
         let split = self.parameters.accuracy.is_some();
-        let radial = match systems.iter().all(is_open) || split {
-            true => None,
-            false => Some(self.radial()?),
-        };
+        let (radial, slab_radial) = self.kspace_radials(systems)?;
         let pair = match systems.iter().any(is_open) {
             true => Some(self.pair_radial()?),
             false => None,
@@ -102,15 +99,17 @@ impl LodeSphericalExpansion {
             .par_iter()
             .zip(inputs.par_iter())
             .enumerate()
-            .map(|(s, (system, input))| match (radial, pair) {
-                (_, Some(pair)) if is_open(system) => {
+            .map(|(s, (system, input))| match (radial, slab_radial, pair) {
+                (_, _, Some(pair)) if is_open(system) => {
                     Ok(self.backward_open_system(pair, system, input))
                 }
                 _ if split => self.backward_split_system(s, system, input),
-                (Some(radial), _) if super::slab::is_slab(system) => {
+                (_, Some(radial), _) if super::slab::is_slab(system) => {
                     self.backward_slab_system(radial, s, system, input)
                 }
-                (Some(radial), _) => self.backward_system(radial, s, system, input, false),
+                (Some(radial), _, _) if !super::slab::is_slab(system) => {
+                    self.backward_system(radial, s, system, input, false)
+                }
                 _ => Err(Error::InvalidSystem(format!(
                     "system {s}: no k-space tables"
                 ))),
@@ -302,10 +301,7 @@ impl LodeSphericalExpansion {
         if input.centers.is_empty() {
             return Ok(result);
         }
-        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
-        if in_plane_only {
-            kvectors = super::slab::in_plane_k_vectors(kvectors);
-        }
+        let (kvectors, phases) = self.k_vectors_and_phases(s, system, in_plane_only)?;
         let atom_type_index = input.atom_type_index(system);
         let chunk_input = ChunkInput {
             phases: &phases,
@@ -383,10 +379,7 @@ fn kvectors_estimate(system: &System, calculator: &LodeSphericalExpansion) -> f6
         Some(_) => calculator.split_k_cutoff(system, super::Gradients::default()),
         None => effective_k_cutoff(&calculator.parameters),
     };
-    super::kvectors::estimated_count(
-        &super::slab::kspace_system(system, calculator.basis.support()),
-        k_cutoff,
-    )
+    calculator.estimated_k_count(system, k_cutoff)
 }
 
 /// ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), from Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R (the chain rule for

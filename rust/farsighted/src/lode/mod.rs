@@ -74,6 +74,8 @@ pub struct LodeSphericalExpansion {
     center_contribution: Vec<f64>,
     /// Iₙ₀(0) = ∫ r² Rₙ(r) dr
     radial_at_zero: Vec<f64>,
+    /// the bound of the k_z sums of slabs and the radial integrals up to it, built on first use
+    slab: slab::SlabCache,
 }
 
 impl LodeSphericalExpansion {
@@ -105,6 +107,7 @@ impl LodeSphericalExpansion {
             projector,
             center_contribution,
             radial_at_zero,
+            slab: slab::SlabCache::default(),
         })
     }
 
@@ -239,12 +242,9 @@ impl LodeSphericalExpansion {
                 _ => Ok(None),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        // periodic systems use the k-space tables, open ones the pair radial functions
-        let radial = if systems.iter().all(open::is_open) || self.parameters.accuracy.is_some() {
-            None
-        } else {
-            Some(self.radial()?)
-        };
+        // periodic systems use the k-space tables (slabs their own, reaching K), open ones the
+        // pair radial functions
+        let (radial, slab_radial) = self.kspace_radials(systems)?;
         let pair_radial = if systems.iter().any(open::is_open) {
             Some(self.pair_radial()?)
         } else {
@@ -292,15 +292,13 @@ impl LodeSphericalExpansion {
                 if let Some(split) = &splits[s] {
                     return self.compute_split_system(split, task);
                 }
-                let Some(radial) = radial else {
-                    return Err(Error::InvalidSystem(format!(
+                match (slab::is_slab(system), radial, slab_radial) {
+                    (true, _, Some(radial)) => self.compute_slab_system(radial, task),
+                    (false, Some(radial), _) => self.compute_system(radial, task, false),
+                    _ => Err(Error::InvalidSystem(format!(
                         "system {s}: no k-space tables"
-                    )));
-                };
-                if slab::is_slab(system) {
-                    return self.compute_slab_system(radial, task);
+                    ))),
                 }
-                self.compute_system(radial, task, false)
             })
             .collect();
         drop(shared);
@@ -321,6 +319,28 @@ impl LodeSphericalExpansion {
             property_name: "n",
             blocks,
         })
+    }
+
+    /// The k-space radial integrals of the pure k-space sum that `systems` need: those of 3D
+    /// periodic systems, and those of slabs (to max(k_cutoff, K), lode/slab.rs); none with
+    /// `accuracy`, whose split has its own
+    fn kspace_radials(
+        &self,
+        systems: &[System],
+    ) -> Result<(Option<&KSpaceRadialIntegral>, Option<&KSpaceRadialIntegral>), Error> {
+        if self.parameters.accuracy.is_some() {
+            return Ok((None, None));
+        }
+        let bulk = systems
+            .iter()
+            .any(|s| !open::is_open(s) && !slab::is_slab(s));
+        let radial = if bulk { Some(self.radial()?) } else { None };
+        let slab_radial = if systems.iter().any(slab::is_slab) {
+            Some(self.slab_radial()?)
+        } else {
+            None
+        };
+        Ok((radial, slab_radial))
     }
 
     /// Samples and gradient samples of every block; the arrays are allocated after the
@@ -417,12 +437,10 @@ impl LodeSphericalExpansion {
                 let n_k = if open::is_open(system) {
                     0.0
                 } else if self.parameters.accuracy.is_some() {
-                    kvectors::estimated_count(system, self.split_k_cutoff(system, gradients))
+                    // slabs: this calculator's K bounds that of the wide part
+                    self.estimated_k_count(system, self.split_k_cutoff(system, gradients))
                 } else {
-                    kvectors::estimated_count(
-                        &slab::kspace_system(system, self.basis.support()),
-                        effective_k_cutoff(&self.parameters),
-                    )
+                    self.estimated_k_count(system, effective_k_cutoff(&self.parameters))
                 };
                 let n_atoms = system.size() as f64;
                 let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
@@ -456,16 +474,34 @@ impl LodeSphericalExpansion {
         Ok(())
     }
 
+    /// The number of half-space k-vectors of `system` (of its internal cell for slabs) at
+    /// `k_cutoff`, estimated to check memory
+    pub(super) fn estimated_k_count(&self, system: &System, k_cutoff: f64) -> f64 {
+        if slab::is_slab(system) {
+            let internal = slab::internal_system(system, self.basis.support());
+            slab::estimated_k_count(&internal, k_cutoff, self.slab_k_bound().max(k_cutoff))
+        } else {
+            kvectors::estimated_count(system, k_cutoff)
+        }
+    }
+
     /// The half-space k-vectors of system `s` within the effective cutoff, and the phases of
-    /// every atom for them
+    /// every atom for them. `in_plane_only`: `system` is the internal cell of a slab, whose
+    /// k∥ ≠ 0 part sums 0 < |k∥| < k_cutoff and |k| < max(k_cutoff, K) (lode/slab.rs); it may
+    /// have none.
     pub(super) fn k_vectors_and_phases(
         &self,
         s: usize,
         system: &System,
+        in_plane_only: bool,
     ) -> Result<(KVectors, Vec<AtomPhases>), Error> {
         let k_cutoff = effective_k_cutoff(&self.parameters);
-        let kvectors = half_space_k_vectors(system, k_cutoff);
-        if kvectors.vectors.is_empty() {
+        let kvectors = if in_plane_only {
+            slab::slab_k_vectors(system, k_cutoff, self.slab_k_bound())
+        } else {
+            half_space_k_vectors(system, k_cutoff)
+        };
+        if kvectors.vectors.is_empty() && !in_plane_only {
             return Err(Error::InvalidParameter(format!(
                 "system {s}: no k-vector is shorter than k_cutoff={k_cutoff}; increase k_cutoff or the cell size"
             )));
@@ -502,11 +538,8 @@ impl LodeSphericalExpansion {
             return Ok(SystemValues::default());
         }
 
-        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
-        if in_plane_only {
-            // slabs: the k∥ = 0 part is added exactly by lode/slab.rs
-            kvectors = slab::in_plane_k_vectors(kvectors);
-        }
+        // slabs: the k∥ = 0 part is added exactly by lode/slab.rs
+        let (kvectors, phases) = self.k_vectors_and_phases(s, system, in_plane_only)?;
         let tables = self.k_tables(
             system,
             &kvectors,
