@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use super::kvectors::max_indices;
-use super::planar::PlanarProjection;
+use super::planar::{PlanarProjection, PlanarTable};
 use super::slab_strain::{PlanarStrainInput, PlaneStrain};
 use super::{
     effective_k_cutoff, KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, RadialProjector,
@@ -254,11 +254,12 @@ pub(crate) fn kspace_system(system: &System, support: f64) -> Cow<'_, System> {
 }
 
 /// What slabs need beyond the 3D tables, built on first use: the bound max(k_cutoff, K) of
-/// the k_z sums and the radial integrals Iₗₙ(k) up to it
+/// the k_z sums, the radial integrals Iₗₙ(k) up to it, and the planar projections Pₗₙ(z)
 #[derive(Default)]
 pub(super) struct SlabCache {
     bound: OnceLock<f64>,
     radial: OnceLock<Result<KSpaceRadialIntegral, Error>>,
+    planar: OnceLock<Result<PlanarProjection, Error>>,
 }
 
 impl LodeSphericalExpansion {
@@ -291,7 +292,7 @@ impl LodeSphericalExpansion {
         &self,
         system: &System,
         plane: &Plane,
-    ) -> Result<(Vec<f64>, PlanarProjection), Error> {
+    ) -> Result<(Vec<f64>, PlanarTable<'_>), Error> {
         let heights: Vec<f64> = system
             .positions
             .iter()
@@ -299,14 +300,16 @@ impl LodeSphericalExpansion {
             .collect();
         let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
             - heights.iter().copied().fold(f64::INFINITY, f64::min);
-        let projection = PlanarProjection::new(
-            &self.basis,
-            self.parameters.max_angular,
-            self.density,
-            z_max,
-            self.parameters.spline_accuracy,
-        )?;
-        Ok((heights, projection))
+        let projection = self.slab.planar.get_or_init(|| {
+            PlanarProjection::new(
+                &self.basis,
+                self.parameters.max_angular,
+                self.density,
+                self.parameters.spline_accuracy,
+            )
+        });
+        let projection = projection.as_ref().map_err(Clone::clone)?;
+        Ok((heights, projection.covering(z_max)))
     }
 
     /// Values of one slab; positions gradients are written into `outputs` directly, except

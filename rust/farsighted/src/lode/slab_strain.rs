@@ -24,7 +24,7 @@
 
 use rayon::prelude::*;
 
-use super::planar::PlanarProjection;
+use super::planar::PlanarTable;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 
 /// Yₗₘ(n̂) / A and its strain derivatives, and the strain derivative of heights
@@ -81,7 +81,7 @@ pub(super) fn inverse_area_strain(normal: [f64; 3]) -> [f64; 9] {
 
 /// Where the planar strain terms of one slab go, and what they need
 pub(super) struct PlanarStrainInput<'a> {
-    pub projection: &'a PlanarProjection,
+    pub projection: &'a PlanarTable<'a>,
     pub plane: &'a PlaneStrain,
     /// n̂·rⱼ of every atom
     pub heights: &'a [f64],
