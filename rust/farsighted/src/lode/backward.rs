@@ -91,6 +91,17 @@ impl LodeSphericalExpansion {
         // Ewald split (`accuracy`) has its own tables
         let split = self.parameters.accuracy.is_some();
         let (radial, slab_radial) = self.kspace_radials(systems)?;
+        // the splits `compute` picks for the values alone (lode/split_backward.rs)
+        let splits = systems
+            .iter()
+            .map(|system| match split && !is_open(system) {
+                true => self
+                    .split_tables(self.choose_split(system, super::Gradients::default()))
+                    .map(Some),
+                false => Ok(None),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.prepare_tables(systems, &splits)?;
         let pair = match systems.iter().any(is_open) {
             true => Some(self.pair_radial()?),
             false => None,

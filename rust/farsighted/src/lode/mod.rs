@@ -245,6 +245,7 @@ impl LodeSphericalExpansion {
         // periodic systems use the k-space tables (slabs their own, reaching K), open ones the
         // pair radial functions
         let (radial, slab_radial) = self.kspace_radials(systems)?;
+        self.prepare_tables(systems, &splits)?;
         let pair_radial = if systems.iter().any(open::is_open) {
             Some(self.pair_radial()?)
         } else {
@@ -341,6 +342,30 @@ impl LodeSphericalExpansion {
             None
         };
         Ok((radial, slab_radial))
+    }
+
+    /// Build the tables that the parallel tasks of `systems` would otherwise build on first
+    /// use (their construction runs parallel loops, whose waits could pick up a task asking
+    /// for the same table): the slabs' planar projections, and the k-space tables of the
+    /// splits' wide parts
+    fn prepare_tables(
+        &self,
+        systems: &[System],
+        splits: &[Option<std::sync::Arc<ewald::EwaldSplit>>],
+    ) -> Result<(), Error> {
+        if self.parameters.accuracy.is_none() {
+            return self.prepare_slabs(systems);
+        }
+        for (system, split) in systems.iter().zip(splits) {
+            if let Some(split) = split {
+                if slab::is_slab(system) {
+                    split.inner.prepare_slabs([system])?;
+                } else {
+                    split.inner.radial()?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Samples and gradient samples of every block; the arrays are allocated after the

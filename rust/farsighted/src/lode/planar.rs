@@ -251,20 +251,33 @@ impl PlanarProjection {
     /// Pₗₙ(z) for |z| ≤ `z_max`: the splines, extended on their grid if needed (up to
     /// `MAX_TABLE_BYTES`; exact beyond)
     pub fn covering(&self, z_max: f64) -> PlanarTable<'_> {
-        let spline = self.spline.as_ref().map(|spline| {
-            let mut spline = spline.lock().expect("no panic while extending");
-            if spline.x_max() < z_max {
-                let n_functions = self.n_functions();
-                let limit = MAX_TABLE_BYTES / (16 * n_functions);
-                let needed = (z_max / spline.step()).ceil() as usize + 2;
-                // grow by half at least, so that a few extensions cover any thickness
-                let n_points = needed.max(spline.values().len() / n_functions * 3 / 2);
-                let n_points = n_points.min(limit);
-                if n_points * n_functions > spline.values().len() {
-                    *spline = Arc::new(spline.extended(n_points, |z, v, d| self.exact(z, v, d)));
-                }
+        let spline = self.spline.as_ref().map(|cell| {
+            let current = Arc::clone(&cell.lock().expect("no panic while holding the lock"));
+            let n_functions = self.n_functions();
+            let n_points = |spline: &HermiteSplines| spline.values().len() / n_functions;
+            if current.x_max() >= z_max {
+                return current;
             }
-            Arc::clone(&spline)
+            let limit = MAX_TABLE_BYTES / (16 * n_functions);
+            let needed = (z_max / current.step()).ceil() as usize + 2;
+            // grow by half at least, so that a few extensions cover any thickness
+            let wanted = needed.max(n_points(&current) * 3 / 2).min(limit);
+            if wanted <= n_points(&current) {
+                return current;
+            }
+            // extended outside the lock: its evaluations run in parallel, and the tasks they
+            // wait for may ask for the table too
+            let extended = Arc::new(current.extended(wanted, |z, v, d| self.exact(z, v, d)));
+            let mut stored = cell.lock().expect("no panic while holding the lock");
+            if n_points(&stored) < wanted {
+                *stored = Arc::clone(&extended);
+            }
+            // the same grid and points: the longer one is the same interpolant, further
+            if n_points(&stored) > wanted {
+                Arc::clone(&stored)
+            } else {
+                extended
+            }
         });
         PlanarTable {
             projection: self,

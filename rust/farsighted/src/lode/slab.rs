@@ -253,6 +253,18 @@ pub(crate) fn kspace_system(system: &System, support: f64) -> Cow<'_, System> {
     }
 }
 
+/// The heights n̂·rⱼ of the atoms, and the largest difference between them
+fn heights(system: &System, plane: &Plane) -> (Vec<f64>, f64) {
+    let heights: Vec<f64> = system
+        .positions
+        .iter()
+        .map(|&r| dot(r, plane.normal))
+        .collect();
+    let thickness = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - heights.iter().copied().fold(f64::INFINITY, f64::min);
+    (heights, thickness)
+}
+
 /// What slabs need beyond the 3D tables, built on first use: the bound max(k_cutoff, K) of
 /// the k_z sums, the radial integrals Iₗₙ(k) up to it, and the planar projections Pₗₙ(z)
 #[derive(Default)]
@@ -287,19 +299,8 @@ impl LodeSphericalExpansion {
         radial.as_ref().map_err(Clone::clone)
     }
 
-    /// The heights n̂·rⱼ of the atoms and the planar kernels Pₗₙ(z) over their range
-    pub(super) fn planar_projection(
-        &self,
-        system: &System,
-        plane: &Plane,
-    ) -> Result<(Vec<f64>, PlanarTable<'_>), Error> {
-        let heights: Vec<f64> = system
-            .positions
-            .iter()
-            .map(|&r| dot(r, plane.normal))
-            .collect();
-        let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            - heights.iter().copied().fold(f64::INFINITY, f64::min);
+    /// Pₗₙ(z), built (once) on first use
+    fn planar(&self) -> Result<&PlanarProjection, Error> {
         let projection = self.slab.planar.get_or_init(|| {
             PlanarProjection::new(
                 &self.basis,
@@ -308,8 +309,37 @@ impl LodeSphericalExpansion {
                 self.parameters.spline_accuracy,
             )
         });
-        let projection = projection.as_ref().map_err(Clone::clone)?;
-        Ok((heights, projection.covering(z_max)))
+        projection.as_ref().map_err(Clone::clone)
+    }
+
+    /// Build the tables that the slabs among `systems` need before they are computed in
+    /// parallel: the radial integrals to max(k_cutoff, K) and Pₗₙ over the largest thickness.
+    /// (Built inside the parallel tasks, their own parallel loops could make a task wait for
+    /// itself.)
+    pub(super) fn prepare_slabs<'a>(
+        &self,
+        systems: impl IntoIterator<Item = &'a System>,
+    ) -> Result<(), Error> {
+        let thickness = systems
+            .into_iter()
+            .filter(|system| is_slab(system))
+            .map(|system| heights(system, &Plane::new(system)).1)
+            .reduce(f64::max);
+        if let Some(thickness) = thickness {
+            self.slab_radial()?;
+            self.planar()?.covering(thickness);
+        }
+        Ok(())
+    }
+
+    /// The heights n̂·rⱼ of the atoms and the planar kernels Pₗₙ(z) over their range
+    pub(super) fn planar_projection(
+        &self,
+        system: &System,
+        plane: &Plane,
+    ) -> Result<(Vec<f64>, PlanarTable<'_>), Error> {
+        let (heights, thickness) = heights(system, plane);
+        Ok((heights, self.planar()?.covering(thickness)))
     }
 
     /// Values of one slab; positions gradients are written into `outputs` directly, except
