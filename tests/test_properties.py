@@ -41,20 +41,13 @@ EXPONENTS = (0.0, 1.0, 2.5, 6.0)
 # converged k-space sums and the symmetry-preserving operations agree to rounding; measured
 # worst over the examples: 2e-12 (values), 5e-12 (gradients)
 TIGHT = 1e-10
-# TODO(issue 11 §3): at the default k_cutoff (1.2π/σ) the k-space sum of slabs is truncated
-# on an internal cell whose height depends on the longest in-plane cell vector, so that a
-# supercell or other in-plane lattice vectors change the truncation, and the strain along the
-# normal differentiates that height. Measured relative to the block for a one-atom slab and
-# an equivalent cell with a twice longer vector: values 1.4e-5, strain gradients 1.8e-4
-# (p = 0, σ = 0.8 Å); p = 1: 9e-8 and 3.2e-6; p = 6: 3.6e-6 and 3.1e-5. The strain ε_zz of a
-# one-atom slab in the xy plane (a translation: zero) is 1.8e-3 of the largest strain
-# gradient for p = 0 (σ = 1 Å), 5.6e-5 for p = 1, 4.4e-4 for p = 6. The Ewald split (within
-# ε) and converged cutoffs (8e-10) do not have it.
-SLAB_TRUNCATION = 5e-3
-# The k-space radial integrals are splined to 1e-8 (absolute, the default spline_accuracy):
-# slabs with other internal cells sample them at other |k|, and the strain gradients use the
-# spline's derivative. Measured at k_cutoff = 10/σ for the cells above: values 9e-12, strain
-# gradients 2.4e-8 (p = 0), 5e-9 (p = 1), 1.5e-8 (p = 6).
+# Slabs sum 0 < |k∥| < k_cutoff with the sums along the normal converged (lode/slab.rs), a
+# rule on the physical slab alone; but their internal cell's height depends on the atoms'
+# extent and the longest in-plane vector, and the k-space radial integrals are splined to
+# 1e-8 (absolute, the default spline_accuracy): slabs with other internal cells sample them
+# at other |k|, and the strain gradients use the spline's derivative. Measured at
+# k_cutoff = 10/σ on a one-atom slab and an equivalent cell with a twice longer vector: values
+# 9e-12, strain gradients 2.4e-8 (p = 0), 5e-9 (p = 1), 1.5e-8 (p = 6).
 SLAB_SPLINE = 1e-7
 
 
@@ -196,7 +189,7 @@ def tolerance(hypers, atoms, consistency=False):
         # each within ε of the converged sum
         return 2.5 * hypers["accuracy"] if consistency else TIGHT
     if consistency and atoms.pbc.tolist() == [True, True, False]:
-        return SLAB_SPLINE if "k_cutoff" in hypers else SLAB_TRUNCATION
+        return SLAB_SPLINE
     return TIGHT
 
 
@@ -541,7 +534,7 @@ def check_backward(atoms, hypers, seed):
     assert np.abs(result.positions.sum(axis=0)).max() <= 1e-12 * positions_scale
     if atoms.pbc.any():
         # Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R; for slabs the strain along the normal is a translation of
-        # what the cell does not see, which the truncated sum gets wrong (see SLAB_TRUNCATION)
+        # what the cell does not see, and the splines see other |k| (see SLAB_SPLINE)
         virial = atoms.cell.array.T @ result.cell + atoms.positions.T @ result.positions
         slab = atoms.pbc.tolist() == [True, True, False]
         virial_level = tolerance(hypers, atoms, consistency=True) if slab else 1e-10

@@ -51,7 +51,8 @@ class LodeSphericalExpansion:
         up to L times N + 1 orthonormal Gaussian-type orbitals. Radial integrals are splined
         to ``spline_accuracy`` (``None``: computed exactly for every k-vector).
     k_cutoff
-        Reciprocal-space cutoff in Å⁻¹; default 1.2π/σ.
+        Reciprocal-space cutoff in Å⁻¹; default 1.2π/σ. For slabs it bounds the in-plane
+        wave vectors, ``0 < |k∥| < k_cutoff``, and the sums along the normal are converged.
     accuracy
         Requested accuracy ε (0 < ε ≤ 0.1) of an Ewald split for periodic systems: the density
         is split into a wide part summed in k-space and a short-ranged remainder summed in real

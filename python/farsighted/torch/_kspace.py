@@ -9,7 +9,8 @@ over one k of each ±k pair with 0 < |k| < k_cutoff; the k = 0 term (1/V) ĝ(0) 
 per atom of type a exists where ĝ(0) is finite (p = 0 and p > 3). The centre's own density
 (``center_atom_weight``) is left to the caller. Used for the pure k-space sum of 3D cells, the
 wide part of the Ewald split (its own smearing σw and cutoff), and the k∥ ≠ 0 part of slabs
-(on their internal cell, without the k-vectors of zero in-plane component).
+on their internal cell (a, b, L n̂), where the k-vectors are those of ``lode/slab.rs``:
+0 < |k∥| < k_cutoff, and the sums along the normal converged, |k| < ``slab_k_bound``.
 """
 
 import math
@@ -40,6 +41,7 @@ class KSpaceSum(torch.nn.Module):
         self.max_angular = max_angular
         self.n_radial = n_radial
         self.k_cutoff = float(tables["k_cutoff"])
+        self.slab_k_bound = float(tables["slab_k_bound"])
         self.step = float(tables["step"])
         self.has_k0_term = tables["fourier_at_zero"] is not None
         self.fourier_at_zero = float(tables["fourier_at_zero"] or 0.0)
@@ -152,11 +154,15 @@ class KSpaceSum(torch.nn.Module):
 
     def k_vectors(self, cell: torch.Tensor, in_plane: bool) -> torch.Tensor:
         """One k of each ±k pair with 0 < |k| < k_cutoff (the set the Rust core sums),
-        differentiable with respect to the cell; ``in_plane``: without those whose first two
-        indices are zero"""
+        differentiable with respect to the cell; ``in_plane`` (slabs, ``cell`` the internal
+        cell whose third vector is along the normal): those with 0 < |k∥| < k_cutoff and
+        |k| < slab_k_bound"""
         reciprocal = 2.0 * math.pi * torch.linalg.inv(cell).T
         lengths = torch.linalg.norm(cell.detach(), dim=1)
-        max_index = torch.floor(self.k_cutoff * lengths / (2.0 * math.pi)).to(torch.long)
+        bounds = torch.full((3,), self.k_cutoff, dtype=cell.dtype, device=cell.device)
+        if in_plane:
+            bounds[2] = self.slab_k_bound
+        max_index = torch.floor(bounds * lengths / (2.0 * math.pi)).to(torch.long)
         m1 = int(max_index[0])
         m2 = int(max_index[1])
         m3 = int(max_index[2])
@@ -173,5 +179,12 @@ class KSpaceSum(torch.nn.Module):
             half_space = half_space & ((indices[:, 0] != 0) | (indices[:, 1] != 0))
         indices = indices[half_space].to(cell.dtype)
         with torch.no_grad():
-            inside = (indices @ reciprocal.detach()).pow(2).sum(dim=1) < self.k_cutoff**2
+            k = indices @ reciprocal.detach()
+            if in_plane:
+                parallel = indices[:, :2] @ reciprocal.detach()[:2]
+                inside = (parallel.pow(2).sum(dim=1) < self.k_cutoff**2) & (
+                    k.pow(2).sum(dim=1) < self.slab_k_bound**2
+                )
+            else:
+                inside = k.pow(2).sum(dim=1) < self.k_cutoff**2
         return indices[inside] @ reciprocal

@@ -16,8 +16,8 @@ formulas of the Rust core, one per geometry:
   (``lode/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
   tail beyond, plus w × the centre's own density;
 - slabs (``pbc`` true along two cell vectors a, b; the third row is ignored),
-  ``lode/slab.rs``: the k-space sum on the internal cell (a, b, L n̂) without the k-vectors of
-  zero in-plane component, plus the planar part Σⱼ Pₗₙ(n̂·(rᵢ - rⱼ)) Yₗₘ(n̂) / A
+  ``lode/slab.rs``: the k-space sum on the internal cell (a, b, L n̂) over 0 < |k∥| < k_cutoff
+  with the sums along the normal converged, plus the planar part Σⱼ Pₗₙ(n̂·(rᵢ - rⱼ)) Yₗₘ(n̂) / A
   (``_planar.py``), minus (1 - w) × the centre's density; with ``accuracy`` the same for the
   wide part, plus the remainder over the in-plane images and the centre's own remainder,
   minus the planar constant the split adds (0 < p ≤ 2: N_a √(4π) K Iₙ₀(0) / A).
@@ -90,10 +90,9 @@ class LodeSphericalExpansion(torch.nn.Module):
     -----
     Slabs: the internal cell's length L along n̂ follows the atoms' extent as in the Rust
     core, and is held fixed by autograd. Under strain the Rust core moves the internal third
-    vector with the cell, the module (which sees a and b only) keeps it L n̂; the converged
-    sum does not depend on it, the truncated one does at the level of its truncation, so
-    strain gradients of slabs differ from the Rust core's by up to ~1e-7 relative at
-    ``accuracy=1e-4`` (and 1e-11 with a converged k-space sum).
+    vector with the cell, the module (which sees a and b only) keeps it L n̂; the sums along
+    the normal are converged, so the values do not depend on it beyond the radial splines,
+    and the strain gradients of slabs agree with the Rust core's to 1e-9 relative.
 
     Examples
     --------
@@ -166,6 +165,7 @@ class LodeSphericalExpansion(torch.nn.Module):
             split: Dict[str, Any] = {
                 "grid": -1,
                 "wide_smearing": smearing,
+                "kspace": tables,
                 "remainder": None,
                 "cutoff": 0.0,
                 "self_term": np.zeros(0),
@@ -207,6 +207,16 @@ class LodeSphericalExpansion(torch.nn.Module):
             planar = calculator.planar_tables(float(max_slab_thickness), grid)
             self.basis_support = float(planar["support"])
         self.planar = PlanarSum(planar, self.max_angular, self.n_radial)
+        # the k∥ ≠ 0 part of slabs: the radial integrals reach the bound of the k_z sums
+        # (without slabs, a copy of the 3D sum that is never evaluated)
+        self.slab_kspace = KSpaceSum(
+            planar["kspace"] if planar is not None else split["kspace"],
+            self.wide_smearing,
+            exponent,
+            self.max_angular,
+            self.n_radial,
+            allow_no_k_vectors=True,
+        )
 
     @classmethod
     def from_calculator(
@@ -415,7 +425,7 @@ class LodeSphericalExpansion(torch.nn.Module):
         longest = max(float(torch.linalg.norm(a.detach())), float(torch.linalg.norm(b.detach())))
         length = extent + self.basis_support + 37.0 * longest / (2.0 * math.pi) + 1.0
         internal = torch.stack([a, b, length * normal])
-        values = self.kspace(positions, internal, type_masks, True, index)
+        values = self.slab_kspace(positions, internal, type_masks, True, index)
         values = values + self.planar(heights, type_masks, normal, area, index)
         if not self.has_remainder:
             return values

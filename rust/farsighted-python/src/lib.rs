@@ -248,6 +248,7 @@ impl LodeCalculator {
         let calculator = &self.calculator;
         let tables = run(py, || calculator.planar_tables(z_max, grid))?;
         let dict = spline_dict(py, tables.spline)?;
+        dict.set_item("kspace", kspace_dict(py, tables.kspace)?)?;
         dict.set_item("support", tables.support)?;
         Ok(dict)
     }
@@ -350,6 +351,7 @@ fn kspace_dict<'py>(py: Python<'py>, tables: KSpaceTables) -> PyResult<Bound<'py
     let n_radial = tables.radial_at_zero.len();
     let dict = PyDict::new(py);
     dict.set_item("k_cutoff", tables.k_cutoff)?;
+    dict.set_item("slab_k_bound", tables.slab_k_bound)?;
     dict.set_item("step", tables.step)?;
     let shape = [tables.n_points, n_functions];
     dict.set_item("values", array(py, tables.values, &shape)?)?;

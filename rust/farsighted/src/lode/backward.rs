@@ -90,10 +90,18 @@ impl LodeSphericalExpansion {
         // k-space tables for periodic systems, pair radial functions for open ones; the
         // Ewald split (`accuracy`) has its own tables
         let split = self.parameters.accuracy.is_some();
-        let radial = match systems.iter().all(is_open) || split {
-            true => None,
-            false => Some(self.radial()?),
-        };
+        let (radial, slab_radial) = self.kspace_radials(systems)?;
+        // the splits `compute` picks for the values alone (lode/split_backward.rs)
+        let splits = systems
+            .iter()
+            .map(|system| match split && !is_open(system) {
+                true => self
+                    .split_tables(self.choose_split(system, super::Gradients::default()))
+                    .map(Some),
+                false => Ok(None),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.prepare_tables(systems, &splits)?;
         let pair = match systems.iter().any(is_open) {
             true => Some(self.pair_radial()?),
             false => None,
@@ -102,15 +110,17 @@ impl LodeSphericalExpansion {
             .par_iter()
             .zip(inputs.par_iter())
             .enumerate()
-            .map(|(s, (system, input))| match (radial, pair) {
-                (_, Some(pair)) if is_open(system) => {
+            .map(|(s, (system, input))| match (radial, slab_radial, pair) {
+                (_, _, Some(pair)) if is_open(system) => {
                     Ok(self.backward_open_system(pair, system, input))
                 }
                 _ if split => self.backward_split_system(s, system, input),
-                (Some(radial), _) if super::slab::is_slab(system) => {
+                (_, Some(radial), _) if super::slab::is_slab(system) => {
                     self.backward_slab_system(radial, s, system, input)
                 }
-                (Some(radial), _) => self.backward_system(radial, s, system, input, false),
+                (Some(radial), _, _) if !super::slab::is_slab(system) => {
+                    self.backward_system(radial, s, system, input, false)
+                }
                 _ => Err(Error::InvalidSystem(format!(
                     "system {s}: no k-space tables"
                 ))),
@@ -255,10 +265,7 @@ impl LodeSphericalExpansion {
         if input.centers.is_empty() {
             return Ok(result);
         }
-        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
-        if in_plane_only {
-            kvectors = super::slab::in_plane_k_vectors(kvectors);
-        }
+        let (kvectors, phases) = self.k_vectors_and_phases(s, system, in_plane_only)?;
         let atom_type_index = input.atom_type_index(system);
         let chunk_input = ChunkInput {
             phases: &phases,

@@ -285,7 +285,7 @@ impl LodeSphericalExpansion {
         // plane only, on the internal cell (whose third vector is valid, unlike the input's)
         let slab = super::slab::is_slab(system);
         let mut result = if slab {
-            inner.compute_slab_system(inner.radial()?, task)?
+            inner.compute_slab_system(inner.slab_radial()?, task)?
         } else {
             inner.compute_system(inner.radial()?, task, false)?
         };

@@ -301,8 +301,14 @@ impl LodeSphericalExpansion {
         if open::is_open(system) {
             return 0.0;
         }
-        let internal = slab::kspace_system(system, self.basis.support());
-        kvectors::estimated_count(&internal, self.k_space_cutoff(system, gradients))
+        let k_cutoff = self.k_space_cutoff(system, gradients);
+        if slab::is_slab(system) {
+            // the cylinder |k∥| < k_cutoff of the internal cell, cut at the slab's k bound
+            let internal = slab::internal_system(system, self.basis.support());
+            slab::estimated_k_count(&internal, k_cutoff, self.slab_k_bound().max(k_cutoff))
+        } else {
+            kvectors::estimated_count(system, k_cutoff)
+        }
     }
 
     /// Neighbours of all centres in the real-space part of the Ewald split (0 without it)

@@ -75,6 +75,8 @@ pub struct LodeSphericalExpansion {
     center_contribution: Vec<f64>,
     /// Iₙ₀(0) = ∫ r² Rₙ(r) dr
     radial_at_zero: Vec<f64>,
+    /// the bound of the k_z sums of slabs and the radial integrals up to it, built on first use
+    slab: slab::SlabCache,
 }
 
 /// Smallest smearing accepted, relative to the extent of the radial basis
@@ -124,6 +126,7 @@ impl LodeSphericalExpansion {
             projector,
             center_contribution,
             radial_at_zero,
+            slab: slab::SlabCache::default(),
         })
     }
 
@@ -260,12 +263,10 @@ impl LodeSphericalExpansion {
                 _ => Ok(None),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        // periodic systems use the k-space tables, open ones the pair radial functions
-        let radial = if systems.iter().all(open::is_open) || self.parameters.accuracy.is_some() {
-            None
-        } else {
-            Some(self.radial()?)
-        };
+        // periodic systems use the k-space tables (slabs their own, reaching K), open ones the
+        // pair radial functions
+        let (radial, slab_radial) = self.kspace_radials(systems)?;
+        self.prepare_tables(systems, &splits)?;
         let pair_radial = if systems.iter().any(open::is_open) {
             Some(self.pair_radial()?)
         } else {
@@ -313,15 +314,13 @@ impl LodeSphericalExpansion {
                 if let Some(split) = &splits[s] {
                     return self.compute_split_system(split, task);
                 }
-                let Some(radial) = radial else {
-                    return Err(Error::InvalidSystem(format!(
+                match (slab::is_slab(system), radial, slab_radial) {
+                    (true, _, Some(radial)) => self.compute_slab_system(radial, task),
+                    (false, Some(radial), _) => self.compute_system(radial, task, false),
+                    _ => Err(Error::InvalidSystem(format!(
                         "system {s}: no k-space tables"
-                    )));
-                };
-                if slab::is_slab(system) {
-                    return self.compute_slab_system(radial, task);
+                    ))),
                 }
-                self.compute_system(radial, task, false)
             })
             .collect();
         drop(shared);
@@ -342,6 +341,52 @@ impl LodeSphericalExpansion {
             property_name: "n",
             blocks,
         })
+    }
+
+    /// The k-space radial integrals of the pure k-space sum that `systems` need: those of 3D
+    /// periodic systems, and those of slabs (to max(k_cutoff, K), lode/slab.rs); none with
+    /// `accuracy`, whose split has its own
+    fn kspace_radials(
+        &self,
+        systems: &[System],
+    ) -> Result<(Option<&KSpaceRadialIntegral>, Option<&KSpaceRadialIntegral>), Error> {
+        if self.parameters.accuracy.is_some() {
+            return Ok((None, None));
+        }
+        let bulk = systems
+            .iter()
+            .any(|s| !open::is_open(s) && !slab::is_slab(s));
+        let radial = if bulk { Some(self.radial()?) } else { None };
+        let slab_radial = if systems.iter().any(slab::is_slab) {
+            Some(self.slab_radial()?)
+        } else {
+            None
+        };
+        Ok((radial, slab_radial))
+    }
+
+    /// Build the tables that the parallel tasks of `systems` would otherwise build on first
+    /// use (their construction runs parallel loops, whose waits could pick up a task asking
+    /// for the same table): the slabs' planar projections, and the k-space tables of the
+    /// splits' wide parts
+    fn prepare_tables(
+        &self,
+        systems: &[System],
+        splits: &[Option<std::sync::Arc<ewald::EwaldSplit>>],
+    ) -> Result<(), Error> {
+        if self.parameters.accuracy.is_none() {
+            return self.prepare_slabs(systems);
+        }
+        for (system, split) in systems.iter().zip(splits) {
+            if let Some(split) = split {
+                if slab::is_slab(system) {
+                    split.inner.prepare_slabs([system])?;
+                } else {
+                    split.inner.radial()?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Samples and gradient samples of every block; the arrays are allocated after the
@@ -408,15 +453,22 @@ impl LodeSphericalExpansion {
     }
 
     /// The half-space k-vectors of system `s` within the effective cutoff, and the phases of
-    /// every atom for them
+    /// every atom for them. `in_plane_only`: `system` is the internal cell of a slab, whose
+    /// k∥ ≠ 0 part sums 0 < |k∥| < k_cutoff and |k| < max(k_cutoff, K) (lode/slab.rs); it may
+    /// have none.
     pub(super) fn k_vectors_and_phases(
         &self,
         s: usize,
         system: &System,
+        in_plane_only: bool,
     ) -> Result<(KVectors, Vec<AtomPhases>), Error> {
         let k_cutoff = effective_k_cutoff(&self.parameters);
-        let kvectors = half_space_k_vectors(system, k_cutoff);
-        if kvectors.vectors.is_empty() {
+        let kvectors = if in_plane_only {
+            slab::slab_k_vectors(system, k_cutoff, self.slab_k_bound())
+        } else {
+            half_space_k_vectors(system, k_cutoff)
+        };
+        if kvectors.vectors.is_empty() && !in_plane_only {
             return Err(Error::InvalidParameter(format!(
                 "system {s}: no k-vector is shorter than k_cutoff={k_cutoff}; increase k_cutoff or the cell size"
             )));
@@ -453,11 +505,8 @@ impl LodeSphericalExpansion {
             return Ok(SystemValues::default());
         }
 
-        let (mut kvectors, phases) = self.k_vectors_and_phases(s, system)?;
-        if in_plane_only {
-            // slabs: the k∥ = 0 part is added exactly by lode/slab.rs
-            kvectors = slab::in_plane_k_vectors(kvectors);
-        }
+        // slabs: the k∥ = 0 part is added exactly by lode/slab.rs
+        let (kvectors, phases) = self.k_vectors_and_phases(s, system, in_plane_only)?;
         let tables = self.k_tables(
             system,
             &kvectors,

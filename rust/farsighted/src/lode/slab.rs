@@ -3,13 +3,25 @@
 //! the potential splits into
 //!
 //! - its k∥ ≠ 0 Fourier components, computed by the 3D k-space sum on an internal cell
-//!   (a, b, L n̂) without the k-vectors of zero in-plane component. The images along n̂ this
-//!   adds contribute like e^{-|k∥| gap}, |k∥| ≥ 2π / max(|a|, |b|): L leaves a gap of vacuum
-//!   that makes them smaller than e^{-37} ≈ 1e-16 relative;
+//!   (a, b, L n̂), whose reciprocal vectors b₁, b₂ lie in the plane and b₃ = 2π n̂ / L. The
+//!   images along n̂ this adds contribute like e^{-|k∥| gap}, |k∥| ≥ 2π / max(|a|, |b|): L
+//!   leaves a gap of vacuum that makes them smaller than e^{-37} ≈ 1e-16 relative;
 //! - its k∥ = 0 part, exact: the planar average of the potential of every atom j,
 //!   (1/A) φ(n̂·r + zᵢⱼ), zᵢⱼ = n̂·(rᵢ - rⱼ), projected as (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂)
 //!   (lode/planar.rs). For 0 < p ≤ 2 the 2D lattice sum diverges; the convention φ(0) = 0
 //!   drops one infinite constant per atom.
+//!
+//! The truncation of the k∥ ≠ 0 part is a rule on the physical slab alone: every 2D
+//! reciprocal-lattice vector 0 < |k∥| < k_cutoff, and for each of them the sum over k_z (spacing
+//! 2π/L) to convergence, |k| < max(k_cutoff, K), with K the wave number beyond which every
+//! k² |ĝ(k) Iₗₙ(k)| has less than 1e-16 of its integral (`converged_k_bound`, once per
+//! calculator). The k_z sums are then those of the continuous transform, independent of L
+//! (which depends on the atoms' extent and on the cell) beyond the images' e^{-37}, so that
+//! positions and strain gradients computed at fixed L are the derivatives of the values; a
+//! supercell adds k∥ where the replicated structure factor vanishes, and gives the features of
+//! its cell to rounding. (A sphere |k| < k_cutoff, as in 3D, would make the values depend on
+//! where the k_z grid falls with respect to the sphere: on L, at the level of the summand at
+//! k_cutoff.) The radial integrals of slabs reach max(k_cutoff, K) (`slab_radial`).
 //!
 //! The centre's own density and `center_atom_weight` are handled as in 3D. Positions
 //! gradients: the k∥ ≠ 0 part through the 3D pair code, the planar part through Pₗₙ' n̂.
@@ -17,17 +29,32 @@
 //! lode/slab_strain.rs; backward products in lode/slab_backward.rs.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::planar::PlanarProjection;
+use super::kvectors::max_indices;
+use super::planar::{PlanarProjection, PlanarTable};
 use super::slab_strain::{PlanarStrainInput, PlaneStrain};
-use super::{KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, SystemTask, SystemValues};
+use super::{
+    effective_k_cutoff, KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, RadialProjector,
+    SystemTask, SystemValues, NEGLIGIBLE_K_SIGMA,
+};
+use crate::basis::GtoBasis;
+use crate::density::SmearedPowerLaw;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::{Error, System};
 
 /// ln(1e16): the images along n̂ are further than this many 1/|k∥|
 const IMAGE_DECAY_LENGTHS: f64 = 37.0;
+
+/// The k_z sums stop at the bound K beyond which every radial function has at most this
+/// fraction of its k-space weight ∫ k² |ĝ(k) Iₗₙ(k)| dk (`converged_k_bound`).
+const NEGLIGIBLE_TAIL: f64 = 1e-16;
+
+/// Midpoints of the scan of k² |ĝ(k) Iₗₙ(k)| over (0, 10.2/σ) that sets K (K is rounded up to
+/// the scan's resolution, 10.2/σ/256)
+const BOUND_SCAN_POINTS: usize = 256;
 
 /// Whether the system is periodic along exactly two cell vectors
 pub(crate) fn is_slab(system: &System) -> bool {
@@ -135,6 +162,98 @@ pub(super) fn internal_system(system: &System, support: f64) -> System {
     }
 }
 
+/// K, the wave number beyond which the k_z sums of the k∥ ≠ 0 part are converged: the
+/// smallest K such that for every (l, n) the tail ∫_K^∞ k² |ĝ(k) Iₗₙ(k)| dk is at most
+/// `NEGLIGIBLE_TAIL` of the whole integral (by the midpoint rule on a scan up to 10.2/σ, where
+/// ĝ has fallen below 1e-22 of its leading terms). It depends on the density and the basis
+/// only: the same K serves every slab, a cell and its supercells alike.
+pub(super) fn converged_k_bound(
+    basis: &GtoBasis,
+    max_angular: usize,
+    density: SmearedPowerLaw,
+) -> f64 {
+    let k_max = NEGLIGIBLE_K_SIGMA / density.smearing;
+    let projector = RadialProjector::new(basis, max_angular, k_max, density.smearing);
+    let n_functions = projector.n_functions();
+    let step = k_max / BOUND_SCAN_POINTS as f64;
+    // k² |ĝ Iₗₙ| at the midpoints, (point, function)
+    let weights: Vec<Vec<f64>> = (0..BOUND_SCAN_POINTS)
+        .into_par_iter()
+        .map(|q| {
+            let k = (q as f64 + 0.5) * step;
+            let (mut values, mut derivatives) = (vec![0.0; n_functions], vec![0.0; n_functions]);
+            projector.bessel_transform(k, &mut values, &mut derivatives);
+            let g = density.fourier(k).0;
+            values.iter().map(|i| (k * k * g * i).abs()).collect()
+        })
+        .collect();
+    let mut bound = 0.0_f64;
+    for f in 0..n_functions {
+        let total: f64 = weights.iter().map(|w| w[f]).sum();
+        if total.is_nan() || total <= 0.0 {
+            continue;
+        }
+        // the first point whose tail (itself included) exceeds the negligible part
+        let mut tail = 0.0;
+        let mut last = 0;
+        for (q, w) in weights.iter().enumerate().rev() {
+            tail += w[f];
+            if tail > NEGLIGIBLE_TAIL * total {
+                last = q;
+                break;
+            }
+        }
+        bound = bound.max((last + 1) as f64 * step);
+    }
+    bound
+}
+
+/// The k-vectors of the k∥ ≠ 0 part on the internal cell (a, b, L n̂), whose reciprocal
+/// vectors b₁, b₂ lie in the plane and b₃ = 2π n̂ / L: one of each ±k pair with
+/// 0 < |k∥| < `k_cutoff` and |k| < `bound` (≥ `k_cutoff`). The in-plane truncation is the
+/// physical rule; the k_z sums run to the converged bound K (`converged_k_bound`), so that
+/// they do not depend on L.
+pub(crate) fn slab_k_vectors(internal: &System, k_cutoff: f64, bound: f64) -> KVectors {
+    let b = internal.reciprocal_cell();
+    let in_plane = max_indices(internal, k_cutoff);
+    let max = [in_plane[0], in_plane[1], max_indices(internal, bound)[2]];
+    let (cutoff2, bound2) = (k_cutoff * k_cutoff, bound * bound);
+    let mut indices = Vec::new();
+    let mut vectors = Vec::new();
+    for n1 in 0..=max[0] {
+        let n2_start = if n1 == 0 { 1 } else { -max[1] };
+        for n2 in n2_start..=max[1] {
+            let parallel = [0, 1, 2].map(|d| n1 as f64 * b[0][d] + n2 as f64 * b[1][d]);
+            if dot(parallel, parallel) >= cutoff2 {
+                continue;
+            }
+            for n3 in -max[2]..=max[2] {
+                let k = [0, 1, 2].map(|d| parallel[d] + n3 as f64 * b[2][d]);
+                if dot(k, k) < bound2 {
+                    indices.push([n1, n2, n3]);
+                    vectors.push(k);
+                }
+            }
+        }
+    }
+    KVectors {
+        indices,
+        vectors,
+        max_index: max,
+    }
+}
+
+/// An estimate of the number of half-space k-vectors of `slab_k_vectors`, to check memory:
+/// the cylinder |k∥| < k_c inside the ball |k| < K has volume (4π/3)(K³ - (K² - k_c²)^{3/2})
+pub(crate) fn estimated_k_count(internal: &System, k_cutoff: f64, bound: f64) -> f64 {
+    let k_cutoff = k_cutoff.min(bound);
+    let volume = 4.0 / 3.0
+        * std::f64::consts::PI
+        * (bound.powi(3) - (bound * bound - k_cutoff * k_cutoff).powf(1.5));
+    let cell = (2.0 * std::f64::consts::PI).powi(3) / internal.volume();
+    0.5 * volume / cell + 100.0
+}
+
 /// The system whose k-vectors are summed: the internal cell for slabs, the system otherwise
 pub(crate) fn kspace_system(system: &System, support: f64) -> Cow<'_, System> {
     if is_slab(system) {
@@ -144,44 +263,93 @@ pub(crate) fn kspace_system(system: &System, support: f64) -> Cow<'_, System> {
     }
 }
 
-/// Only the k-vectors of the internal cell with a non-zero in-plane component (n₁, n₂) ≠ 0
-pub(crate) fn in_plane_k_vectors(kvectors: KVectors) -> KVectors {
-    let (indices, vectors) = kvectors
-        .indices
+/// The heights n̂·rⱼ of the atoms, and the largest difference between them
+fn heights(system: &System, plane: &Plane) -> (Vec<f64>, f64) {
+    let heights: Vec<f64> = system
+        .positions
         .iter()
-        .zip(&kvectors.vectors)
-        .filter(|(index, _)| index[0] != 0 || index[1] != 0)
-        .map(|(&index, &vector)| (index, vector))
-        .unzip();
-    KVectors {
-        indices,
-        vectors,
-        max_index: kvectors.max_index,
-    }
+        .map(|&r| dot(r, plane.normal))
+        .collect();
+    let thickness = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - heights.iter().copied().fold(f64::INFINITY, f64::min);
+    (heights, thickness)
+}
+
+/// What slabs need beyond the 3D tables, built on first use: the bound max(k_cutoff, K) of
+/// the k_z sums, the radial integrals Iₗₙ(k) up to it, and the planar projections Pₗₙ(z)
+#[derive(Default)]
+pub(super) struct SlabCache {
+    bound: OnceLock<f64>,
+    radial: OnceLock<Result<KSpaceRadialIntegral, Error>>,
+    planar: OnceLock<Result<PlanarProjection, Error>>,
 }
 
 impl LodeSphericalExpansion {
+    /// max(k_cutoff, K): the k∥ ≠ 0 part of slabs sums the k with 0 < |k∥| < k_cutoff and |k|
+    /// below this bound (`converged_k_bound`)
+    pub(super) fn slab_k_bound(&self) -> f64 {
+        *self.slab.bound.get_or_init(|| {
+            converged_k_bound(&self.basis, self.parameters.max_angular, self.density)
+                .max(effective_k_cutoff(&self.parameters))
+        })
+    }
+
+    /// Iₗₙ(k) on [0, max(k_cutoff, K)], splined or exact like the 3D tables
+    pub(super) fn slab_radial(&self) -> Result<&KSpaceRadialIntegral, Error> {
+        let radial = self.slab.radial.get_or_init(|| {
+            let bound = self.slab_k_bound();
+            let projector = RadialProjector::new(
+                &self.basis,
+                self.parameters.max_angular,
+                bound,
+                self.parameters.smearing,
+            );
+            KSpaceRadialIntegral::new(projector, bound, self.parameters.spline_accuracy)
+        });
+        radial.as_ref().map_err(Clone::clone)
+    }
+
+    /// Pₗₙ(z), built (once) on first use
+    pub(super) fn planar(&self) -> Result<&PlanarProjection, Error> {
+        let projection = self.slab.planar.get_or_init(|| {
+            PlanarProjection::new(
+                &self.basis,
+                self.parameters.max_angular,
+                self.density,
+                self.parameters.spline_accuracy,
+            )
+        });
+        projection.as_ref().map_err(Clone::clone)
+    }
+
+    /// Build the tables that the slabs among `systems` need before they are computed in
+    /// parallel: the radial integrals to max(k_cutoff, K) and Pₗₙ over the largest thickness.
+    /// (Built inside the parallel tasks, their own parallel loops could make a task wait for
+    /// itself.)
+    pub(super) fn prepare_slabs<'a>(
+        &self,
+        systems: impl IntoIterator<Item = &'a System>,
+    ) -> Result<(), Error> {
+        let thickness = systems
+            .into_iter()
+            .filter(|system| is_slab(system))
+            .map(|system| heights(system, &Plane::new(system)).1)
+            .reduce(f64::max);
+        if let Some(thickness) = thickness {
+            self.slab_radial()?;
+            self.planar()?.covering(thickness);
+        }
+        Ok(())
+    }
+
     /// The heights n̂·rⱼ of the atoms and the planar kernels Pₗₙ(z) over their range
     pub(super) fn planar_projection(
         &self,
         system: &System,
         plane: &Plane,
-    ) -> Result<(Vec<f64>, PlanarProjection), Error> {
-        let heights: Vec<f64> = system
-            .positions
-            .iter()
-            .map(|&r| dot(r, plane.normal))
-            .collect();
-        let z_max = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            - heights.iter().copied().fold(f64::INFINITY, f64::min);
-        let projection = PlanarProjection::new(
-            &self.basis,
-            self.parameters.max_angular,
-            self.density,
-            z_max,
-            self.parameters.spline_accuracy,
-        )?;
-        Ok((heights, projection))
+    ) -> Result<(Vec<f64>, PlanarTable<'_>), Error> {
+        let (heights, thickness) = heights(system, plane);
+        Ok((heights, self.planar()?.covering(thickness)))
     }
 
     /// Values of one slab; positions gradients are written into `outputs` directly, except
@@ -360,6 +528,126 @@ mod tests {
         for (a, b) in first.blocks.iter().zip(&second.blocks) {
             for (x, y) in a.values.iter().zip(&b.values) {
                 assert!((x - y).abs() < 1e-12 * (1.0 + x.abs()), "{x} vs {y}");
+            }
+        }
+    }
+
+    /// The k-vectors of the k∥ ≠ 0 part: one of each ±k pair, all those with
+    /// 0 < |k∥| < k_cutoff and |k| < bound, and the same k∥ for every L
+    #[test]
+    fn slab_k_vectors_follow_the_rule() {
+        let system = slab([true, true, false]);
+        let (k_cutoff, bound) = (3.0, 7.0);
+        let in_plane = |k: &[f64; 3]| (k[0] * k[0] + k[1] * k[1]).sqrt();
+        let mut planes = Vec::new();
+        for support in [0.0, 5.3] {
+            let internal = internal_system(&system, support);
+            let kvectors = slab_k_vectors(&internal, k_cutoff, bound);
+            let mut seen = std::collections::BTreeSet::new();
+            for (index, k) in kvectors.indices.iter().zip(&kvectors.vectors) {
+                assert!(in_plane(k) > 0.0 && in_plane(k) < k_cutoff);
+                assert!(norm(*k) < bound);
+                assert!(seen.insert(*index) && !seen.contains(&index.map(|n| -n)));
+            }
+            // every k of the rule is there, by brute force over a larger box of indices
+            let b = internal.reciprocal_cell();
+            let mut count = 0;
+            for n1 in -20_i32..=20 {
+                for n2 in -20_i32..=20 {
+                    for n3 in -400_i32..=400 {
+                        let k = [0, 1, 2].map(|d| {
+                            n1 as f64 * b[0][d] + n2 as f64 * b[1][d] + n3 as f64 * b[2][d]
+                        });
+                        let p = in_plane(&k);
+                        if p > 0.0 && p < k_cutoff && norm(k) < bound {
+                            count += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(2 * kvectors.indices.len(), count);
+            let mut parallel: Vec<[i64; 2]> = kvectors
+                .vectors
+                .iter()
+                .map(|k| [(k[0] * 1e9).round() as i64, (k[1] * 1e9).round() as i64])
+                .collect();
+            parallel.dedup();
+            planes.push(parallel);
+        }
+        assert_eq!(planes[0], planes[1]);
+    }
+
+    /// K: the k-space weight of every radial function beyond it is negligible, and it is
+    /// where the Gaussian factor of ĝ has fallen to ~1e-15
+    #[test]
+    fn converged_bound() {
+        let calculator = calculator();
+        let bound = converged_k_bound(&calculator.basis, 2, calculator.density);
+        let sigma = calculator.density.smearing;
+        assert!(
+            bound * sigma > 7.0 && bound * sigma < NEGLIGIBLE_K_SIGMA,
+            "{bound}"
+        );
+        assert_eq!(calculator.slab_k_bound(), bound);
+        let radial = calculator.slab_radial().unwrap();
+        assert!(radial.spline().unwrap().x_max() >= bound);
+    }
+
+    /// A slab and its supercells: the same features, to rounding
+    #[test]
+    fn supercells_give_the_cell_features() {
+        let system = slab([true, true, false]);
+        for k_cutoff in [3.0, 6.0] {
+            let calculator = LodeSphericalExpansion::from_json(&format!(
+                r#"{{"density": {{"type": "SmearedPowerLaw", "smearing": 0.8, "exponent": 1}},
+                    "basis": {{"type": "TensorProduct", "max_angular": 2,
+                              "radial": {{"type": "Gto", "max_radial": 2, "radius": 3.0}}}},
+                    "k_cutoff": {k_cutoff}}}"#
+            ))
+            .unwrap();
+            let n = system.size() as i32;
+            let selection = Selection {
+                keys: None,
+                samples: Some((0..n).map(|i| [0, i]).collect()),
+            };
+            let reference = calculator
+                .compute(
+                    std::slice::from_ref(&system),
+                    Gradients::default(),
+                    &selection,
+                )
+                .unwrap();
+            for (repeat, other) in [(2, 1), (3, 0)] {
+                let mut supercell = system.clone();
+                supercell.cell[other] = supercell.cell[other].map(|x| repeat as f64 * x);
+                for copy in 1..repeat {
+                    for (&t, &r) in system.types.iter().zip(&system.positions) {
+                        supercell.types.push(t);
+                        supercell
+                            .positions
+                            .push([0, 1, 2].map(|d| r[d] + copy as f64 * system.cell[other][d]));
+                    }
+                }
+                let result = calculator
+                    .compute(&[supercell], Gradients::default(), &selection)
+                    .unwrap();
+                let largest = |values: &[f64]| values.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+                let overall = reference
+                    .blocks
+                    .iter()
+                    .fold(0.0_f64, |m, b| m.max(largest(&b.values)));
+                for (a, b) in result.blocks.iter().zip(&reference.blocks) {
+                    assert_eq!(a.key, b.key);
+                    // blocks that vanish by symmetry compare to the largest feature
+                    let scale = largest(&b.values).max(1e-3 * overall);
+                    for (x, y) in a.values.iter().zip(&b.values) {
+                        assert!(
+                            (x - y).abs() < 1e-12 * scale,
+                            "k_cutoff={k_cutoff} {:?}: {x} vs {y}",
+                            a.key
+                        );
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Backward products of slabs: the k∥ ≠ 0 part by the periodic backward on the internal cell
-//! (a, b, L n̂) without the k∥ = 0 vectors, the planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop
-//! over all pairs, like the forward pass.
+//! (a, b, L n̂) over the k-vectors of the values (0 < |k∥| < k_cutoff, k_z summed to
+//! convergence, lode/slab.rs), so that it differentiates exactly the values computed; the
+//! planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop over all pairs, like the forward pass.
 //!
 //! ∂L/∂cell: the features do not depend on the non-periodic cell vector, whose gradient is
 //! zero. The periodic rows follow from Ξ (the strain derivative, frame independent) as in 3D,

@@ -10,16 +10,21 @@
 //!
 //! The k∥ ≠ 0 part needs nothing of its own: the 3D sum on the internal cell (a, b, c) without
 //! the k∥ = 0 vectors is the 2D sum plus the images along c, below 1e-16 for any c whose
-//! height n̂·c leaves the gap of `slab::internal_system`, whatever its direction. It does not
-//! depend on c (beyond that, and the truncation of the k-space sum, as for every k-space
-//! strain gradient), so straining c with a and b, as the 3D strain gradient does, changes
-//! nothing: the 3D strain gradient on the internal cell is the slab's. The finite
-//! differences of the tests, which rebuild the internal cell normal to the strained plane
-//! with its own L, check it.
+//! height n̂·c leaves the gap of `slab::internal_system`, whatever its direction. For a
+//! general c, the vectors k = n₁b₁ + n₂b₂ + n₃b₃ of one (n₁, n₂) share the in-plane part k∥
+//! of the 2D lattice of (a, b) and their k_z run over a grid of spacing 2π/(n̂·c), shifted by
+//! the tilt of c; the sums over k_z run to convergence (lode/slab.rs), so they are the
+//! continuous transform whatever the grid, and the truncation |k∥| < k_cutoff is a set of
+//! (n₁, n₂) that straining c does not change. The k∥ ≠ 0 part therefore does not depend on c
+//! (to the images' 1e-16 and the negligible tail of the k_z sums), straining c with a and b,
+//! as the 3D strain gradient does, changes nothing, and the 3D strain gradient on the
+//! internal cell is the derivative of the slab's values. The finite differences of the
+//! tests, which rebuild the internal cell normal to the strained plane with its own L, check
+//! it.
 
 use rayon::prelude::*;
 
-use super::planar::PlanarProjection;
+use super::planar::PlanarTable;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 
 /// Yₗₘ(n̂) / A and its strain derivatives, and the strain derivative of heights
@@ -76,7 +81,7 @@ pub(super) fn inverse_area_strain(normal: [f64; 3]) -> [f64; 9] {
 
 /// Where the planar strain terms of one slab go, and what they need
 pub(super) struct PlanarStrainInput<'a> {
-    pub projection: &'a PlanarProjection,
+    pub projection: &'a PlanarTable<'a>,
     pub plane: &'a PlaneStrain,
     /// n̂·rⱼ of every atom
     pub heights: &'a [f64],

@@ -35,7 +35,7 @@ impl LodeSphericalExpansion {
         let inner = &split.inner;
         let slab = is_slab(system);
         let mut result = if slab {
-            inner.backward_slab_system(inner.radial()?, s, system, input)?
+            inner.backward_slab_system(inner.slab_radial()?, s, system, input)?
         } else {
             inner.backward_system(inner.radial()?, s, system, input, false)?
         };

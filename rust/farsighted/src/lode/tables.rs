@@ -3,7 +3,6 @@
 //! structure, computed here once so that the physics has one implementation.
 
 use super::pair_radial::PairRadialIntegral;
-use super::planar::PlanarProjection;
 use super::{effective_k_cutoff, ewald, Gradients, LodeSphericalExpansion};
 use crate::math::spline::HermiteSplines;
 use crate::{Error, System};
@@ -13,7 +12,11 @@ use crate::{Error, System};
 pub struct KSpaceTables {
     /// the k-vectors summed are those with 0 < |k| < k_cutoff
     pub k_cutoff: f64,
-    /// Hermite spline of Iₗₙ(k) on a uniform grid of `n_points` points from 0 with spacing `step`
+    /// slabs: the k∥ ≠ 0 part sums the k with 0 < |k∥| < k_cutoff and |k| < slab_k_bound
+    /// (≥ k_cutoff), on the internal cell (a, b, L n̂) of lode/slab.rs
+    pub slab_k_bound: f64,
+    /// Hermite spline of Iₗₙ(k) on a uniform grid of `n_points` points from 0 with spacing
+    /// `step`: up to k_cutoff (`kspace_tables`) or to slab_k_bound (the `kspace` of `planar_tables`)
     pub step: f64,
     pub n_points: usize,
     /// Iₗₙ at the grid points, (n_points, (max_angular + 1) n_radial), column l n_radial + n
@@ -32,6 +35,10 @@ impl LodeSphericalExpansion {
     /// The tables of the pure reciprocal-space sum. They need splined radial integrals: the
     /// other implementation evaluates the same spline, so both give the same numbers.
     pub fn kspace_tables(&self) -> Result<KSpaceTables, Error> {
+        self.export_tables(false)
+    }
+
+    fn export_tables(&self, slab: bool) -> Result<KSpaceTables, Error> {
         if self.parameters.accuracy.is_some() {
             return Err(Error::InvalidParameter(
                 "the k-space tables of the Ewald split (accuracy) are not exported yet; \
@@ -39,7 +46,11 @@ impl LodeSphericalExpansion {
                     .into(),
             ));
         }
-        let radial = self.radial()?;
+        let radial = if slab {
+            self.slab_radial()?
+        } else {
+            self.radial()?
+        };
         let Some(spline) = radial.spline() else {
             return Err(Error::InvalidParameter(
                 "exported k-space tables need splined radial integrals: give \
@@ -50,6 +61,7 @@ impl LodeSphericalExpansion {
         let n_points = spline.values().len() / spline.n_functions();
         Ok(KSpaceTables {
             k_cutoff: effective_k_cutoff(&self.parameters),
+            slab_k_bound: self.slab_k_bound(),
             step: spline.step(),
             n_points,
             values: spline.values().to_vec(),
@@ -147,6 +159,8 @@ pub struct SplitTables {
 pub struct PlanarTables {
     /// Pₗₙ(z) on [0, max(z_max, σ)], function l n_radial + n (Pₗₙ(-z) = (-1)ˡ Pₗₙ(z))
     pub spline: SplineTable,
+    /// the k∥ ≠ 0 part: the k-space tables with Iₗₙ(k) splined to slab_k_bound
+    pub kspace: KSpaceTables,
     /// the radius beyond which the basis is negligible, which sets the internal cell
     pub support: f64,
 }
@@ -187,14 +201,8 @@ impl LodeSphericalExpansion {
             self.check_grid(grid)?;
             return self.split_tables(grid)?.inner.planar_tables(z_max, None);
         }
-        let projection = PlanarProjection::new(
-            &self.basis,
-            self.parameters.max_angular,
-            self.density,
-            z_max,
-            self.parameters.spline_accuracy,
-        )?;
-        let spline = projection.spline().map(SplineTable::new).ok_or_else(|| {
+        let table = self.planar()?.covering(z_max);
+        let spline = table.spline().map(SplineTable::new).ok_or_else(|| {
             Error::InvalidParameter(
                 "exported slab tables need splined functions: give basis.spline_accuracy a \
                  number, not null"
@@ -203,6 +211,7 @@ impl LodeSphericalExpansion {
         })?;
         Ok(PlanarTables {
             spline,
+            kspace: self.export_tables(true)?,
             support: self.basis.support(),
         })
     }

@@ -149,6 +149,55 @@ impl HermiteSplines {
         }
     }
 
+    /// The splines through the exact values and derivatives at `n_points` points x = i `step`,
+    /// without refinement
+    pub fn on_grid(
+        step: f64,
+        n_points: usize,
+        n_functions: usize,
+        f: impl Fn(f64, &mut [f64], &mut [f64]) + Sync,
+    ) -> HermiteSplines {
+        HermiteSplines::empty(step, n_functions).extended(n_points, f)
+    }
+
+    fn empty(step: f64, n_functions: usize) -> HermiteSplines {
+        HermiteSplines {
+            n_functions,
+            step,
+            n_points: 0,
+            values: Vec::new(),
+            derivatives: Vec::new(),
+        }
+    }
+
+    /// The same splines on `n_points` (≥ the current number) points of the same grid: the new
+    /// points from `f`, the interpolant unchanged where it was defined
+    pub fn extended(
+        &self,
+        n_points: usize,
+        f: impl Fn(f64, &mut [f64], &mut [f64]) + Sync,
+    ) -> HermiteSplines {
+        use rayon::prelude::*;
+        let n_functions = self.n_functions;
+        let start = self.n_points.min(n_points);
+        let mut values = self.values[..start * n_functions].to_vec();
+        let mut derivatives = self.derivatives[..start * n_functions].to_vec();
+        values.resize(n_points * n_functions, 0.0);
+        derivatives.resize(n_points * n_functions, 0.0);
+        values[start * n_functions..]
+            .par_chunks_mut(n_functions)
+            .zip(derivatives[start * n_functions..].par_chunks_mut(n_functions))
+            .enumerate()
+            .for_each(|(i, (v, d))| f((start + i) as f64 * self.step, v, d));
+        HermiteSplines {
+            n_functions,
+            step: self.step,
+            n_points,
+            values,
+            derivatives,
+        }
+    }
+
     pub fn x_max(&self) -> f64 {
         self.step * (self.n_points - 1) as f64
     }
@@ -274,6 +323,31 @@ mod tests {
                     assert!((d[k] - de[k]).abs() < 1e3 * accuracy.sqrt());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn extension_keeps_the_interpolant() {
+        let f = |x: f64, v: &mut [f64], d: &mut [f64]| {
+            v[0] = (3.0 * x).sin();
+            d[0] = 3.0 * (3.0 * x).cos();
+        };
+        let short = HermiteSplines::new(2.0, 1, 1e-8, f).unwrap();
+        let long = short.extended(3 * short.n_points, f);
+        let grid = HermiteSplines::on_grid(short.step(), long.n_points, 1, f);
+        assert_eq!(long.values(), grid.values());
+        // the refined grids keep their points: the same table as one built directly
+        let direct =
+            HermiteSplines::on_grid(2.0 / (short.n_points - 1) as f64, short.n_points, 1, f);
+        assert_eq!(short.values(), direct.values());
+        assert_eq!(short.derivatives(), direct.derivatives());
+        assert!(long.x_max() > 5.9);
+        let (mut a, mut b, mut c, mut d) = ([0.0], [0.0], [0.0], [0.0]);
+        for i in 0..=100 {
+            let x = 1.99 * i as f64 / 100.0;
+            short.evaluate(x, &mut a, &mut b);
+            long.evaluate(x, &mut c, &mut d);
+            assert_eq!((a, b), (c, d));
         }
     }
 
