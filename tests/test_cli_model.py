@@ -285,23 +285,40 @@ def test_invalid_hyper_parameters_name_their_entry(tmp_path, capsys, training):
     status, err = fit_error(tmp_path, capsys, config, training)
     assert status == 2 and "features.soap" in err and "smoothing" in err
 
-    # the Ewald split has no TorchScript version yet: said before the fit, not after
-    accurate = {key: value for key, value in lode.items() if key != "k_cutoff"}
-    config = dict(CONFIG, features={"lode": [dict(accurate, accuracy=1e-4)]})
-    status, err = fit_error(tmp_path, capsys, config, training)
-    assert status == 2 and "features.lode[0]" in err and "accuracy" in err
-
 
 def test_geometries_the_model_can_not_evaluate(tmp_path, capsys, training):
-    # slabs need LODE modules built for a slab thickness, which the fit's are not: said
-    # before the fit
+    # wires: said before the fit, naming the structure
     frames = ase.io.read(training, ":4")
-    frames[2].pbc = [True, True, False]
-    structures = tmp_path / "slab.xyz"
+    frames[2].pbc = [True, False, False]
+    structures = tmp_path / "wire.xyz"
     ase.io.write(structures, frames)
     status, err = fit_error(tmp_path, capsys, CONFIG, structures)
     assert status == 2
-    assert "features.lode[0]" in err and "structure 2 of" in err and "slab" in err
+    assert "features.lode[0]" in err and "structure 2 of" in err and "wires" in err
+
+
+def test_fit_and_eval_every_geometry(tmp_path, capsys, training):
+    """3D-periodic boxes, a slab and an open cluster in one training file, LODE with the
+    Ewald split (chosen on the first box) and the k-space sum: the model saved by ``fit``
+    evaluates all of them through ``eval``, with the errors ``fit`` printed"""
+    frames = ase.io.read(training, ":6")
+    frames[1].pbc = [True, True, False]
+    frames[4].pbc = False
+    structures = tmp_path / "geometries.xyz"
+    ase.io.write(structures, frames)
+    lode = CONFIG["features"]["lode"][0]
+    split = {key: value for key, value in lode.items() if key != "k_cutoff"}
+    features = dict(CONFIG["features"], lode=[lode, dict(split, accuracy=1e-4)])
+    config = dict(CONFIG, features=features, validation={"fraction": 0})
+    path = write_config(tmp_path / "config.json", config)
+    output = tmp_path / "model.pt"
+    assert run(["fit", structures, "-c", path, "-o", output, "-q"]) == 0
+    fitted = parse_table(capsys.readouterr().out)
+    targets = "energy=energy_coulomb,forces=forces_coulomb"
+    assert run(["eval", output, structures, "--targets", targets, "-q"]) == 0
+    evaluated = parse_table(capsys.readouterr().out)
+    for label, values in evaluated.items():
+        assert values == [fitted[label][0]], label
 
 
 def test_bad_config_files(tmp_path, capsys, training):

@@ -17,6 +17,7 @@ vesin_metatomic = pytest.importorskip("vesin.metatomic")
 
 import farsighted  # noqa: E402
 import farsighted.torch  # noqa: E402
+from farsighted.systems import slab_thickness  # noqa: E402
 
 from helpers import lode_hypers, random_triclinic_system  # noqa: E402
 from torch_helpers import block_of, gradient_errors, largest_block_error, to_torch  # noqa: E402
@@ -78,17 +79,6 @@ def slabs():
     """A slab of three types periodic along the cell rows 0 and 2 (the Rust core builds its
     planar tables per system, which is slow: one slab)"""
     return [random_slab(22, (1, 6, 8), pbc=(True, False, True))]
-
-
-def slab_thickness(frames):
-    """The largest extent of ``frames`` along their normal, as the Rust core computes it"""
-    extents = []
-    for atoms in frames:
-        a, b = atoms.cell[atoms.pbc]
-        normal = np.cross(a, b) / np.linalg.norm(np.cross(a, b))
-        heights = atoms.positions @ normal
-        extents.append(heights.max() - heights.min())
-    return max(extents)
 
 
 def with_neighbors(module, frames):

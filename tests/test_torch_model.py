@@ -19,6 +19,7 @@ pytest.importorskip("metatomic_ase")
 
 import ase.io  # noqa: E402
 
+import farsighted.systems  # noqa: E402
 import farsighted.torch  # noqa: E402
 from farsighted.data import dataset_path  # noqa: E402
 from farsighted.point_charge_demo import lode_hypers, soap_hypers  # noqa: E402
@@ -136,9 +137,19 @@ def test_saved_model_runs_in_ase_without_farsighted(data, fitted, saved, tmp_pat
     calculator = MetatomicCalculator(path, extensions_directory=extensions)
     atoms = frame.copy()
     atoms.calc = calculator
-    forces = np.array(result["forces"])
-    np.testing.assert_allclose(atoms.get_forces(), forces, atol=1e-10)
-    step = 1e-4
+    np.testing.assert_allclose(atoms.get_forces(), np.array(result["forces"]), atol=1e-10)
+    assert_derivatives_of_energy(calculator, frame)
+
+
+def assert_derivatives_of_energy(calculator, frame, step=1e-4):
+    """The forces and stress ``calculator`` gives for ``frame`` against central finite
+    differences of its energy, relative 1e-6 (for slabs the strain moves the atoms along the
+    normal too, and the stress is divided by the volume of the full cell, as metatomic-ase
+    does)"""
+    atoms = frame.copy()
+    atoms.calc = calculator
+    forces = atoms.get_forces()
+    stress = atoms.get_stress(voigt=False)
     for atom, direction in [(0, 0), (3, 1), (7, 2)]:
         energies = []
         for sign in [1, -1]:
@@ -149,7 +160,6 @@ def test_saved_model_runs_in_ase_without_farsighted(data, fitted, saved, tmp_pat
         numeric = -(energies[0] - energies[1]) / (2 * step)
         assert abs(numeric - forces[atom, direction]) < 1e-6 * max(1.0, np.abs(forces).max())
 
-    stress = np.array(result["stress"])
     volume = frame.get_volume()
     for a, b in [(0, 0), (1, 2), (2, 1), (2, 2)]:
         energies = []
@@ -163,6 +173,29 @@ def test_saved_model_runs_in_ase_without_farsighted(data, fitted, saved, tmp_pat
         numeric = (energies[0] - energies[1]) / (2 * step) / volume
         symmetric = 0.5 * (stress[a, b] + stress[b, a])
         assert abs(numeric - symmetric) < 1e-6 * max(1.0, np.abs(stress).max()), (a, b)
+
+
+@pytest.mark.filterwarnings("ignore:stress requested but likely to be wrong")
+def test_saved_model_stress_of_slabs(data, tmp_path):
+    """A model built for slabs (max_slab_thickness), saved and run in metatomic-ase on a slab:
+    forces and stress are the derivatives of its energy"""
+    from metatomic_ase import MetatomicCalculator
+
+    frames, energies, forces = data
+    model, _ = farsighted.torch.fit_energy_model(
+        frames[:12],
+        energies[:12],
+        forces[:12],
+        soap=soap_hypers(4.0, 2),
+        lode=[lode_hypers(1, 0)],
+        max_slab_thickness=15.0,
+    )
+    path = str(tmp_path / "slab_model.pt")
+    extensions = farsighted.torch.save_model(model, path)
+    slab = frames[N_TRAIN].copy()
+    slab.pbc = [True, True, False]
+    assert 0.0 < farsighted.systems.slab_thickness(slab) < 15.0
+    assert_derivatives_of_energy(MetatomicCalculator(path, extensions_directory=extensions), slab)
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """farsighted.torch.MultiScalePowerSpectrum against farsighted.multiscale (featomic's density
 and the Rust core's LODE, products in numpy): the same metadata, values within 1e-10 of each
 block's largest entry, autograd positions and strain gradients within 1e-9 of the explicit
-gradients; and a linear model on these features fitted by ridge gives the ridge predictions."""
+gradients, on 3D-periodic cells and a slab (whose local density featomic computes on a copy
+with vacuum, featomic-torch on the slab itself); and a linear model on these features
+fitted by ridge gives the ridge predictions."""
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ import farsighted.torch  # noqa: E402
 from farsighted.data import dataset_path  # noqa: E402
 from farsighted.multiscale import MultiScalePowerSpectrum  # noqa: E402
 from farsighted.regression import structure_features  # noqa: E402
+from farsighted.systems import slab_thickness  # noqa: E402
 from farsighted.torch.fit import _composition  # noqa: E402
 
 from helpers import (  # noqa: E402
@@ -38,6 +41,13 @@ def density_hypers(max_angular=2, max_radial=3):
             "radial": {"type": "Gto", "max_radial": max_radial},
         },
     }
+
+
+def with_slab(frames, seed):
+    """``frames`` and a slab: a random cell periodic along its first two vectors"""
+    slab = random_triclinic_system(6, seed=seed)
+    slab.pbc = [True, True, False]
+    return frames + [slab]
 
 
 def systems_for(module, frames, requires_grad=False):
@@ -69,15 +79,18 @@ def systems_for(module, frames, requires_grad=False):
 
 @pytest.mark.parametrize("potential_potential", [False, True])
 def test_metadata_and_values_equal_numpy_products(potential_potential):
-    frames = [random_triclinic_system(7, seed=11), random_triclinic_system(5, seed=12)]
+    frames = with_slab(
+        [random_triclinic_system(7, seed=11), random_triclinic_system(5, seed=12)], 16
+    )
     density, lode = density_hypers(), lode_hypers(exponent=1, max_angular=2, spline=1e-8)
     expected = MultiScalePowerSpectrum(
         density, lode, potential_potential=potential_potential, neighbor_types=TYPES
     ).compute(frames)
-    module = torch.jit.script(
-        farsighted.torch.MultiScalePowerSpectrum(density, lode, TYPES, potential_potential)
+    module = farsighted.torch.MultiScalePowerSpectrum(
+        density, lode, TYPES, potential_potential, max_slab_thickness=slab_thickness(frames)
     )
-    actual = module(systems_for(module, frames))
+    # the neighbour lists featomic requests, found on the module before scripting
+    actual = torch.jit.script(module)(systems_for(module, frames))
 
     assert actual.keys.names == expected.keys.names
     np.testing.assert_array_equal(actual.keys.values.numpy(), expected.keys.values)
@@ -93,12 +106,16 @@ def test_metadata_and_values_equal_numpy_products(potential_potential):
 
 
 def test_autograd_gradients_equal_explicit_gradients():
-    frames = [random_triclinic_system(6, seed=13), random_triclinic_system(4, seed=14)]
+    frames = with_slab(
+        [random_triclinic_system(6, seed=13), random_triclinic_system(4, seed=14)], 17
+    )
     density, lode = density_hypers(1, 2), lode_hypers(exponent=1, max_angular=1, spline=1e-8)
     expected = MultiScalePowerSpectrum(density, lode, neighbor_types=TYPES).compute(
         frames, gradients=["positions", "strain"]
     )
-    module = farsighted.torch.MultiScalePowerSpectrum(density, lode, TYPES)
+    module = farsighted.torch.MultiScalePowerSpectrum(
+        density, lode, TYPES, max_slab_thickness=slab_thickness(frames)
+    )
     systems, leaves, strains = systems_for(module, frames, requires_grad=True)
     actual = module(systems)
 
@@ -110,7 +127,7 @@ def test_autograd_gradients_equal_explicit_gradients():
     for s in range(len(frames)):
         for actual_gradient, explicit in [
             (gradients[s], positions[s]),
-            (gradients[2 + s], strain[s]),
+            (gradients[len(frames) + s], strain[s]),
         ]:
             error = np.abs(actual_gradient.numpy() - explicit).max()
             assert error < 1e-9 * max(1.0, np.abs(explicit).max())

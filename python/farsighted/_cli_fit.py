@@ -142,7 +142,8 @@ def read_fit_config(path: str) -> FitConfig:
 
 @dataclass
 class _Probes:
-    """What the checks of the feature sets need: the atomic types of the data, and one
+    """What the checks of the feature sets need: the atomic types of the data, the
+    build-time choices of the LODE modules (``farsighted.torch.fit.model_geometry``), and one
     structure (index in the file, metatomic system) of each geometry other than 3D-periodic,
     on which the TorchScript calculators run once, so that a geometry the saved model could
     not evaluate is reported before the fit."""
@@ -150,11 +151,14 @@ class _Probes:
     types: list[int]
     path: str
     systems: list[tuple[int, Any]]
+    geometry: dict[str, Any]
 
     @classmethod
     def of(cls, frames: Sequence[Any], path: str) -> _Probes:
         import torch
         from metatomic.torch import systems_to_torch
+
+        from farsighted.torch.fit import model_geometry
 
         types = sorted({int(t) for atoms in frames for t in atoms.numbers})
         systems, seen = [], {(True, True, True)}
@@ -166,12 +170,27 @@ class _Probes:
                     # the cell vectors of non-periodic directions become zero, as in engines
                     warnings.filterwarnings("ignore", message="A conversion to `System`")
                     systems.append((i, systems_to_torch(atoms, dtype=torch.float64)))
-        return cls(types, path, systems)
+        return cls(types, path, systems, model_geometry(frames))
+
+    def lode(self, hypers: dict) -> Any:
+        """The TorchScript LODE module of ``hypers`` as the fit builds it"""
+        import farsighted.torch
+        from farsighted.torch.fit import lode_options
+
+        options = lode_options(hypers, self.geometry)
+        return farsighted.torch.LodeSphericalExpansion(**hypers, **options)
 
     def run(self, module: Any) -> None:
-        """Run the TorchScript-ready ``module`` (which needs no neighbour list) on the probes."""
+        """Run the TorchScript-ready ``module`` on the probes, with the neighbour lists it
+        requests, as an engine would."""
+        from vesin.metatomic import neighbor_lists_for_model
+
         for i, system in self.systems:
             try:
+                for calculator in neighbor_lists_for_model(
+                    "angstrom", module, model_length_unit="angstrom"
+                ):
+                    calculator.add_neighbor_list([system])
                 module([system])
             except Exception as error:  # noqa: BLE001 (the modules raise many types)
                 raise ValueError(locate(error_message(error), [i], self.path)) from None
@@ -187,21 +206,22 @@ def _soap(hypers: dict, probes: _Probes) -> None:
 
 def _lode(hypers: dict, probes: _Probes) -> None:
     import farsighted
-    import farsighted.torch
 
     farsighted.LodeSphericalExpansion(**hypers)
-    probes.run(farsighted.torch.LodeSphericalExpansion(**hypers))
+    probes.run(probes.lode(hypers))
 
 
 def _multiscale(hypers: dict, probes: _Probes) -> None:
     import farsighted.torch
     from farsighted.multiscale import MultiScalePowerSpectrum
+    from farsighted.torch.fit import lode_options
 
     MultiScalePowerSpectrum(**hypers, neighbor_types=probes.types)
     options = {k: v for k, v in hypers.items() if k == "potential_potential"}
     density, lode = hypers["density"], hypers["lode"]
+    options.update(lode_options(lode, probes.geometry))
     farsighted.torch.MultiScalePowerSpectrum(density, lode, probes.types, **options)
-    probes.run(farsighted.torch.LodeSphericalExpansion(**lode))
+    probes.run(probes.lode(lode))
 
 
 _CHECKS: dict[str, tuple[Callable[[dict, _Probes], None], bool]] = {

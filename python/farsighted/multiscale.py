@@ -11,6 +11,7 @@ import numpy as np
 from metatensor import Labels, TensorMap
 
 from .calculator import LodeSphericalExpansion
+from .systems import with_vacuum_for_slabs
 from .tensor_products import (
     _Piece,
     clebsch_gordan_product,
@@ -60,6 +61,7 @@ class MultiScalePowerSpectrum:
         import featomic
 
         self.density_calculator = featomic.SphericalExpansion(**density)
+        self.density_cutoff = float(density["cutoff"]["radius"])
         self.lode_calculator = LodeSphericalExpansion(**lode)
         self.potential_potential = potential_potential
         if max_angular < 0:
@@ -79,7 +81,8 @@ class MultiScalePowerSpectrum:
         if types is None:
             types = sorted({int(t) for system in systems for t in system.numbers})
 
-        rho = self.density_calculator.compute(systems, gradients=gradients)
+        local = with_vacuum_for_slabs(systems, self.density_cutoff)
+        rho = self.density_calculator.compute(local, gradients=gradients)
         potential = self.lode_calculator.compute(systems, gradients=gradients)
         rho_1, rho_2 = prepare_density(rho, 1, types), prepare_density(rho, 2, types)
         potential_2 = prepare_density(potential, 2, types)

@@ -55,3 +55,44 @@ def to_systems_arrays(systems: Union[Any, Sequence[Any]]) -> List[SystemArrays]:
     if not isinstance(systems, (list, tuple)):
         systems = [systems]
     return [to_system_arrays(system, i) for i, system in enumerate(systems)]
+
+
+def slab_thickness(systems: Union[Any, Sequence[Any]]) -> float:
+    """The largest extent along their normal of the slabs among ``systems`` (``pbc`` true
+    along exactly two cell vectors), as the Rust core measures it: the spread of the atoms'
+    heights n̂·r, n̂ the unit normal of the two periodic vectors. 0 when there is no slab.
+    This is what ``max_slab_thickness`` of :py:class:`farsighted.torch.LodeSphericalExpansion`
+    must cover."""
+    thickness = 0.0
+    for _, positions, cell, pbc in to_systems_arrays(systems):
+        if sum(pbc) != 2 or len(positions) == 0:
+            continue
+        a, b = cell[np.asarray(pbc)]
+        normal = np.cross(a, b)
+        heights = positions @ (normal / np.linalg.norm(normal))
+        thickness = max(thickness, float(heights.max() - heights.min()))
+    return thickness
+
+
+def with_vacuum_for_slabs(frames: Sequence[Any], cutoff: float) -> List[Any]:
+    """``frames`` (``ase.Atoms``) where every slab is replaced by a 3D-periodic copy whose
+    non-periodic cell vector is along the normal, longer than the slab's thickness plus
+    ``cutoff``: for features of range ``cutoff`` (SOAP, local densities) the copy sees the
+    same neighbours, and its positions and strain gradients are those of the slab (no pair
+    crosses the added boundary). featomic refuses mixed periodic boundary conditions."""
+    result = []
+    for atoms in frames:
+        if sum(bool(p) for p in atoms.pbc) != 2:
+            result.append(atoms)
+            continue
+        periodic = np.asarray(atoms.pbc, dtype=bool)
+        a, b = atoms.cell.array[periodic]
+        normal = np.cross(a, b)
+        normal /= np.linalg.norm(normal)
+        copy = atoms.copy()
+        cell = copy.cell.array.copy()
+        cell[~periodic] = (slab_thickness(atoms) + cutoff + 1.0) * normal
+        copy.set_cell(cell, scale_atoms=False)
+        copy.pbc = True
+        result.append(copy)
+    return result

@@ -17,6 +17,7 @@ from ..regression import (
     structure_feature_gradients,
     structure_features,
 )
+from ..systems import slab_thickness, with_vacuum_for_slabs
 from .lode import LodeSphericalExpansion as TorchLodeSphericalExpansion
 from .model import LinearEnergyModel
 from .multiscale import MultiScalePowerSpectrum as TorchMultiScalePowerSpectrum
@@ -54,22 +55,59 @@ def _torch_calculators(
     lode: Sequence[Dict],
     multiscale: Optional[Dict] = None,
     atomic_types: Sequence[int] = (),
+    geometry: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, torch.nn.Module]:
+    """The TorchScript modules of the feature sets; ``geometry``: the build-time choices of
+    the LODE modules (:py:func:`model_geometry`)"""
+    geometry = geometry or {}
     calculators: Dict[str, torch.nn.Module] = {}
     if soap is not None:
         import featomic.torch
 
         calculators["soap"] = featomic.torch.SoapPowerSpectrum(**soap)
     for i, hypers in enumerate(lode):
-        calculators[f"lode_{i}"] = TorchLodeSphericalExpansion(**invariant_lode_hypers(hypers))
+        calculators[f"lode_{i}"] = TorchLodeSphericalExpansion(
+            **invariant_lode_hypers(hypers), **lode_options(hypers, geometry)
+        )
     if multiscale is not None:
         calculators["multiscale"] = TorchMultiScalePowerSpectrum(
             multiscale["density"],
             multiscale["lode"],
             atomic_types,
             bool(multiscale.get("potential_potential", False)),
+            **lode_options(multiscale["lode"], geometry),
         )
     return calculators
+
+
+def model_geometry(
+    frames: Sequence[Any],
+    representative_system: Optional[Any] = None,
+    max_slab_thickness: Optional[float] = None,
+) -> Dict[str, Any]:
+    """The build-time choices of a model's LODE modules for training ``frames``: the
+    structure the Ewald split is chosen on (default: the first 3D-periodic frame) and the
+    thickest slab the model will evaluate (default: twice the thickest slab among
+    ``frames``, None without slabs)"""
+    if representative_system is None:
+        periodic = [frame for frame in frames if all(frame.pbc)]
+        representative_system = periodic[0] if periodic else None
+    if max_slab_thickness is None and slab_thickness(frames) > 0.0:
+        max_slab_thickness = 2.0 * slab_thickness(frames)
+    return {
+        "representative_system": representative_system,
+        "max_slab_thickness": max_slab_thickness,
+    }
+
+
+def lode_options(hypers: Dict[str, Any], geometry: Dict[str, Any]) -> Dict[str, Any]:
+    """The keyword arguments of :py:class:`farsighted.torch.LodeSphericalExpansion` with
+    ``hypers`` from a :py:func:`model_geometry` (only the split takes a representative
+    system)"""
+    options = {"max_slab_thickness": geometry.get("max_slab_thickness")}
+    if hypers.get("accuracy") is not None:
+        options["representative_system"] = geometry.get("representative_system")
+    return options
 
 
 def _composition(frames, atomic_types: List[int]) -> np.ndarray:
@@ -86,6 +124,8 @@ def fit_energy_model(
     multiscale: Optional[Dict[str, Any]] = None,
     alphas: Optional[Sequence[float]] = None,
     force_weight: float = 1.0,
+    representative_system: Optional[Any] = None,
+    max_slab_thickness: Optional[float] = None,
 ) -> Tuple[LinearEnergyModel, RidgeModel]:
     """Fit E = Σᵢ (xᵢ · w + e_{tᵢ}) on the energies (and forces) of ``frames``: a sum of
     atomic terms, without a per-structure constant, so that the model is extensive.
@@ -93,7 +133,7 @@ def fit_energy_model(
     Parameters
     ----------
     frames
-        ``ase.Atoms`` (3D-periodic)
+        ``ase.Atoms``: 3D-periodic, slabs or open systems
     energies
         reference energies (eV), one per frame
     forces
@@ -109,6 +149,13 @@ def fit_energy_model(
         (add V ⊗ V), as for :py:class:`farsighted.MultiScalePowerSpectrum`
     alphas, force_weight
         as for :py:class:`farsighted.regression.EnergyForceRidgeModel`
+    representative_system
+        for LODE with ``accuracy`` (the Ewald split, fixed when the model is built): a
+        structure like those the model will see; default: the first 3D-periodic frame
+    max_slab_thickness
+        the thickest slab (Å along its normal) the model will evaluate; default: twice the
+        thickest slab among ``frames``, and no slabs if there is none. Thicker slabs are
+        refused by the saved model with a clear error.
 
     Returns
     -------
@@ -139,7 +186,12 @@ def fit_energy_model(
     block_widths: Dict[str, List[int]] = {}
     n_atoms = [len(frame) for frame in frames]
     for name, calculator in _numpy_calculators(soap, lode, multiscale, atomic_types).items():
-        tensor = calculator.compute(frames, gradients=gradients)
+        if name == "soap":
+            # featomic refuses slabs: local features are those of a copy with vacuum
+            local = with_vacuum_for_slabs(frames, float(soap["cutoff"]["radius"]))
+            tensor = calculator.compute(local, gradients=gradients)
+        else:
+            tensor = calculator.compute(frames, gradients=gradients)
         feature_keys[name] = torch.tensor(np.asarray(tensor.keys.values), dtype=torch.int32)
         block_widths[name] = [int(np.prod(block.values.shape[1:])) for block in tensor.blocks()]
         columns.append(structure_features(tensor, len(frames)))
@@ -160,13 +212,15 @@ def fit_energy_model(
             x, energies, dx, [np.asarray(f, dtype=float) for f in forces]
         )
 
+    geometry = model_geometry(frames, representative_system, max_slab_thickness)
+
     # prediction = (x - mean) / scale · w + offset = x · (w / scale) + c, with c = 0 (no
     # intercept: mean and offset are zero)
     weights = ridge.weights_ / ridge.scale_
     constant = float(ridge.offset_ - ridge.mean_ @ weights)
     n_types = len(atomic_types)
     model = LinearEnergyModel(
-        calculators=_torch_calculators(soap, lode, multiscale, atomic_types),
+        calculators=_torch_calculators(soap, lode, multiscale, atomic_types, geometry),
         feature_keys=feature_keys,
         block_widths=block_widths,
         atomic_types=atomic_types,

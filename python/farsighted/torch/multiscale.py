@@ -12,7 +12,7 @@ for λ = 0), taken when the module is built: the numbers, metadata and property 
 of :py:class:`farsighted.MultiScalePowerSpectrum`. Gradients come from autograd.
 """
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -44,6 +44,10 @@ class MultiScalePowerSpectrum(torch.nn.Module):
         built, as a saved model needs
     potential_potential
         also compute V ⊗ V
+    representative_system, max_slab_thickness
+        passed to :py:class:`farsighted.torch.LodeSphericalExpansion`: a structure like those
+        the module will see (needed with ``accuracy``), and the thickest slab it will see
+        (needed for slabs)
     """
 
     neighbor_types: List[int]
@@ -56,6 +60,8 @@ class MultiScalePowerSpectrum(torch.nn.Module):
         lode: Dict[str, Any],
         neighbor_types: Sequence[int],
         potential_potential: bool = False,
+        representative_system: Optional[Any] = None,
+        max_slab_thickness: Optional[float] = None,
     ):
         super().__init__()
         import featomic.torch
@@ -66,7 +72,11 @@ class MultiScalePowerSpectrum(torch.nn.Module):
         if len(neighbor_types) == 0:
             raise ValueError("neighbor_types must hold at least one atomic type")
         self.density = featomic.torch.SphericalExpansion(**density)
-        self.potential = LodeSphericalExpansion(**lode)
+        self.potential = LodeSphericalExpansion(
+            **lode,
+            representative_system=representative_system,
+            max_slab_thickness=max_slab_thickness,
+        )
         self.neighbor_types = sorted(int(t) for t in neighbor_types)
         self.density_shape = _expansion_shape(density["basis"])
         self.potential_shape = _expansion_shape(lode["basis"])
