@@ -285,3 +285,29 @@ def test_model_is_extensive(data, fitted):
     frame = data[0][N_TRAIN + 3]
     cell, supercell = energies_of(model, [frame, frame.repeat((2, 1, 1))])
     assert abs(supercell - 2 * cell) < 1e-9 * abs(cell)
+
+
+def test_selected_atoms(data, fitted):
+    """With ``selected_atoms``, per-atom energies are the selected rows of the full per-atom
+    output, and a system's energy is the sum over its selected atoms (the environments, and
+    so each atom's energy, still see every atom)"""
+    from metatensor.torch import Labels
+
+    model = torch.jit.script(fitted[0])
+    frames = [data[0][N_TRAIN], data[0][N_TRAIN + 1]]
+    systems = [metatomic_torch.systems_to_torch(f, dtype=torch.float64) for f in frames]
+    attach_neighbor_lists(systems, fitted[0])
+    per_atom = {"energy": metatomic_torch.ModelOutput(sample_kind="atom")}
+    full = model(systems, per_atom, None)["energy"].block()
+    chosen = torch.tensor([[0, 1], [0, 5], [1, 0], [1, 7]], dtype=torch.int32)
+    selected = Labels(["system", "atom"], chosen)
+
+    atomic = model(systems, per_atom, selected)["energy"].block()
+    np.testing.assert_array_equal(atomic.samples.values.numpy(), chosen.numpy())
+    rows = [int(np.flatnonzero((full.samples.values == row).all(dim=1))[0]) for row in chosen]
+    np.testing.assert_allclose(atomic.values.numpy(), full.values[rows].numpy(), atol=1e-12)
+
+    per_system = {"energy": metatomic_torch.ModelOutput(sample_kind="system")}
+    totals = model(systems, per_system, selected)["energy"].block().values[:, 0].numpy()
+    expected = [float(full.values[rows[0:2]].sum()), float(full.values[rows[2:4]].sum())]
+    np.testing.assert_allclose(totals, expected, atol=1e-10)
