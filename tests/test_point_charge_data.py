@@ -1,10 +1,10 @@
 """The shipped point-charge data set (``point_charges.xyz``) and its reference energies and forces.
 
 The stored references come from pymatgen's Ewald summation (Coulomb) and a smooth-cutoff lattice
-sum (1/r⁶, ``generate_point_charges.py``). They are checked here by code written independently
-of both: a plain Ewald summation, itself checked on the Madelung constant of rock salt, and a
-brute-force image sum of 1/r⁶ with a sharp spherical cutoff and the continuum tail beyond it;
-forces by central finite differences of these energies.
+sum (1/r⁶), both made by ``farsighted.demo.generate_point_charges``. They are checked here by code
+written independently of both: a plain Ewald summation, itself checked on the Madelung constant
+of rock salt, and a brute-force image sum of 1/r⁶ with a sharp spherical cutoff and the continuum
+tail beyond it; forces by central finite differences of these energies.
 """
 
 import ase
@@ -169,7 +169,7 @@ def test_ewald_madelung():
 def test_pymatgen_madelung():
     """pymatgen's Ewald summation, as the generator calls it, on rock salt and a random box."""
     pytest.importorskip("pymatgen")
-    from farsighted.data.generate_point_charges import coulomb_reference
+    from farsighted.demo.generate_point_charges import coulomb_reference
 
     atoms = rock_salt(a=5.64)
     energy, forces = coulomb_reference(atoms)

@@ -11,7 +11,7 @@ nearly linear function (E = ½ Σᵢ qᵢ φᵢ)."""
 import numpy as np
 import pytest
 
-from farsighted.point_charge_demo import run
+from farsighted.demo.point_charges import run
 
 
 @pytest.mark.slow

@@ -4,12 +4,8 @@ of the explicitly stacked and weighted problem, and against the energy-only mode
 import numpy as np
 import pytest
 
-from farsighted.regression import (
-    EnergyForceRidgeModel,
-    ForceMoments,
-    RidgeModel,
-    learning_curve,
-)
+from farsighted.demo.learning_curves import learning_curve
+from farsighted.regression import EnergyForceRidgeModel, ForceMoments, RidgeModel
 
 
 def random_problem(n_structures=15, n_features=6, seed=0):

@@ -22,7 +22,7 @@ import ase.io  # noqa: E402
 import farsighted.systems  # noqa: E402
 import farsighted.torch  # noqa: E402
 from farsighted.data import dataset_path  # noqa: E402
-from farsighted.point_charge_demo import lode_hypers, soap_hypers  # noqa: E402
+from farsighted.demo.point_charges import lode_hypers, soap_hypers  # noqa: E402
 from farsighted.regression import structure_features  # noqa: E402
 from farsighted.torch.fit import _composition, _numpy_calculators  # noqa: E402
 

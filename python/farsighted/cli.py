@@ -98,7 +98,15 @@ def _add_demo_parser(subparsers) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .point_charge_demo import run as run_demo
+    import importlib.util
+
+    # said before minutes of computing, not when the plot is drawn
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CliError(
+            "the demo plots its learning curves with matplotlib, which is not installed: "
+            "pip install 'farsighted[demo]'"
+        )
+    from .demo.point_charges import run as run_demo
 
     try:
         run_demo(

@@ -1,13 +1,13 @@
 """Small data sets shipped with farsighted, used by the demo, the examples and the tests.
 
 - ``nacl_boxes.xyz``: 20 random, neutral Na/Cl periodic boxes of 8 to 64 atoms (extended XYZ),
-  made by ``generate_nacl_boxes.py`` in this folder;
+  made by :py:mod:`farsighted.demo.generate_nacl_boxes`;
 - ``point_charges.xyz``: 400 random, neutral Na⁺/Cl⁻ periodic boxes of 16 to 64 atoms at number
   densities between 0.02 and 0.05 Å⁻³ (extended XYZ), with reference energies (eV, in ``info``)
   and forces (eV/Å, in ``arrays``) of the point charges ±1 e (``energy_coulomb``,
   ``forces_coulomb``: pymatgen's Ewald summation) and of a −C_ab/r⁶ dispersion with
   C_NaNa = 1, C_ClCl = 4, C_NaCl = 2 eV·Å⁶ (``energy_dispersion``, ``forces_dispersion``: lattice
-  sum), made by ``generate_point_charges.py`` in this folder; read it with
+  sum), made by :py:mod:`farsighted.demo.generate_point_charges`; read it with
   :func:`load_point_charges`;
 - ``lode_hypers.json``: LODE hyper-parameters (featomic format) for the demo.
 """
@@ -54,8 +54,8 @@ def load_point_charges() -> list:
         set to +1 (Na) and −1 (Cl) elementary charges. Each structure's ``info`` holds
         ``structure_id`` (its index), ``number_density`` (atoms/Å³), ``energy_coulomb`` and
         ``energy_dispersion`` (eV); its ``arrays`` hold ``forces_coulomb`` and
-        ``forces_dispersion`` (eV/Å, shape ``(n_atoms, 3)``). See ``generate_point_charges.py``
-        for how the references are computed.
+        ``forces_dispersion`` (eV/Å, shape ``(n_atoms, 3)``). See
+        :py:mod:`farsighted.demo.generate_point_charges` for how the references are computed.
     """
     import ase.io
 

@@ -9,7 +9,7 @@ too many trials fail is drawn again from scratch.
 
 The generator is seeded, so running it again gives the same file::
 
-    python python/farsighted/data/generate_nacl_boxes.py  # writes nacl_boxes.xyz beside itself
+    python -m farsighted.demo.generate_nacl_boxes  # writes farsighted/data/nacl_boxes.xyz
 
 Each frame's ``info`` records its index (``structure_id``) and its ``number_density`` (Å⁻³).
 """
@@ -20,6 +20,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+
+import farsighted.data
 
 SEED = 20240917
 N_STRUCTURES = 20
@@ -73,7 +75,7 @@ def random_nacl_boxes(
 ) -> list:
     """``n_structures`` neutral random Na/Cl boxes (``ase.Atoms``), with between
     ``atoms_range[0]`` and ``atoms_range[1]`` atoms (even) at number densities drawn uniformly in
-    ``density_range``; also used by ``generate_point_charges.py``."""
+    ``density_range``; also used by :py:mod:`farsighted.demo.generate_point_charges`."""
     import ase
 
     rng = np.random.default_rng(seed)
@@ -100,23 +102,29 @@ def generate(seed: int = SEED, n_structures: int = N_STRUCTURES) -> list:
     return random_nacl_boxes(seed, n_structures, (MIN_ATOMS, MAX_ATOMS), DENSITY_RANGE)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def write_data_set(generate, name: str, description: str, seed: int, n_structures: int, argv):
+    """The command line of the generators: write the frames of ``generate(seed, n_structures)``
+    to the shipped file ``name`` of :py:mod:`farsighted.data` (or to ``--output``)."""
+    import ase.io
+
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument(
         "--output",
-        default=str(Path(__file__).with_name("nacl_boxes.xyz")),
-        help="where to write the extended XYZ file (default: beside this script)",
+        default=str(Path(farsighted.data.__file__).with_name(name)),
+        help="where to write the extended XYZ file (default: the shipped one, in farsighted.data)",
     )
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--n-structures", type=int, default=N_STRUCTURES)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--n-structures", type=int, default=n_structures)
     args = parser.parse_args(argv)
-
-    import ase.io
 
     frames = generate(args.seed, args.n_structures)
     ase.io.write(args.output, frames, format="extxyz")
     n_atoms = sum(len(frame) for frame in frames)
     print(f"wrote {len(frames)} structures ({n_atoms} atoms) to {args.output}")
+
+
+def main(argv=None):
+    write_data_set(generate, "nacl_boxes.xyz", __doc__, SEED, N_STRUCTURES, argv)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ Structures
     atoms, 16 to 64 atoms in total, at a number density drawn uniformly between 0.02 and
     0.05 atoms/Å³ (the varied density is what defeats purely local models), in a random triclinic
     cell. Cells and positions come from ``random_nacl_boxes`` of
-    ``generate_nacl_boxes.py`` (cell lengths within a factor 1.25 of each other, angles between
-    75° and 105°, atoms at least 2.0 Å apart under periodic boundary conditions).
+    :py:mod:`farsighted.demo.generate_nacl_boxes` (cell lengths within a factor 1.25 of each
+    other, angles between 75° and 105°, atoms at least 2.0 Å apart under periodic boundary
+    conditions).
 
 Coulomb reference (p = 1)
     ``energy_coulomb`` (eV) and ``forces_coulomb`` (eV/Å) are pymatgen's ``EwaldSummation``
@@ -50,8 +51,8 @@ with 8 decimals, i.e. to 1e-8 eV/Å). The generator is
 seeded, so running it again gives the same file (up to the last digits of the pymatgen numbers
 if the numerical libraries change)::
 
-    pip install pymatgen
-    python python/farsighted/data/generate_point_charges.py  # writes point_charges.xyz here
+    pip install "farsighted[demo]"  # pymatgen
+    python -m farsighted.demo.generate_point_charges  # writes farsighted/data/point_charges.xyz
 
 Each frame's ``info`` records its index (``structure_id``), its ``number_density`` (Å⁻³),
 ``energy_coulomb`` and ``energy_dispersion``; its ``arrays`` hold ``forces_coulomb`` and
@@ -61,13 +62,12 @@ in ``farsighted.data`` sets them as the atoms' initial charges.
 
 from __future__ import annotations
 
-import argparse
+import functools
 import io
-from pathlib import Path
 
 import numpy as np
 
-from farsighted.data.generate_nacl_boxes import random_nacl_boxes
+from farsighted.demo.generate_nacl_boxes import random_nacl_boxes, write_data_set
 
 SEED = 20251123
 N_STRUCTURES = 400
@@ -216,22 +216,8 @@ def generate(seed: int = SEED, n_structures: int = N_STRUCTURES, progress: bool 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--output",
-        default=str(Path(__file__).with_name("point_charges.xyz")),
-        help="where to write the extended XYZ file (default: beside this script)",
-    )
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--n-structures", type=int, default=N_STRUCTURES)
-    args = parser.parse_args(argv)
-
-    import ase.io
-
-    frames = generate(args.seed, args.n_structures, progress=True)
-    ase.io.write(args.output, frames, format="extxyz")
-    n_atoms = sum(len(frame) for frame in frames)
-    print(f"wrote {len(frames)} structures ({n_atoms} atoms) to {args.output}")
+    with_progress = functools.partial(generate, progress=True)
+    write_data_set(with_progress, "point_charges.xyz", __doc__, SEED, N_STRUCTURES, argv)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .calculator import LodeSphericalExpansion
-from .multiscale import MultiScalePowerSpectrum
-from .regression import (
-    CURVE_KEYS,
-    learning_curve,
-    plot_learning_curves,
-    split_indices,
-    structure_feature_gradients,
-    structure_features,
-)
+from ..calculator import LodeSphericalExpansion
+from ..multiscale import MultiScalePowerSpectrum
+from ..regression import structure_feature_gradients, structure_features
+from .learning_curves import CURVE_KEYS, learning_curve, plot_learning_curves, split_indices
 
 #: the targets of the data set, with the LODE exponent that matches their physics
 TARGETS = {"coulomb": 1, "dispersion": 6}
@@ -148,7 +142,7 @@ def run(
 ) -> Dict[str, Dict[str, Dict[str, np.ndarray]]]:
     """Run the demonstration: print the learning-curve tables of each target, write the plot,
     and return ``{target: {key: {model: errors (%)}}}`` with the keys of
-    :py:data:`farsighted.regression.CURVE_KEYS`.
+    :py:data:`farsighted.demo.learning_curves.CURVE_KEYS`.
 
     Every model is fitted on energies and, with ``forces_fit``, on energies and forces as well
     (``force_weight``: see :py:class:`farsighted.regression.EnergyForceRidgeModel`); the forces
@@ -157,7 +151,7 @@ def run(
     training and test structures are computed one model at a time."""
     from tqdm import tqdm
 
-    from .data import load_point_charges
+    from ..data import load_point_charges
 
     frames = load_point_charges()
     if max_structures is not None:
