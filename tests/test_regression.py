@@ -106,3 +106,36 @@ def test_forces_teach_what_energies_cannot():
     assert curves["energy"]["linear"][0] > 10
     assert curves["energy, fitted on energies and forces"]["linear"][-1] < 0.1
     assert curves["forces, fitted on energies and forces"]["linear"][-1] < 0.1
+
+
+def test_cross_validation_by_groups():
+    """With as many folds as groups, the regularisation is the one of leave-one-group-out
+    cross-validation, computed here independently (normal equations per held-out group)"""
+    rng = np.random.default_rng(5)
+    n_groups, per_group, n_features = 6, 8, 10
+    groups = np.repeat(np.arange(n_groups), per_group)
+    # points of a group are near copies: random folds would favour little regularisation
+    base = rng.normal(size=(n_groups, n_features))
+    x = base[groups] + 0.05 * rng.normal(size=(len(groups), n_features))
+    y = x @ rng.normal(size=n_features) + rng.normal(size=n_groups)[groups]
+    alphas = np.logspace(-8, 0, 9)
+    model = RidgeModel(alphas, folds=n_groups, fit_intercept=False).fit(x, y, groups=groups)
+
+    z = x / np.sqrt(np.mean(x**2))
+    errors = []
+    for alpha in alphas:
+        error = 0.0
+        for g in range(n_groups):
+            train, test = groups != g, groups == g
+            # the regularisation is relative to the training set's largest eigenvalue
+            largest = np.linalg.svd(z[train], compute_uv=False)[0] ** 2
+            a = z[train].T @ z[train] + alpha * largest * np.eye(n_features)
+            weights = np.linalg.solve(a, z[train].T @ y[train])
+            error += np.sum((z[test] @ weights - y[test]) ** 2)
+        errors.append(error)
+    assert model.alpha_ == alphas[int(np.argmin(errors))]
+
+    with pytest.raises(ValueError, match="one label per sample"):
+        RidgeModel().fit(x, y, groups=groups[:-1])
+    with pytest.raises(ValueError, match="at least two groups"):
+        RidgeModel().fit(x, y, groups=np.zeros(len(y)))

@@ -81,19 +81,38 @@ class RidgeModel:
         self.offset_ = float(self._center(y))
         return (x - self.mean_) / self.scale_
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "RidgeModel":
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, groups: Optional[np.ndarray] = None
+    ) -> "RidgeModel":
+        """Fit on features ``x`` (n, p) and targets ``y`` (n). ``groups`` (n labels): the
+        cross-validation folds hold out whole groups (the points of a binding curve, the
+        structures of a molecule), so that the regularisation is chosen for what the model
+        has not seen, not for near copies of its training points."""
         z = self._scaled_features(x, y)
         errors = np.zeros(len(self.alphas))
-        order = np.random.default_rng(self.seed).permutation(len(y))
-        folds = np.array_split(order, min(self.folds, len(y)))
-        for held_out in folds:
-            train = np.setdiff1d(order, held_out)
+        for held_out in self._folds(len(y), groups):
+            train = np.setdiff1d(np.arange(len(y)), held_out)
             weights = _ridge_path(z[train], y[train] - self._center(y[train]), self.alphas)
             predicted = z[held_out] @ weights + self._center(y[train])
             errors += ((predicted - y[held_out, None]) ** 2).sum(axis=0)
         self.alpha_ = self.alphas[np.argmin(errors)]
         self.weights_ = _ridge_path(z, y - self.offset_, [self.alpha_])[:, 0]
         return self
+
+    def _folds(self, n: int, groups: Optional[np.ndarray]) -> list:
+        """The indices held out by each cross-validation fold: random points, or random
+        groups of points"""
+        rng = np.random.default_rng(self.seed)
+        if groups is None:
+            return np.array_split(rng.permutation(n), min(self.folds, n))
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must hold one label per sample ({n}), got {groups.shape}")
+        labels = np.unique(groups)
+        if len(labels) < 2:
+            raise ValueError("cross-validation by groups needs at least two groups")
+        chosen = np.array_split(rng.permutation(labels), min(self.folds, len(labels)))
+        return [np.flatnonzero(np.isin(groups, fold)) for fold in chosen]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean_) / self.scale_) @ self.weights_ + self.offset_
