@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::periodic::{
+use super::kspace::{
     kspace_positions_gradients, AtomPhases, DensePhases, KTables, KVectors, PositionsScratch,
 };
 use crate::math::harmonics::parity;

@@ -9,10 +9,10 @@
 
 use rayon::prelude::*;
 
-use super::backward::SystemInput;
-use super::pair_projection::PairProjection;
-use super::pair_radial::PairRadialIntegral;
-use super::periodic::ParityFeatures;
+use crate::lode::backward::SystemInput;
+use crate::lode::kspace::ParityFeatures;
+use crate::lode::pairs::projection::PairProjection;
+use crate::lode::pairs::radial::PairRadialIntegral;
 
 /// ∂L/∂positions and ∂L/∂strain of the pair sums of one system, summed over centres
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub(crate) fn pair_backward<'g, R, G>(
 
 /// G of one system as (centre × neighbour type, feature lm_index(l, m) * n_radial + n) rows,
 /// the layout of [`PairProjection`], from the per-parity rows of `input`
-pub(super) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: usize) -> Vec<f64> {
+pub(crate) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: usize) -> Vec<f64> {
     let n_features = (max_angular + 1).pow(2) * n_radial;
     let n_rows = input.centers.len() * input.neighbor_types.len();
     let mut g = vec![0.0; n_rows * n_features];
@@ -105,7 +105,7 @@ pub(super) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: us
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
 /// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, `g` holds the rows of
 /// [`feature_rows`]
-pub(super) fn pair_sums_backward<P, I>(
+pub(crate) fn pair_sums_backward<P, I>(
     radial: &PairRadialIntegral,
     system: &crate::System,
     input: &SystemInput,

@@ -11,17 +11,270 @@
 //! 3 (2l + 1) products k̂_α Yₗₘ (see `GradientColumns`); gradients with respect to strain use
 //! k_β ∂W/∂k_α.
 
+pub(crate) mod backward;
+pub(crate) mod kvectors;
+
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-pub(crate) use super::kvectors::KVectors;
-use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
+pub(crate) use kvectors::{half_space_k_vectors, KVectors};
+use std::sync::OnceLock;
+
+use crate::basis::GtoBasis;
+use crate::density::SmearedPowerLaw;
+use crate::lode::metadata::{centers_and_neighbor_types, SystemTask, SystemValues};
+use crate::lode::plan::Geometry;
+use crate::lode::positions::compute_pairs;
+use crate::lode::slab::SlabCache;
+use crate::lode::{KSpaceRadialIntegral, RadialProjector};
 use crate::math::direction_products::direction_products;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
+use crate::Error;
 use crate::System;
 
 /// Number of k-vectors processed at once
 pub(crate) const K_CHUNK: usize = 256;
+
+/// The reciprocal-space sum of one smeared density: the calculator's own, or the wide part of
+/// an Ewald split (lode/ewald/). Its tables are built on first use.
+pub(crate) struct KSpace {
+    pub density: SmearedPowerLaw,
+    pub basis: GtoBasis,
+    pub max_angular: usize,
+    pub n_radial: usize,
+    /// the k-vectors summed have |k| below it: min(k_cutoff, 10.2/σ)
+    pub k_cutoff: f64,
+    pub spline_accuracy: Option<f64>,
+    projector: RadialProjector,
+    radial: OnceLock<Result<KSpaceRadialIntegral, Error>>,
+    /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
+    center_contribution: Vec<f64>,
+    /// Iₙ₀(0) = ∫ r² Rₙ(r) dr
+    pub radial_at_zero: Vec<f64>,
+    /// the bound of the k_z sums of slabs and the radial integrals up to it (lode/slab/)
+    pub slab: SlabCache,
+}
+
+impl KSpace {
+    pub fn new(
+        basis: &GtoBasis,
+        max_angular: usize,
+        density: SmearedPowerLaw,
+        k_cutoff: f64,
+        spline_accuracy: Option<f64>,
+    ) -> KSpace {
+        let projector = RadialProjector::new(basis, max_angular, k_cutoff, density.smearing);
+        let center_contribution: Vec<f64> = projector
+            .project(|r| density.real_space(r))
+            .into_iter()
+            .map(|v| (4.0 * std::f64::consts::PI).sqrt() * v)
+            .collect();
+        let radial_at_zero = projector.project(|_| 1.0);
+        KSpace {
+            density,
+            basis: basis.clone(),
+            max_angular,
+            n_radial: basis.size(),
+            k_cutoff,
+            spline_accuracy,
+            projector,
+            radial: OnceLock::new(),
+            center_contribution,
+            radial_at_zero,
+            slab: SlabCache::default(),
+        }
+    }
+
+    /// The k-space radial integrals Iₗₙ(k) on [0, k_cutoff], built (once) on first use
+    pub fn radial(&self) -> Result<&KSpaceRadialIntegral, Error> {
+        let radial = self.radial.get_or_init(|| {
+            KSpaceRadialIntegral::new(self.projector.clone(), self.k_cutoff, self.spline_accuracy)
+        });
+        radial.as_ref().map_err(Clone::clone)
+    }
+
+    /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
+    pub fn center_contribution(&self) -> &[f64] {
+        &self.center_contribution
+    }
+
+    fn n_features(&self) -> usize {
+        (self.max_angular + 1).pow(2) * self.n_radial
+    }
+
+    /// Values (and strain) of one system of this geometry; positions gradients are written
+    /// into the task's outputs, except the centres' own rows
+    pub fn values(&self, geometry: Geometry, task: SystemTask) -> Result<SystemValues, Error> {
+        match geometry {
+            Geometry::Bulk => self.bulk_values(task),
+            Geometry::Slab => self.slab_values(task),
+            Geometry::Open => Err(Error::InvalidSystem(format!(
+                "internal error: system {} is open, it has no k-space sum",
+                task.s
+            ))),
+        }
+    }
+
+    /// All 0 < |k| < k_cutoff of a 3D cell, one of each ±k pair
+    fn bulk_k_vectors(&self, s: usize, system: &System) -> Result<KVectors, Error> {
+        let kvectors = half_space_k_vectors(system, self.k_cutoff);
+        if kvectors.vectors.is_empty() {
+            return Err(Error::InvalidParameter(format!(
+                "system {s}: no k-vector is shorter than k_cutoff={}; increase k_cutoff or the cell size",
+                self.k_cutoff
+            )));
+        }
+        Ok(kvectors)
+    }
+
+    /// A 3D-periodic system: the k-sum, and the k = 0 term where ĝ(0) is finite
+    fn bulk_values(&self, task: SystemTask) -> Result<SystemValues, Error> {
+        let system = task.system;
+        let kvectors = self.bulk_k_vectors(task.s, system)?;
+        let mut result = self.sum(self.radial()?, task, &kvectors);
+        if result.centers.is_empty() {
+            return Ok(result);
+        }
+        if let Some(g0) = self.density.fourier_at_zero() {
+            // (1/V) ĝ(0) 4π Y₀₀ Iₙ₀(0) for every atom of the neighbour type
+            let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
+            let n_features = self.n_features();
+            let n_types = result.n_types;
+            for (&a, &t) in &result.type_index {
+                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+                for c in 0..result.centers.len() {
+                    for n in 0..self.n_radial {
+                        result.values[(c * n_types + t) * n_features + n] +=
+                            count * factor * self.radial_at_zero[n];
+                    }
+                }
+            }
+        }
+        if task.gradients.strain {
+            result.subtract_volume_factor();
+        }
+        Ok(result)
+    }
+
+    /// The k-sum over `kvectors` of one system: values and strain (without the strain of the
+    /// cell's volume factor 1/V, `SystemValues::subtract_volume_factor`), positions gradients
+    /// written into the task's outputs
+    pub fn sum(
+        &self,
+        radial: &KSpaceRadialIntegral,
+        task: SystemTask,
+        kvectors: &KVectors,
+    ) -> SystemValues {
+        let SystemTask {
+            s,
+            system,
+            keys,
+            selected,
+            gradients,
+            layout,
+            outputs,
+        } = task;
+        let (centers, neighbor_types, type_index) =
+            centers_and_neighbor_types(s, system, keys, selected);
+        let n_types = neighbor_types.len();
+        let n_features = self.n_features();
+        if centers.is_empty() {
+            return SystemValues::default();
+        }
+
+        let reciprocal = system.reciprocal_cell();
+        let phases: Vec<AtomPhases> = system
+            .positions
+            .par_iter()
+            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
+            .collect();
+        let tables = self.k_tables(
+            system,
+            kvectors,
+            radial,
+            gradients.positions,
+            gradients.strain,
+        );
+        let atom_type_index: Vec<Option<usize>> = system
+            .types
+            .iter()
+            .map(|t| type_index.get(t).copied())
+            .collect();
+        let parity_outputs = kspace_values(
+            &tables,
+            kvectors,
+            &phases,
+            &centers,
+            &atom_type_index,
+            n_types,
+        );
+
+        // unpack into (centre, type, feature)
+        let n_rows = centers.len() * n_types;
+        let mut values = vec![0.0; n_rows * n_features];
+        let mut strain = if gradients.strain {
+            vec![0.0; n_rows * 9 * n_features]
+        } else {
+            Vec::new()
+        };
+        for (parity, parity_output) in parity_outputs.iter().enumerate() {
+            let features = &tables.parities[parity];
+            let columns = tables.values_columns[parity];
+            let n_local = features.len();
+            for row in 0..n_rows {
+                let out = &parity_output[row * columns..(row + 1) * columns];
+                for (local, &global) in features.global.iter().enumerate() {
+                    values[row * n_features + global] = out[local];
+                    if gradients.strain {
+                        for ab in 0..9 {
+                            strain[(row * 9 + ab) * n_features + global] =
+                                out[(1 + ab) * n_local + local];
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some(layout) = layout {
+            compute_pairs(
+                system,
+                layout,
+                outputs,
+                &tables,
+                kvectors,
+                &phases,
+                self.n_radial,
+            );
+        }
+
+        SystemValues {
+            centers,
+            type_index,
+            n_types,
+            values,
+            strain,
+        }
+    }
+}
+
+impl SystemValues {
+    /// The volume factor 1/V of the k-space sums: d/dε_αβ = -δ_αβ times the values
+    pub(crate) fn subtract_volume_factor(&mut self) {
+        let n_rows = self.centers.len() * self.n_types;
+        if n_rows == 0 {
+            return;
+        }
+        let n_features = self.values.len() / n_rows;
+        for row in 0..n_rows {
+            for alpha in 0..3 {
+                for f in 0..n_features {
+                    self.strain[(row * 9 + 4 * alpha) * n_features + f] -=
+                        self.values[row * n_features + f];
+                }
+            }
+        }
+    }
+}
 
 /// Features of one parity of l, in (l, m, n) order
 pub(crate) struct ParityFeatures {
@@ -125,7 +378,7 @@ pub(crate) struct KTables {
     pub positions: Option<PositionsTables>,
 }
 
-impl LodeSphericalExpansion {
+impl KSpace {
     pub(crate) fn k_tables(
         &self,
         system: &System,
@@ -134,8 +387,8 @@ impl LodeSphericalExpansion {
         positions: bool,
         strain: bool,
     ) -> KTables {
-        let max_angular = self.parameters.max_angular;
-        let n_radial = self.n_radial();
+        let max_angular = self.max_angular;
+        let n_radial = self.n_radial;
         let parities = [
             ParityFeatures::new(max_angular, n_radial, false),
             ParityFeatures::new(max_angular, n_radial, true),

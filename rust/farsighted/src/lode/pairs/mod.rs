@@ -7,13 +7,19 @@
 //! A pair of two centres is computed once and added to both: seen from j, d → -d, so
 //! Fₗₙ Yₗₘ and the virial d ⊗ ∇ get (-1)ˡ and the gradient ∂Vⱼ/∂rᵢ = (-1)ˡ⁺¹ ∂Vᵢ/∂rⱼ.
 
+pub(crate) mod backward;
+pub(crate) mod neighbors;
+pub(crate) mod open;
+pub(crate) mod projection;
+pub(crate) mod radial;
+
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::pair_projection::PairProjection;
-use super::pair_radial::PairRadialIntegral;
-use super::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
+use crate::lode::pairs::projection::PairProjection;
+use crate::lode::pairs::radial::PairRadialIntegral;
+use crate::lode::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
 use crate::math::harmonics::parity;
 use crate::System;
 
@@ -328,7 +334,7 @@ impl PairSum<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lode::open::open_pairs;
+    use crate::lode::pairs::open::open_pairs;
     use crate::lode::LodeSphericalExpansion;
 
     /// The symmetric sum (each pair once, for both centres) and the sum of each centre over all

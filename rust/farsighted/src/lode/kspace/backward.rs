@@ -1,4 +1,14 @@
-//! The k-space kernel of the backward product, for one block of k-vectors.
+//! Backward product of the k-space sum: given G = ∂L/∂features, ∂L/∂positions and the strain
+//! derivative Ξ without forming the N² Jacobian.
+//!
+//! The features are matrix products of phase matrices with the table W (lode/kspace/mod.rs),
+//! so L = Σ_k Σ_{i,a} [H⁰ᵢₐ(k) Re Sᵢₐ(k) + H¹ᵢₐ(k) Im Sᵢₐ(k)] (+ the k = 0 term) with
+//! Hᵢₐ(k) = Σ_f Gᵢₐf W_f(k) (one matrix product per parity). Its derivatives with respect to
+//! the positions are structure-factor-like sums over atoms for each k (the kernel below),
+//! and with respect to the strain they contract Mf(k) = Σᵢₐ Gᵢₐf Sᵢₐ(k) (a second matrix
+//! product) with the strain table ∂W/∂ε.
+//!
+//! The kernel, for one block of k-vectors:
 //!
 //! With cⱼ, sⱼ = cos, sin(k·rⱼ), the structure sums Cₐ = Σ_{j∈a} cⱼ, Sₐ = Σ_{j∈a} sⱼ and
 //! Hᵖᵢₐ = Σ_f Gᵢₐf W_f (p the parity of l), the k-term of L is
@@ -15,8 +25,13 @@
 
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::periodic::{AtomPhases, KTables};
-use super::KVectors;
+use rayon::prelude::*;
+
+use super::{AtomPhases, KSpace, KTables, KVectors, K_CHUNK};
+use crate::lode::backward::{BackwardGradients, SystemInput};
+use crate::lode::plan::Geometry;
+use crate::lode::KSpaceRadialIntegral;
+use crate::{Error, System};
 
 /// What every block of k-vectors of one system reads
 pub(crate) struct ChunkInput<'a> {
@@ -62,6 +77,133 @@ impl Accumulator {
         }
         self.lattice += other.lattice;
         self
+    }
+}
+
+impl KSpace {
+    /// ∂L/∂positions and Ξ of one system of this geometry (the cell gradient is left to the
+    /// plan)
+    pub fn backward(
+        &self,
+        geometry: Geometry,
+        s: usize,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<BackwardGradients, Error> {
+        match geometry {
+            Geometry::Bulk => self.bulk_backward(s, system, input),
+            Geometry::Slab => self.slab_backward(system, input),
+            Geometry::Open => Err(Error::InvalidSystem(format!(
+                "internal error: system {s} is open, it has no k-space sum"
+            ))),
+        }
+    }
+
+    /// A 3D-periodic system: the k-sum and the k = 0 term
+    fn bulk_backward(
+        &self,
+        s: usize,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<BackwardGradients, Error> {
+        if input.centers.is_empty() {
+            return Ok(BackwardGradients::zero(system.size()));
+        }
+        let kvectors = self.bulk_k_vectors(s, system)?;
+        let total = self.backward_sum(self.radial()?, system, input, &kvectors);
+
+        // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
+        let mut lattice = total.lattice;
+        if let Some(g0) = self.density.fourier_at_zero() {
+            let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
+            let n_types = input.neighbor_types.len();
+            let n_even = input.g[0].len() / (input.centers.len() * n_types);
+            for (t, &a) in input.neighbor_types.iter().enumerate() {
+                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+                for c in 0..input.centers.len() {
+                    // l = 0 comes first among the even features, n in order
+                    let row = &input.g[0][(c * n_types + t) * n_even..];
+                    for (g, radial) in row.iter().zip(&self.radial_at_zero) {
+                        lattice += g * count * factor * radial;
+                    }
+                }
+            }
+        }
+        Ok(total.into_gradients(lattice))
+    }
+
+    /// The backward product of the k-sum over `kvectors` of one system
+    pub fn backward_sum(
+        &self,
+        radial: &KSpaceRadialIntegral,
+        system: &System,
+        input: &SystemInput,
+        kvectors: &KVectors,
+    ) -> Accumulator {
+        let n_atoms = system.size();
+        let reciprocal = system.reciprocal_cell();
+        let phases: Vec<AtomPhases> = system
+            .positions
+            .par_iter()
+            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
+            .collect();
+        let atom_type_index = input.atom_type_index(system);
+        let chunk_input = ChunkInput {
+            phases: &phases,
+            centers: &input.centers,
+            atom_type_index: &atom_type_index,
+            n_types: input.neighbor_types.len(),
+            g: &input.g,
+            active: [0, 1].map(|p| input.g[p].iter().any(|&v| v != 0.0)),
+        };
+
+        // blocks of k-vectors in parallel, each with its own slice of the tables
+        let n_k = kvectors.vectors.len();
+        let chunk_starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
+        let min_len = chunk_starts.len() / (4 * rayon::current_num_threads()).max(1);
+        chunk_starts
+            .par_iter()
+            .with_min_len(min_len.max(1))
+            .fold(
+                || (Accumulator::new(n_atoms), ChunkScratch::default()),
+                |(mut accumulator, mut scratch), &start| {
+                    let end = (start + K_CHUNK).min(n_k);
+                    let chunk = KVectors {
+                        indices: kvectors.indices[start..end].to_vec(),
+                        vectors: kvectors.vectors[start..end].to_vec(),
+                        max_index: kvectors.max_index,
+                    };
+                    let tables = self.k_tables(system, &chunk, radial, false, true);
+                    backward_chunk(
+                        &tables,
+                        &chunk,
+                        &chunk_input,
+                        &mut scratch,
+                        &mut accumulator,
+                    );
+                    (accumulator, scratch)
+                },
+            )
+            .map(|(accumulator, _)| accumulator)
+            .reduce(|| Accumulator::new(n_atoms), Accumulator::add)
+    }
+}
+
+impl Accumulator {
+    /// ∂L/∂positions and Ξ, with the volume factor 1/V of `lattice` = Σ G X over the
+    /// features it multiplies: -δ_αβ times it (the cell gradient is left to the plan)
+    pub fn into_gradients(self, lattice: f64) -> BackwardGradients {
+        let strain = std::array::from_fn(|alpha| {
+            std::array::from_fn(|beta| {
+                let volume = if alpha == beta { lattice } else { 0.0 };
+                self.strain[3 * alpha + beta] - volume
+            })
+        });
+        BackwardGradients {
+            positions: self.positions,
+            cell: [[0.0; 3]; 3],
+            strain,
+        }
     }
 }
 

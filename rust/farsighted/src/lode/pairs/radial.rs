@@ -16,10 +16,10 @@
 
 use rayon::prelude::*;
 
-use super::radial::RadialProjector;
-use super::NEGLIGIBLE_K_SIGMA;
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
+use crate::lode::radial::RadialProjector;
+use crate::lode::NEGLIGIBLE_K_SIGMA;
 use crate::math::bessel::spherical_bessel_sequence;
 use crate::math::quadrature::RadialQuadrature;
 use crate::math::spline::HermiteSplines;

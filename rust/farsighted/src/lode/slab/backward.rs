@@ -1,6 +1,6 @@
 //! Backward products of slabs: the k∥ ≠ 0 part by the periodic backward on the internal cell
 //! (a, b, L n̂) over the k-vectors of the values (0 < |k∥| < k_cutoff, k_z summed to
-//! convergence, lode/slab.rs), so that it differentiates exactly the values computed; the
+//! convergence, lode/slab/mod.rs), so that it differentiates exactly the values computed; the
 //! planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop over all pairs, like the forward pass.
 //!
 //! ∂L/∂cell: the features do not depend on the non-periodic cell vector, whose gradient is
@@ -11,11 +11,11 @@
 
 use rayon::prelude::*;
 
-use super::backward::{cell_gradient, BackwardGradients, SystemInput};
-use super::pair_backward::feature_rows;
-use super::slab::{internal_system, Plane};
-use super::slab_strain::PlaneStrain;
-use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
+use crate::lode::backward::{cell_gradient, BackwardGradients, SystemInput};
+use crate::lode::kspace::KSpace;
+use crate::lode::pairs::backward::feature_rows;
+use crate::lode::slab::strain::PlaneStrain;
+use crate::lode::slab::{internal_system, slab_k_vectors, Plane};
 use crate::math::harmonics::lm_index;
 use crate::{Error, System};
 
@@ -48,7 +48,7 @@ impl PlanarAccumulator {
 
 /// ∂L/∂cell of a slab from Ξ and ∂L/∂R: computed on the internal cell (a, b, L n̂), whose
 /// rows a, b are the periodic rows of the input; the non-periodic row's gradient is zero
-pub(super) fn slab_cell_gradient(
+pub(crate) fn slab_cell_gradient(
     system: &System,
     strain: &[[f64; 3]; 3],
     positions: &[[f64; 3]],
@@ -63,19 +63,22 @@ pub(super) fn slab_cell_gradient(
     cell
 }
 
-impl LodeSphericalExpansion {
-    pub(super) fn backward_slab_system(
+impl KSpace {
+    /// ∂L/∂positions and Ξ of one slab: the k∥ ≠ 0 part on the internal cell (no k = 0 term),
+    /// and the planar part
+    pub(crate) fn slab_backward(
         &self,
-        radial: &KSpaceRadialIntegral,
-        s: usize,
         system: &System,
         input: &SystemInput,
     ) -> Result<BackwardGradients, Error> {
-        let internal = internal_system(system, self.basis.support());
-        let mut result = self.backward_system(radial, s, &internal, input, true)?;
         if input.centers.is_empty() {
-            return Ok(result);
+            return Ok(BackwardGradients::zero(system.size()));
         }
+        let internal = internal_system(system, self.basis.support());
+        let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
+        let total = self.backward_sum(self.slab_radial()?, &internal, input, &kvectors);
+        let lattice = total.lattice;
+        let mut result = total.into_gradients(lattice);
         let planar = self.backward_planar(system, input)?;
         for (a, b) in result.positions.iter_mut().zip(&planar.positions) {
             for alpha in 0..3 {
@@ -87,7 +90,6 @@ impl LodeSphericalExpansion {
                 result.strain[alpha][beta] += planar.strain[3 * alpha + beta];
             }
         }
-        result.cell = slab_cell_gradient(system, &result.strain, &result.positions);
         Ok(result)
     }
 
@@ -97,8 +99,8 @@ impl LodeSphericalExpansion {
         system: &System,
         input: &SystemInput,
     ) -> Result<PlanarAccumulator, Error> {
-        let max_angular = self.parameters.max_angular;
-        let n_radial = self.n_radial();
+        let max_angular = self.max_angular;
+        let n_radial = self.n_radial;
         let n_features = (max_angular + 1).pow(2) * n_radial;
         let n_types = input.neighbor_types.len();
         let n_atoms = system.size();
