@@ -38,17 +38,6 @@ pub(crate) struct SystemInput {
     pub g: [Vec<f64>; 2],
 }
 
-impl BackwardGradients {
-    /// No gradient, for `n_atoms` atoms
-    pub(crate) fn zero(n_atoms: usize) -> BackwardGradients {
-        BackwardGradients {
-            positions: vec![[0.0; 3]; n_atoms],
-            cell: [[0.0; 3]; 3],
-            strain: [[0.0; 3]; 3],
-        }
-    }
-}
-
 impl SystemInput {
     /// The index in `neighbor_types` of each atom's type (None for other types)
     pub fn atom_type_index(&self, system: &System) -> Vec<Option<usize>> {

@@ -243,6 +243,16 @@ pub(crate) struct SystemValues {
     pub(crate) strain: Vec<f64>,
 }
 
+impl SystemTask<'_> {
+    /// The centres of this system that the keys and the sample selection need, and the index
+    /// of each neighbour type the keys ask for
+    pub(crate) fn centers_and_types(&self) -> (Vec<usize>, BTreeMap<i32, usize>) {
+        let (centers, _, type_index) =
+            centers_and_neighbor_types(self.s, self.system, self.keys, self.selected);
+        (centers, type_index)
+    }
+}
+
 impl SystemValues {
     /// values[centre, type of the centre, (0, 0, n)] += coefficient × own[n], the centre's own
     /// density (`center_atom_weight`)

@@ -6,16 +6,16 @@
 //! The physics is one definition summed by several algorithms; the folders follow them.
 //!
 //! - A system's **geometry** (bulk, slab, open) is decided from its pbc and validated once,
-//!   and paired with a **method** (k-space sum, Ewald split, pair sums) in a [`plan::Plan`].
+//!   and paired with a **method** (k-space sum, Ewald split, pair sums) in a `plan::Plan`.
 //!   `plan.rs` is the only place that chooses a method and the only place that dispatches on
 //!   one, for values and backward products alike: a new method (particle mesh) or geometry
 //!   (wires) is a variant there and a folder of its own.
-//! - `kspace/`: the reciprocal-space sum Σ_k W(k) S(k) of one smeared density ([`kspace::KSpace`],
+//! - `kspace/`: the reciprocal-space sum Σ_k W(k) S(k) of one smeared density (`kspace::KSpace`,
 //!   owned by the calculator for σ and by each Ewald split for its wide σw): k-vectors, radial
 //!   integrals Iₗₙ(k), tables, values, positions gradients, backward products.
 //! - `slab/`: the k∥ ≠ 0 part of slabs through `kspace/` on an internal cell, the exact k∥ = 0
 //!   (planar) part, their strain and backward products.
-//! - `pairs/`: sums of pair projections Fₗₙ(|d|) Yₗₘ(d̂) over a list of [`pairs::neighbors::Neighbor`]s
+//! - `pairs/`: sums of pair projections Fₗₙ(|d|) Yₗₘ(d̂) over a list of `Neighbor`s
 //!   (every other atom for open systems, the periodic images within a cutoff for the split's
 //!   remainder), their radial functions, and their backward product.
 //! - `ewald/`: the Ewald split (wide part by `kspace/`, remainder by `pairs/`), with its cost
@@ -29,6 +29,7 @@
 //! This file only orchestrates: plan every system, check memory, allocate the blocks, build
 //! the tables the plans need, run every system's plan in parallel, fill the blocks.
 
+mod accumulator;
 mod backward;
 mod ewald;
 mod kspace;
@@ -56,7 +57,7 @@ pub use metadata::{Gradients, Selection};
 use metadata::{SystemTask, SystemValues};
 pub use pairs::radial::PairRadialIntegral;
 use positions::{fill_self_gradients, PositionsLayout, SharedRows};
-pub use radial::{KSpaceRadialIntegral, RadialProjector};
+pub use radial::{KSpaceRadialIntegral, RadialFunctions, RadialProjector};
 pub use tables::{KSpaceTables, PairTables, PlanarTables, SplineTable, SplitTables};
 
 /// The LODE spherical expansion calculator

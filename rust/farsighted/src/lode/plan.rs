@@ -189,7 +189,7 @@ impl LodeSphericalExpansion {
         system: &System,
         input: &SystemInput,
     ) -> Result<BackwardGradients, Error> {
-        let mut result = match plan.method {
+        let total = match plan.method {
             Method::KSpace => self.kspace.backward(plan.geometry, s, system, input)?,
             Method::Split { grid } => {
                 let split = self.split_tables(grid)?;
@@ -200,10 +200,14 @@ impl LodeSphericalExpansion {
             }
             Method::Pairs => return Err(mismatch(plan)),
         };
-        result.cell = plan
+        let cell = plan
             .geometry
-            .cell_gradient(system, &result.strain, &result.positions);
-        Ok(result)
+            .cell_gradient(system, &total.strain, &total.positions);
+        Ok(BackwardGradients {
+            positions: total.positions,
+            cell,
+            strain: total.strain,
+        })
     }
 }
 

@@ -18,15 +18,15 @@
 //! the same features within `accuracy`.
 
 use super::EwaldSplit;
-use crate::lode::backward::{BackwardGradients, SystemInput};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
 use crate::lode::pairs::backward::{feature_rows, pair_sums_backward};
 use crate::lode::plan::Geometry;
 use crate::lode::LodeSphericalExpansion;
 use crate::{Error, System};
 
 impl LodeSphericalExpansion {
-    /// ∂L/∂positions and Ξ of one system (bulk or slab) by the Ewald split (the cell
-    /// gradient is left to the plan)
+    /// ∂L/∂positions and Ξ of one system (bulk or slab) by the Ewald split
     pub(crate) fn split_backward(
         &self,
         split: &EwaldSplit,
@@ -34,8 +34,8 @@ impl LodeSphericalExpansion {
         s: usize,
         system: &System,
         input: &SystemInput,
-    ) -> Result<BackwardGradients, Error> {
-        let mut result = split.wide.backward(geometry, s, system, input)?;
+    ) -> Result<Accumulator, Error> {
+        let result = split.wide.backward(geometry, s, system, input)?;
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);
@@ -48,18 +48,9 @@ impl LodeSphericalExpansion {
         let g = feature_rows(input, sizes.0, sizes.1);
         let neighbors = self.remainder_neighbors(split, system, geometry, &input.centers);
         let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
-            neighbors[c].iter().map(|n| (n.atom, n.vector))
+            neighbors[c].iter().copied()
         });
-        for (total, pair) in result.positions.iter_mut().zip(&pairs.positions) {
-            for alpha in 0..3 {
-                total[alpha] += pair[alpha];
-            }
-        }
-        for alpha in 0..3 {
-            for beta in 0..3 {
-                result.strain[alpha][beta] += pairs.strain[alpha][beta];
-            }
-        }
+        let mut result = result.add(pairs);
 
         if let Some((zero, strain)) = self.removed_constant(split, system, geometry) {
             // Σ G · (removed constant) over the (l, m) = (0, 0) features, which come first in

@@ -234,12 +234,7 @@ impl LodeSphericalExpansion {
                 layout,
                 outputs,
             };
-            let sums = sum.sum_centers(&result.centers, |c| {
-                let i = result.centers[c];
-                neighbors[c]
-                    .iter()
-                    .map(move |n| (n.atom, n.vector, n.atom != i))
-            });
+            let sums = sum.sum_centers(&result.centers, |c| neighbors[c].iter().copied());
             for (o, v) in result.values.iter_mut().zip(&sums.values) {
                 *o += v;
             }
@@ -344,8 +339,11 @@ impl LodeSphericalExpansion {
         lists
     }
 
-    /// Use σw = σ 2^{grid/4} for all systems instead of the cost model's choice (None: the
-    /// cost model again)
+    /// Testing hook, not API: use σw = σ 2^{grid/4} for all systems instead of the cost
+    /// model's choice (None: the cost model again), so that tests can compare splits. Hidden
+    /// from the documentation, like the Python binding's `force_ewald_grid` that serves the
+    /// same tests.
+    #[doc(hidden)]
     pub fn force_ewald_grid(&self, grid: Option<i32>) {
         *self.splits.forced.lock().expect("no panic") = grid;
     }

@@ -27,8 +27,9 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use rayon::prelude::*;
 
-use super::{AtomPhases, KSpace, KTables, KVectors, K_CHUNK};
-use crate::lode::backward::{BackwardGradients, SystemInput};
+use super::{AtomPhases, KSpace, KTables, KVectors, StructureFactors, K_CHUNK};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
 use crate::lode::plan::Geometry;
 use crate::lode::KSpaceRadialIntegral;
 use crate::{Error, System};
@@ -47,49 +48,15 @@ pub(crate) struct ChunkInput<'a> {
     pub active: [bool; 2],
 }
 
-/// Sums over k-vectors of one system
-pub(crate) struct Accumulator {
-    /// ∂L/∂rⱼ
-    pub positions: Vec<[f64; 3]>,
-    /// Σ_k Σ_f M_f(k) ∂W_f/∂ε_αβ(k), at 3α + β
-    pub strain: [f64; 9],
-    /// Σ_k Σ_f M_f(k) W_f(k): Σ G X over the k-sum
-    pub lattice: f64,
-}
-
-impl Accumulator {
-    pub fn new(n_atoms: usize) -> Accumulator {
-        Accumulator {
-            positions: vec![[0.0; 3]; n_atoms],
-            strain: [0.0; 9],
-            lattice: 0.0,
-        }
-    }
-
-    pub fn add(mut self, other: Accumulator) -> Accumulator {
-        for (a, b) in self.positions.iter_mut().zip(&other.positions) {
-            for alpha in 0..3 {
-                a[alpha] += b[alpha];
-            }
-        }
-        for (a, b) in self.strain.iter_mut().zip(other.strain) {
-            *a += b;
-        }
-        self.lattice += other.lattice;
-        self
-    }
-}
-
 impl KSpace {
-    /// ∂L/∂positions and Ξ of one system of this geometry (the cell gradient is left to the
-    /// plan)
+    /// ∂L/∂positions and Ξ of one system of this geometry
     pub fn backward(
         &self,
         geometry: Geometry,
         s: usize,
         system: &System,
         input: &SystemInput,
-    ) -> Result<BackwardGradients, Error> {
+    ) -> Result<Accumulator, Error> {
         match geometry {
             Geometry::Bulk => self.bulk_backward(s, system, input),
             Geometry::Slab => self.slab_backward(system, input),
@@ -105,15 +72,14 @@ impl KSpace {
         s: usize,
         system: &System,
         input: &SystemInput,
-    ) -> Result<BackwardGradients, Error> {
+    ) -> Result<Accumulator, Error> {
         if input.centers.is_empty() {
-            return Ok(BackwardGradients::zero(system.size()));
+            return Ok(Accumulator::new(system.size()));
         }
         let kvectors = self.bulk_k_vectors(s, system)?;
-        let total = self.backward_sum(self.radial()?, system, input, &kvectors);
+        let (total, mut lattice) = self.backward_sum(self.radial()?, system, input, &kvectors);
 
         // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
-        let mut lattice = total.lattice;
         if let Some(g0) = self.density.fourier_at_zero() {
             let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
             let n_types = input.neighbor_types.len();
@@ -129,24 +95,20 @@ impl KSpace {
                 }
             }
         }
-        Ok(total.into_gradients(lattice))
+        Ok(total.with_volume_factor(lattice))
     }
 
-    /// The backward product of the k-sum over `kvectors` of one system
+    /// The backward product of the k-sum over `kvectors` of one system, and Σ G X over it
+    /// (whose strain derivative is -δ_αβ times itself, the volume factor 1/V)
     pub fn backward_sum(
         &self,
         radial: &KSpaceRadialIntegral,
         system: &System,
         input: &SystemInput,
         kvectors: &KVectors,
-    ) -> Accumulator {
+    ) -> (Accumulator, f64) {
         let n_atoms = system.size();
-        let reciprocal = system.reciprocal_cell();
-        let phases: Vec<AtomPhases> = system
-            .positions
-            .par_iter()
-            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
-            .collect();
+        let phases = AtomPhases::of_system(system, kvectors.max_index);
         let atom_type_index = input.atom_type_index(system);
         let chunk_input = ChunkInput {
             phases: &phases,
@@ -165,8 +127,8 @@ impl KSpace {
             .par_iter()
             .with_min_len(min_len.max(1))
             .fold(
-                || (Accumulator::new(n_atoms), ChunkScratch::default()),
-                |(mut accumulator, mut scratch), &start| {
+                || (Accumulator::new(n_atoms), 0.0, ChunkScratch::default()),
+                |(mut accumulator, mut lattice, mut scratch), &start| {
                     let end = (start + K_CHUNK).min(n_k);
                     let chunk = KVectors {
                         indices: kvectors.indices[start..end].to_vec(),
@@ -180,60 +142,55 @@ impl KSpace {
                         &chunk_input,
                         &mut scratch,
                         &mut accumulator,
+                        &mut lattice,
                     );
-                    (accumulator, scratch)
+                    (accumulator, lattice, scratch)
                 },
             )
-            .map(|(accumulator, _)| accumulator)
-            .reduce(|| Accumulator::new(n_atoms), Accumulator::add)
+            .map(|(accumulator, lattice, _)| (accumulator, lattice))
+            .reduce(
+                || (Accumulator::new(n_atoms), 0.0),
+                |(a, la), (b, lb)| (a.add(b), la + lb),
+            )
     }
 }
 
 impl Accumulator {
-    /// ∂L/∂positions and Ξ, with the volume factor 1/V of `lattice` = Σ G X over the
-    /// features it multiplies: -δ_αβ times it (the cell gradient is left to the plan)
-    pub fn into_gradients(self, lattice: f64) -> BackwardGradients {
-        let strain = std::array::from_fn(|alpha| {
-            std::array::from_fn(|beta| {
-                let volume = if alpha == beta { lattice } else { 0.0 };
-                self.strain[3 * alpha + beta] - volume
-            })
-        });
-        BackwardGradients {
-            positions: self.positions,
-            cell: [[0.0; 3]; 3],
-            strain,
+    /// Ξ with the volume factor 1/V of `lattice` = Σ G X over the features it multiplies:
+    /// -δ_αβ times it
+    pub fn with_volume_factor(mut self, lattice: f64) -> Accumulator {
+        for alpha in 0..3 {
+            self.strain[alpha][alpha] -= lattice;
         }
+        self
     }
 }
 
 /// Per-thread buffers, resized for each block of k-vectors
 #[derive(Default)]
 pub(crate) struct ChunkScratch {
+    structure: StructureFactors,
     /// (atom, k)
-    cos: Vec<f64>,
-    sin: Vec<f64>,
     weights: Vec<f64>,
     /// (type, k)
-    structure_cos: Vec<f64>,
-    structure_sin: Vec<f64>,
     sum_a: Vec<f64>,
     sum_b: Vec<f64>,
-    /// (centre × type, k): Re S and Im S, then H per parity
-    phase: [Vec<f64>; 2],
+    /// (centre × type, k): H per parity
     h: [Vec<f64>; 2],
     /// (k, feature of one parity)
     m: Vec<f64>,
 }
 
 /// Add the contribution of the k-vectors of `chunk` (whose tables are `tables`, with the
-/// strain columns) to `accumulator`
+/// strain columns) to `accumulator`, and Σ_k Σ_f M_f(k) W_f(k) (Σ G X over the k-sum) to
+/// `lattice`
 pub(crate) fn backward_chunk(
     tables: &KTables,
     chunk: &KVectors,
     input: &ChunkInput,
     scratch: &mut ChunkScratch,
     accumulator: &mut Accumulator,
+    lattice: &mut f64,
 ) {
     let kc = chunk.vectors.len();
     let n_atoms = input.phases.len();
@@ -241,66 +198,45 @@ pub(crate) fn backward_chunk(
     let rows = input.centers.len() * n_types;
     let max_features = tables.parities[0].len().max(tables.parities[1].len());
     let ChunkScratch {
-        cos,
-        sin,
+        structure,
         weights,
-        structure_cos,
-        structure_sin,
         sum_a,
         sum_b,
-        phase,
         h,
         m,
     } = scratch;
     // buffers that are accumulated into start at zero, the others are overwritten
     for (buffer, size) in [
         (&mut *weights, n_atoms * kc),
-        (&mut *structure_cos, n_types * kc),
-        (&mut *structure_sin, n_types * kc),
         (&mut *sum_a, n_types * kc),
         (&mut *sum_b, n_types * kc),
     ] {
         buffer.clear();
         buffer.resize(size, 0.0);
     }
-    cos.resize(n_atoms * kc, 0.0);
-    sin.resize(n_atoms * kc, 0.0);
     m.resize(kc * max_features, 0.0);
-    for parity in 0..2 {
-        phase[parity].resize(rows * kc, 0.0);
-        h[parity].resize(rows * kc, 0.0);
-        if !input.active[parity] {
-            h[parity].iter_mut().for_each(|v| *v = 0.0);
+    for (h, active) in h.iter_mut().zip(input.active) {
+        h.resize(rows * kc, 0.0);
+        if !active {
+            h.iter_mut().for_each(|v| *v = 0.0);
         }
     }
 
-    for (j, atom) in input.phases.iter().enumerate() {
-        atom.fill(
-            &chunk.indices,
-            &mut cos[j * kc..(j + 1) * kc],
-            &mut sin[j * kc..(j + 1) * kc],
-        );
-        if let Some(t) = input.atom_type_index[j] {
-            for ik in 0..kc {
-                structure_cos[t * kc + ik] += cos[j * kc + ik];
-                structure_sin[t * kc + ik] += sin[j * kc + ik];
-            }
-        }
-    }
-    for (c, &center) in input.centers.iter().enumerate() {
-        let ci = &cos[center * kc..(center + 1) * kc];
-        let si = &sin[center * kc..(center + 1) * kc];
-        for t in 0..n_types {
-            let row = c * n_types + t;
-            let ct = &structure_cos[t * kc..(t + 1) * kc];
-            let st = &structure_sin[t * kc..(t + 1) * kc];
-            // Re and Im of e^{ik·rᵢ} Σⱼ e^{-ik·rⱼ}, as in the forward pass
-            for ik in 0..kc {
-                phase[0][row * kc + ik] = ci[ik] * ct[ik] + si[ik] * st[ik];
-                phase[1][row * kc + ik] = si[ik] * ct[ik] - ci[ik] * st[ik];
-            }
-        }
-    }
+    // Re and Im of e^{ik·rᵢ} Σⱼ e^{-ik·rⱼ}, as in the forward pass
+    structure.compute(
+        input.phases,
+        &chunk.indices,
+        input.atom_type_index,
+        input.centers,
+        n_types,
+    );
+    let StructureFactors {
+        cos,
+        sin,
+        structure_cos,
+        structure_sin,
+        phase,
+    } = &*structure;
 
     for parity in 0..2 {
         if !input.active[parity] || rows == 0 {
@@ -339,7 +275,7 @@ pub(crate) fn backward_chunk(
                     .map(|(a, b)| a * b)
                     .sum()
             };
-            accumulator.lattice += dot(0);
+            *lattice += dot(0);
             let largest = (0..3)
                 .max_by(|&a, &b| k[a].abs().total_cmp(&k[b].abs()))
                 .expect("three components");
@@ -347,7 +283,7 @@ pub(crate) fn backward_chunk(
                 // Σ_f M_f ∂W_f/∂k_α
                 let derivative = -dot(1 + 3 * alpha + largest) / k[largest];
                 for (beta, k_beta) in k.iter().enumerate() {
-                    accumulator.strain[3 * alpha + beta] -= k_beta * derivative;
+                    accumulator.strain[alpha][beta] -= k_beta * derivative;
                 }
             }
         }

@@ -22,9 +22,10 @@ use std::sync::OnceLock;
 
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
-use crate::lode::metadata::{centers_and_neighbor_types, SystemTask, SystemValues};
+use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::plan::Geometry;
 use crate::lode::positions::compute_pairs;
+use crate::lode::radial::RadialFunctions;
 use crate::lode::slab::SlabCache;
 use crate::lode::{KSpaceRadialIntegral, RadialProjector};
 use crate::math::direction_products::direction_products;
@@ -165,29 +166,21 @@ impl KSpace {
         task: SystemTask,
         kvectors: &KVectors,
     ) -> SystemValues {
+        let (centers, type_index) = task.centers_and_types();
         let SystemTask {
-            s,
             system,
-            keys,
-            selected,
             gradients,
             layout,
             outputs,
+            ..
         } = task;
-        let (centers, neighbor_types, type_index) =
-            centers_and_neighbor_types(s, system, keys, selected);
-        let n_types = neighbor_types.len();
+        let n_types = type_index.len();
         let n_features = self.n_features();
         if centers.is_empty() {
             return SystemValues::default();
         }
 
-        let reciprocal = system.reciprocal_cell();
-        let phases: Vec<AtomPhases> = system
-            .positions
-            .par_iter()
-            .map(|&r| AtomPhases::new(r, &reciprocal, kvectors.max_index))
-            .collect();
+        let phases = AtomPhases::of_system(system, kvectors.max_index);
         let tables = self.k_tables(
             system,
             kvectors,
@@ -383,7 +376,7 @@ impl KSpace {
         &self,
         system: &System,
         kvectors: &KVectors,
-        radial: &KSpaceRadialIntegral,
+        radial: &impl RadialFunctions,
         positions: bool,
         strain: bool,
     ) -> KTables {
@@ -523,6 +516,16 @@ pub(crate) struct AtomPhases {
 }
 
 impl AtomPhases {
+    /// The phases of every atom of `system`, up to `max_index`
+    pub fn of_system(system: &System, max_index: [i32; 3]) -> Vec<AtomPhases> {
+        let reciprocal = system.reciprocal_cell();
+        system
+            .positions
+            .par_iter()
+            .map(|&r| AtomPhases::new(r, &reciprocal, max_index))
+            .collect()
+    }
+
     pub fn new(position: [f64; 3], reciprocal: &[[f64; 3]; 3], max_index: [i32; 3]) -> AtomPhases {
         let tables = [0, 1, 2].map(|d| {
             let b = reciprocal[d];
@@ -574,7 +577,6 @@ pub(crate) fn kspace_values(
     n_types: usize,
 ) -> [Vec<f64>; 2] {
     let n_k = tables.n_k;
-    let n_atoms = phases.len();
     let columns = tables.values_columns;
     let rows = centers.len() * n_types;
     let zero = || [0, 1].map(|p| vec![0.0; rows * columns[p]]);
@@ -586,52 +588,12 @@ pub(crate) fn kspace_values(
         .par_iter()
         .with_min_len(min_len.max(1))
         .fold(
-            || (zero(), ValuesScratch::new(n_atoms, n_types, rows)),
+            || (zero(), StructureFactors::default()),
             |(mut outputs, mut scratch), &k_start| {
                 let kc = K_CHUNK.min(n_k - k_start);
                 let indices = &kvectors.indices[k_start..k_start + kc];
-                let ValuesScratch {
-                    cos,
-                    sin,
-                    structure_cos,
-                    structure_sin,
-                    real,
-                    imag,
-                } = &mut scratch;
-                for (j, phase) in phases.iter().enumerate() {
-                    phase.fill(
-                        indices,
-                        &mut cos[j * kc..(j + 1) * kc],
-                        &mut sin[j * kc..(j + 1) * kc],
-                    );
-                }
-                structure_cos.iter_mut().for_each(|v| *v = 0.0);
-                structure_sin.iter_mut().for_each(|v| *v = 0.0);
-                for (j, t) in atom_type_index.iter().enumerate() {
-                    if let Some(t) = *t {
-                        for ik in 0..kc {
-                            structure_cos[t * kc + ik] += cos[j * kc + ik];
-                            structure_sin[t * kc + ik] += sin[j * kc + ik];
-                        }
-                    }
-                }
-                for (c, &center) in centers.iter().enumerate() {
-                    let ci = &cos[center * kc..(center + 1) * kc];
-                    let si = &sin[center * kc..(center + 1) * kc];
-                    for t in 0..n_types {
-                        let row = c * n_types + t;
-                        let ct = &structure_cos[t * kc..(t + 1) * kc];
-                        let st = &structure_sin[t * kc..(t + 1) * kc];
-                        let real = &mut real[row * kc..(row + 1) * kc];
-                        let imag = &mut imag[row * kc..(row + 1) * kc];
-                        // Re and Im of e^{ik·rᵢ} Σⱼ e^{-ik·rⱼ}
-                        for ik in 0..kc {
-                            real[ik] = ci[ik] * ct[ik] + si[ik] * st[ik];
-                            imag[ik] = si[ik] * ct[ik] - ci[ik] * st[ik];
-                        }
-                    }
-                }
-                for (parity, phase_matrix) in [&*real, &*imag].into_iter().enumerate() {
+                scratch.compute(phases, indices, atom_type_index, centers, n_types);
+                for (parity, phase_matrix) in scratch.phase.iter().enumerate() {
                     if columns[parity] != 0 {
                         let table = &tables.values[parity];
                         accumulate_product(
@@ -754,25 +716,80 @@ fn split_rows(table: &mut [f64], chunk_size: usize, n_chunks: usize) -> Vec<&mut
     chunks
 }
 
-/// Per-thread buffers of `kspace_values`, sized for K_CHUNK k-vectors
-struct ValuesScratch {
-    cos: Vec<f64>,
-    sin: Vec<f64>,
-    structure_cos: Vec<f64>,
-    structure_sin: Vec<f64>,
-    real: Vec<f64>,
-    imag: Vec<f64>,
+/// The structure factors of one block of k-vectors: with cⱼ, sⱼ = cos, sin k·rⱼ of every atom
+/// and, for every neighbour type a, Cₐ = Σ_{j∈a} cⱼ, Sₐ = Σ_{j∈a} sⱼ, the phase matrices
+/// Re Sᵢₐ(k) = cᵢ Cₐ + sᵢ Sₐ and Im Sᵢₐ(k) = sᵢ Cₐ - cᵢ Sₐ of Sᵢₐ(k) = e^{ik·rᵢ} Σ_{j∈a} e^{-ik·rⱼ}
+/// for every centre i: what the values (`kspace_values`) and the backward product
+/// (`backward::backward_chunk`) both start from. Per-thread buffers, resized for each block.
+#[derive(Default)]
+pub(crate) struct StructureFactors {
+    /// cⱼ and sⱼ, (atom, k)
+    pub cos: Vec<f64>,
+    pub sin: Vec<f64>,
+    /// Cₐ and Sₐ, (type, k)
+    pub structure_cos: Vec<f64>,
+    pub structure_sin: Vec<f64>,
+    /// Re and Im of Sᵢₐ(k), (centre × type, k)
+    pub phase: [Vec<f64>; 2],
 }
 
-impl ValuesScratch {
-    fn new(n_atoms: usize, n_types: usize, rows: usize) -> ValuesScratch {
-        ValuesScratch {
-            cos: vec![0.0; n_atoms * K_CHUNK],
-            sin: vec![0.0; n_atoms * K_CHUNK],
-            structure_cos: vec![0.0; n_types * K_CHUNK],
-            structure_sin: vec![0.0; n_types * K_CHUNK],
-            real: vec![0.0; rows * K_CHUNK],
-            imag: vec![0.0; rows * K_CHUNK],
+impl StructureFactors {
+    /// Compute them for the k-vectors of `indices`, from the phases of every atom
+    pub fn compute(
+        &mut self,
+        phases: &[AtomPhases],
+        indices: &[[i32; 3]],
+        atom_type_index: &[Option<usize>],
+        centers: &[usize],
+        n_types: usize,
+    ) {
+        let kc = indices.len();
+        let n_atoms = phases.len();
+        let rows = centers.len() * n_types;
+        let StructureFactors {
+            cos,
+            sin,
+            structure_cos,
+            structure_sin,
+            phase,
+        } = self;
+        cos.resize(n_atoms * kc, 0.0);
+        sin.resize(n_atoms * kc, 0.0);
+        for sums in [&mut *structure_cos, &mut *structure_sin] {
+            sums.clear();
+            sums.resize(n_types * kc, 0.0);
+        }
+        for matrix in phase.iter_mut() {
+            matrix.resize(rows * kc, 0.0);
+        }
+        for (j, atom) in phases.iter().enumerate() {
+            atom.fill(
+                indices,
+                &mut cos[j * kc..(j + 1) * kc],
+                &mut sin[j * kc..(j + 1) * kc],
+            );
+            if let Some(t) = atom_type_index[j] {
+                for ik in 0..kc {
+                    structure_cos[t * kc + ik] += cos[j * kc + ik];
+                    structure_sin[t * kc + ik] += sin[j * kc + ik];
+                }
+            }
+        }
+        let [real, imag] = phase;
+        for (c, &center) in centers.iter().enumerate() {
+            let ci = &cos[center * kc..(center + 1) * kc];
+            let si = &sin[center * kc..(center + 1) * kc];
+            for t in 0..n_types {
+                let row = c * n_types + t;
+                let ct = &structure_cos[t * kc..(t + 1) * kc];
+                let st = &structure_sin[t * kc..(t + 1) * kc];
+                let real = &mut real[row * kc..(row + 1) * kc];
+                let imag = &mut imag[row * kc..(row + 1) * kc];
+                for ik in 0..kc {
+                    real[ik] = ci[ik] * ct[ik] + si[ik] * st[ik];
+                    imag[ik] = si[ik] * ct[ik] - ci[ik] * st[ik];
+                }
+            }
         }
     }
 }

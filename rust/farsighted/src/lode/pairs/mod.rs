@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
 use crate::lode::pairs::radial::PairRadialIntegral;
 use crate::lode::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
@@ -92,14 +93,15 @@ impl PairSum<'_> {
         }
     }
 
-    /// Pair sums of all `centers`, with the pairs (j, d = rⱼ + T - rᵢ, whether the pair enters
-    /// the positions gradient) of centre `centers[c]` from `neighbors(c)`, the images of one
+    /// Pair sums of all `centers`, with the neighbours (j, d = rⱼ + T - rᵢ) of centre
+    /// `centers[c]` from `neighbors(c)` (j = i, an image of the centre, enters the strain but
+    /// not the positions gradients), the images of one
     /// neighbour consecutive (their gradients are summed before they are added to the large,
     /// rarely cached gradient arrays). Every pair must be listed from both of its centres.
     pub fn sum_centers<N, I>(&self, centers: &[usize], neighbors: N) -> PairSums
     where
         N: Fn(usize) -> I + Sync,
-        I: Iterator<Item = (usize, [f64; 3], bool)>,
+        I: Iterator<Item = Neighbor>,
     {
         let strain_blocks = if self.strain { 9 } else { 0 };
         let row = self.type_index.len() * self.n_features();
@@ -114,7 +116,7 @@ impl PairSum<'_> {
     fn sum_centers_with<N, I>(&self, centers: &[usize], neighbors: N, symmetric: bool) -> PairSums
     where
         N: Fn(usize) -> I + Sync,
-        I: Iterator<Item = (usize, [f64; 3], bool)>,
+        I: Iterator<Item = Neighbor>,
     {
         let row = self.type_index.len() * self.n_features();
         let strain_blocks = if self.strain { 9 } else { 0 };
@@ -179,7 +181,7 @@ impl PairSum<'_> {
         &self,
         c: usize,
         i: usize,
-        neighbors: impl Iterator<Item = (usize, [f64; 3], bool)>,
+        neighbors: impl Iterator<Item = Neighbor>,
         center_index: Option<&[Option<usize>]>,
         scratch: &mut PairScratch,
         sums: &mut PairSums,
@@ -189,7 +191,7 @@ impl PairSum<'_> {
         let ti = self.system.types[i];
         let t_mirrored = self.type_index.get(&ti).copied();
         let mut pending: Option<Pending> = None;
-        for (j, d, moves) in neighbors {
+        for Neighbor { atom: j, vector: d } in neighbors {
             // the pair with another centre is computed by one of them, for both
             let mirror = match center_index.and_then(|index| index[j]) {
                 Some(cj) if j != i => {
@@ -256,7 +258,7 @@ impl PairSum<'_> {
                 }
             }
 
-            let Some(layout) = self.layout.filter(|_| moves) else {
+            let Some(layout) = self.layout.filter(|_| j != i) else {
                 continue;
             };
             let forward = if t_forward.is_some() {

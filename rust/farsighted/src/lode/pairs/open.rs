@@ -11,10 +11,12 @@
 use std::collections::HashMap;
 
 use super::backward::{feature_rows, pair_sums_backward};
+use super::neighbors::Neighbor;
 use super::radial::PairRadialIntegral;
 use super::{PairSum, PairSums};
-use crate::lode::backward::{BackwardGradients, SystemInput};
-use crate::lode::metadata::{centers_and_neighbor_types, SystemTask, SystemValues};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
+use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::LodeSphericalExpansion;
 use crate::system::OVERLAP_DISTANCE;
 use crate::{Error, System};
@@ -90,16 +92,14 @@ impl LodeSphericalExpansion {
         pair: &PairRadialIntegral,
         task: SystemTask,
     ) -> Result<SystemValues, Error> {
+        let (centers, type_index) = task.centers_and_types();
         let SystemTask {
-            s,
             system,
-            keys,
-            selected,
             gradients,
             layout,
             outputs,
+            ..
         } = task;
-        let (centers, _, type_index) = centers_and_neighbor_types(s, system, keys, selected);
         let n_types = type_index.len();
         if centers.is_empty() {
             return Ok(SystemValues::default());
@@ -134,35 +134,25 @@ impl LodeSphericalExpansion {
         pair: &PairRadialIntegral,
         system: &System,
         input: &SystemInput,
-    ) -> BackwardGradients {
+    ) -> Accumulator {
         let sizes = (self.parameters.max_angular, self.n_radial());
         let g = feature_rows(input, sizes.0, sizes.1);
-        let positions = &system.positions;
-        let total = pair_sums_backward(pair, system, input, &g, sizes, |_, i| {
-            (0..positions.len())
-                .filter(move |&j| j != i)
-                .map(move |j| (j, [0, 1, 2].map(|a| positions[j][a] - positions[i][a])))
-        });
-        BackwardGradients {
-            positions: total.positions,
-            cell: [[0.0; 3]; 3],
-            strain: total.strain,
-        }
+        pair_sums_backward(pair, system, input, &g, sizes, |_, i| open_pairs(system, i))
     }
 }
 
-/// The pairs of centre i in an open system: every other atom j, at d = rⱼ - rᵢ, all moving
-pub(crate) fn open_pairs(
-    system: &System,
-    i: usize,
-) -> impl Iterator<Item = (usize, [f64; 3], bool)> + '_ {
+/// The neighbours of centre i in an open system: every other atom j, at d = rⱼ - rᵢ
+pub(crate) fn open_pairs(system: &System, i: usize) -> impl Iterator<Item = Neighbor> + '_ {
     let ri = system.positions[i];
     system
         .positions
         .iter()
         .enumerate()
         .filter(move |&(j, _)| j != i)
-        .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
+        .map(move |(j, r)| Neighbor {
+            atom: j,
+            vector: [0, 1, 2].map(|a| r[a] - ri[a]),
+        })
 }
 
 #[cfg(test)]

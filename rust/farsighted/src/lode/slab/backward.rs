@@ -11,40 +11,14 @@
 
 use rayon::prelude::*;
 
-use crate::lode::backward::{cell_gradient, BackwardGradients, SystemInput};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::{cell_gradient, SystemInput};
 use crate::lode::kspace::KSpace;
 use crate::lode::pairs::backward::feature_rows;
 use crate::lode::slab::strain::PlaneStrain;
 use crate::lode::slab::{internal_system, slab_k_vectors, Plane};
 use crate::math::harmonics::lm_index;
 use crate::{Error, System};
-
-/// ∂L/∂rⱼ and Ξ of the planar part of one centre
-struct PlanarAccumulator {
-    positions: Vec<[f64; 3]>,
-    strain: [f64; 9],
-}
-
-impl PlanarAccumulator {
-    fn new(n_atoms: usize) -> PlanarAccumulator {
-        PlanarAccumulator {
-            positions: vec![[0.0; 3]; n_atoms],
-            strain: [0.0; 9],
-        }
-    }
-
-    fn add(mut self, other: PlanarAccumulator) -> PlanarAccumulator {
-        for (a, b) in self.positions.iter_mut().zip(&other.positions) {
-            for alpha in 0..3 {
-                a[alpha] += b[alpha];
-            }
-        }
-        for (a, b) in self.strain.iter_mut().zip(&other.strain) {
-            *a += b;
-        }
-        self
-    }
-}
 
 /// ∂L/∂cell of a slab from Ξ and ∂L/∂R: computed on the internal cell (a, b, L n̂), whose
 /// rows a, b are the periodic rows of the input; the non-periodic row's gradient is zero
@@ -70,35 +44,19 @@ impl KSpace {
         &self,
         system: &System,
         input: &SystemInput,
-    ) -> Result<BackwardGradients, Error> {
+    ) -> Result<Accumulator, Error> {
         if input.centers.is_empty() {
-            return Ok(BackwardGradients::zero(system.size()));
+            return Ok(Accumulator::new(system.size()));
         }
         let internal = internal_system(system, self.basis.support());
         let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
-        let total = self.backward_sum(self.slab_radial()?, &internal, input, &kvectors);
-        let lattice = total.lattice;
-        let mut result = total.into_gradients(lattice);
+        let (total, lattice) = self.backward_sum(self.slab_radial()?, &internal, input, &kvectors);
         let planar = self.backward_planar(system, input)?;
-        for (a, b) in result.positions.iter_mut().zip(&planar.positions) {
-            for alpha in 0..3 {
-                a[alpha] += b[alpha];
-            }
-        }
-        for alpha in 0..3 {
-            for beta in 0..3 {
-                result.strain[alpha][beta] += planar.strain[3 * alpha + beta];
-            }
-        }
-        Ok(result)
+        Ok(total.with_volume_factor(lattice).add(planar))
     }
 
     /// ∂L/∂positions and Ξ of L = Σᵢₐ Σ_f Gᵢₐf Σ_{j∈a} (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂)
-    fn backward_planar(
-        &self,
-        system: &System,
-        input: &SystemInput,
-    ) -> Result<PlanarAccumulator, Error> {
+    fn backward_planar(&self, system: &System, input: &SystemInput) -> Result<Accumulator, Error> {
         let max_angular = self.max_angular;
         let n_radial = self.n_radial;
         let n_features = (max_angular + 1).pow(2) * n_radial;
@@ -120,7 +78,7 @@ impl KSpace {
             .fold(
                 || {
                     (
-                        PlanarAccumulator::new(n_atoms),
+                        Accumulator::new(n_atoms),
                         vec![0.0; n_functions],
                         vec![0.0; n_functions],
                     )
@@ -159,7 +117,8 @@ impl KSpace {
                             accumulator.positions[j][alpha] -= slope * plane.normal[alpha];
                         }
                         let terms = strain.iter().zip(&plane_strain.height);
-                        for (out, (s, h)) in accumulator.strain.iter_mut().zip(terms) {
+                        let out = accumulator.strain.as_flattened_mut();
+                        for (out, (s, h)) in out.iter_mut().zip(terms) {
                             *out += s + slope * z * h;
                         }
                     }
@@ -167,7 +126,7 @@ impl KSpace {
                 },
             )
             .map(|(accumulator, _, _)| accumulator)
-            .reduce(|| PlanarAccumulator::new(n_atoms), PlanarAccumulator::add);
+            .reduce(|| Accumulator::new(n_atoms), Accumulator::add);
         Ok(total)
     }
 }
