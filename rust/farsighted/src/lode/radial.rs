@@ -2,15 +2,14 @@
 //! index l · size + n, values and derivatives at one argument), and the one quadrature of
 //! spherical Bessel functions they are computed by ([`BesselQuadrature`]).
 //!
-//! The LODE radial integrals in k-space, Iₗₙ(k) = ∫ r² Rₙ(r) jₗ(k r) dr, and their derivatives,
-//! by quadrature on the radial basis; tabulated with Hermite splines or evaluated exactly.
-//! The pair functions of open systems (lode/pairs/radial.rs) are the same quadrature over k.
+//! [`RadialProjector`] projects on the radial basis: ∫ r² Rₙ(r) f(r) dr, and the LODE radial
+//! integrals in k-space Iₗₙ(k) = ∫ r² Rₙ(r) jₗ(k r) dr with their derivatives (splined in
+//! lode/kspace/radial.rs). The pair functions of open systems (lode/pairs/radial.rs) are the
+//! same quadrature over k.
 
 use crate::basis::GtoBasis;
 use crate::math::bessel::spherical_bessel_sequence;
 use crate::math::quadrature::RadialQuadrature;
-use crate::math::spline::HermiteSplines;
-use crate::Error;
 
 /// n_functions radial functions, index l · size + n, evaluated with their derivatives: the
 /// k-space integrals Iₗₙ(k), the pair functions Fₗₙ(d) and the planar projections Pₗₙ(z)
@@ -145,45 +144,6 @@ impl RadialProjector {
     }
 }
 
-/// Iₗₙ(k) on [0, k_max], splined or exact
-#[derive(Debug, Clone)]
-pub struct KSpaceRadialIntegral {
-    projector: RadialProjector,
-    spline: Option<HermiteSplines>,
-}
-
-impl KSpaceRadialIntegral {
-    pub fn new(
-        projector: RadialProjector,
-        k_max: f64,
-        accuracy: Option<f64>,
-    ) -> Result<Self, Error> {
-        let spline = match accuracy {
-            None => None,
-            Some(accuracy) => Some(HermiteSplines::new(
-                k_max,
-                projector.n_functions(),
-                accuracy,
-                |k, v, d| projector.bessel_transform(k, v, d),
-            )?),
-        };
-        Ok(KSpaceRadialIntegral { projector, spline })
-    }
-
-    /// The spline table, when the integrals are splined
-    pub fn spline(&self) -> Option<&HermiteSplines> {
-        self.spline.as_ref()
-    }
-
-    /// Iₗₙ(k) and dIₗₙ/dk, with index l * size + n
-    pub fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
-        match &self.spline {
-            Some(spline) if k <= spline.x_max() => spline.evaluate(k, values, derivatives),
-            _ => self.projector.bessel_transform(k, values, derivatives),
-        }
-    }
-}
-
 impl RadialFunctions for RadialProjector {
     fn n_functions(&self) -> usize {
         RadialProjector::n_functions(self)
@@ -191,15 +151,5 @@ impl RadialFunctions for RadialProjector {
 
     fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
         self.bessel_transform(k, values, derivatives);
-    }
-}
-
-impl RadialFunctions for KSpaceRadialIntegral {
-    fn n_functions(&self) -> usize {
-        self.projector.n_functions()
-    }
-
-    fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
-        KSpaceRadialIntegral::compute(self, k, values, derivatives);
     }
 }

@@ -27,7 +27,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use rayon::prelude::*;
 
-use super::{AtomPhases, KSpace, KTables, KVectors, StructureFactors, K_CHUNK};
+use super::{k_blocks, AtomPhases, KSpace, KTables, KVectors, StructureFactors, K_CHUNK};
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::plan::Geometry;
@@ -121,11 +121,10 @@ impl KSpace {
 
         // blocks of k-vectors in parallel, each with its own slice of the tables
         let n_k = kvectors.vectors.len();
-        let chunk_starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
-        let min_len = chunk_starts.len() / (4 * rayon::current_num_threads()).max(1);
+        let (chunk_starts, min_len) = k_blocks(n_k);
         chunk_starts
             .par_iter()
-            .with_min_len(min_len.max(1))
+            .with_min_len(min_len)
             .fold(
                 || (Accumulator::new(n_atoms), 0.0, ChunkScratch::default()),
                 |(mut accumulator, mut lattice, mut scratch), &start| {

@@ -13,6 +13,8 @@
 
 pub(crate) mod backward;
 pub(crate) mod kvectors;
+pub(crate) mod positions;
+pub(crate) mod radial;
 
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
@@ -24,7 +26,6 @@ use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::plan::Geometry;
-use crate::lode::positions::compute_pairs;
 use crate::lode::radial::RadialFunctions;
 use crate::lode::slab::SlabCache;
 use crate::lode::{KSpaceRadialIntegral, RadialProjector};
@@ -229,7 +230,7 @@ impl KSpace {
         }
 
         if let Some(layout) = layout {
-            compute_pairs(
+            positions::compute_pairs(
                 system,
                 layout,
                 outputs,
@@ -581,12 +582,10 @@ pub(crate) fn kspace_values(
     let rows = centers.len() * n_types;
     let zero = || [0, 1].map(|p| vec![0.0; rows * columns[p]]);
 
-    let chunk_starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
-    // a few accumulators per thread at most: each holds a full output
-    let min_len = chunk_starts.len() / (4 * rayon::current_num_threads()).max(1);
+    let (chunk_starts, min_len) = k_blocks(n_k);
     chunk_starts
         .par_iter()
-        .with_min_len(min_len.max(1))
+        .with_min_len(min_len)
         .fold(
             || (zero(), StructureFactors::default()),
             |(mut outputs, mut scratch), &k_start| {
@@ -618,89 +617,12 @@ pub(crate) fn kspace_values(
         })
 }
 
-/// cos k·rⱼ and sin k·rⱼ of every atom for every k-vector, (atom, k) row-major: the phase
-/// matrices of all pairs are built from these rows
-pub(crate) struct DensePhases {
-    n_k: usize,
-    cos: Vec<f64>,
-    sin: Vec<f64>,
-}
-
-impl DensePhases {
-    pub fn new(phases: &[AtomPhases], kvectors: &KVectors) -> DensePhases {
-        let n_k = kvectors.indices.len();
-        let mut cos = vec![0.0; phases.len() * n_k];
-        let mut sin = vec![0.0; phases.len() * n_k];
-        cos.par_chunks_mut(n_k.max(1))
-            .zip(sin.par_chunks_mut(n_k.max(1)))
-            .zip(phases)
-            .for_each(|((cos, sin), phase)| phase.fill(&kvectors.indices, cos, sin));
-        DensePhases { n_k, cos, sin }
-    }
-
-    fn row(&self, atom: usize, start: usize, count: usize) -> (&[f64], &[f64]) {
-        let range = atom * self.n_k + start..atom * self.n_k + start + count;
-        (&self.cos[range.clone()], &self.sin[range])
-    }
-}
-
-/// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`, before the recombination of
-/// `GradientColumns`: per parity, a (rows.len(), table columns) row-major array in `scratch`.
-pub(crate) fn kspace_positions_gradients(
-    tables: &KTables,
-    phases: &DensePhases,
-    center: usize,
-    rows: &[usize],
-    scratch: &mut PositionsScratch,
-) {
-    let n_k = tables.n_k;
-    let n_rows = rows.len();
-    let positions = tables.positions.as_ref().expect("positions tables");
-    let columns = [0, 1].map(|p| positions.columns.len(p));
-    // chunks of equal length, at most K_CHUNK
-    let chunk = n_k.div_ceil(n_k.div_ceil(K_CHUNK).max(1)).max(1);
-    scratch.resize(n_rows, chunk, columns);
-    for p in 0..2 {
-        scratch.gradients[p].iter_mut().for_each(|v| *v = 0.0);
-    }
-
-    for k_start in (0..n_k).step_by(chunk) {
-        let kc = chunk.min(n_k - k_start);
-        let (ci, si) = phases.row(center, k_start, kc);
-        for (r, &j) in rows.iter().enumerate() {
-            let (cj, sj) = phases.row(j, k_start, kc);
-            // sin(k·(rᵢ - rⱼ)) and -cos(k·(rᵢ - rⱼ))
-            let sin_row = &mut scratch.sin[r * kc..(r + 1) * kc];
-            for (((out, (ci, si)), cj), sj) in
-                sin_row.iter_mut().zip(ci.iter().zip(si)).zip(cj).zip(sj)
-            {
-                *out = si * cj - ci * sj;
-            }
-            let minus_cos_row = &mut scratch.minus_cos[r * kc..(r + 1) * kc];
-            for (((out, (ci, si)), cj), sj) in minus_cos_row
-                .iter_mut()
-                .zip(ci.iter().zip(si))
-                .zip(cj)
-                .zip(sj)
-            {
-                *out = -(ci * cj + si * sj);
-            }
-        }
-        for (parity, phase_matrix) in [&scratch.sin, &scratch.minus_cos].into_iter().enumerate() {
-            if columns[parity] == 0 {
-                continue;
-            }
-            let table = &positions.tables[parity];
-            accumulate_product(
-                &mut scratch.gradients[parity],
-                phase_matrix,
-                table,
-                n_rows,
-                k_start,
-                kc,
-            );
-        }
-    }
+/// The first k-vector of each block of K_CHUNK, and the fewest blocks a parallel task takes:
+/// a few accumulators per thread at most, as each holds a full output
+pub(crate) fn k_blocks(n_k: usize) -> (Vec<usize>, usize) {
+    let starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
+    let min_len = starts.len() / (4 * rayon::current_num_threads()).max(1);
+    (starts, min_len.max(1))
 }
 
 /// `n_chunks` consecutive slices of `chunk_size` (the last one shorter, all empty when the
@@ -796,7 +718,7 @@ impl StructureFactors {
 
 /// output (rows, columns) += phases (rows, kc) × table[k_start..k_start + kc] (kc, columns),
 /// all row-major, with `columns` deduced from the output size
-fn accumulate_product(
+pub(crate) fn accumulate_product(
     output: &mut [f64],
     phases: &[f64],
     table: &[f64],
@@ -817,25 +739,4 @@ fn accumulate_product(
         1.0,
         Par::Seq,
     );
-}
-
-/// Per-thread buffers for `kspace_positions_gradients`
-#[derive(Default)]
-pub(crate) struct PositionsScratch {
-    sin: Vec<f64>,
-    minus_cos: Vec<f64>,
-    /// (n_atoms, table columns) per parity
-    pub gradients: [Vec<f64>; 2],
-    /// the gradient rows of one pair, by `positions::channel_rows`
-    pub transformed: Vec<f64>,
-}
-
-impl PositionsScratch {
-    fn resize(&mut self, n_atoms: usize, chunk: usize, columns: [usize; 2]) {
-        self.sin.resize(n_atoms * chunk, 0.0);
-        self.minus_cos.resize(n_atoms * chunk, 0.0);
-        for (gradients, columns) in self.gradients.iter_mut().zip(columns) {
-            gradients.resize(n_atoms * columns, 0.0);
-        }
-    }
 }

@@ -19,14 +19,15 @@ use rayon::prelude::*;
 
 use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
-use crate::lode::pairs::radial::PairRadialIntegral;
 use crate::lode::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
+use crate::lode::radial::RadialFunctions;
 use crate::math::harmonics::parity;
 use crate::System;
 
 /// What is shared by all centres of one system
-pub(crate) struct PairSum<'a> {
-    pub radial: &'a PairRadialIntegral,
+pub(crate) struct PairSum<'a, R: RadialFunctions> {
+    /// Fₗₙ(|d|), index l * n_radial + n
+    pub radial: &'a R,
     pub system: &'a System,
     pub type_index: &'a BTreeMap<i32, usize>,
     pub max_angular: usize,
@@ -79,7 +80,7 @@ struct Pending<'a> {
     mirrored: &'a [(usize, usize)],
 }
 
-impl PairSum<'_> {
+impl<R: RadialFunctions> PairSum<'_, R> {
     pub fn n_features(&self) -> usize {
         (self.max_angular + 1).pow(2) * self.n_radial
     }
