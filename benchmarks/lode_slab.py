@@ -12,13 +12,12 @@ of the planar projections); it is timed separately. Run ``python benchmarks/lode
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from builds import best_time, compare, machine, table, worker_arguments
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "python" / "farsighted" / "data"
@@ -34,15 +33,6 @@ def nacl_slab(n_atoms, side, thickness, seed):
     positions = rng.uniform(0.0, 1.0, size=(n_atoms, 3)) * [side, side, thickness]
     cell = [[side, 0.0, 0.0], [0.0, side, 0.0], [0.0, 0.0, 0.0]]
     return ase.Atoms(numbers=numbers, positions=positions, cell=cell, pbc=[True, True, False])
-
-
-def best_time(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return result, min(times)
 
 
 def worker(args):
@@ -61,27 +51,13 @@ def worker(args):
         lambda: calculator.compute(atoms, gradients=["positions", "strain"]), args.repeats
     )
     _, backward_time = best_time(lambda: calculator.backward(atoms, values), args.repeats)
-    json.dump(
-        {
-            "farsighted": str(Path(farsighted.__file__).parent),
-            "first_compute_s": first,
-            "values_s": values_time,
-            "values_gradients_s": gradients_time,
-            "backward_s": backward_time,
-        },
-        sys.stdout,
-    )
-
-
-def run(args, path):
-    command = [sys.executable, __file__, "--worker"]
-    for name in ["atoms", "side", "thickness", "seed", "repeats"]:
-        command += [f"--{name}", str(getattr(args, name))]
-    env = dict(os.environ)
-    if path is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(path), env.get("PYTHONPATH", "")])
-    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    return json.loads(output.stdout)
+    times = {
+        "first compute": first,
+        "values": values_time,
+        "values + gradients": gradients_time,
+        "backward": backward_time,
+    }
+    json.dump({"farsighted": str(Path(farsighted.__file__).parent), "times": times}, sys.stdout)
 
 
 def parse_args(argv):
@@ -100,28 +76,16 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    builds = {"installed": None}
-    if args.before is not None:
-        builds = {"before": args.before, "installed": None}
-    results = {name: [] for name in builds}
-    for _ in range(2):
-        for name, path in builds.items():
-            results[name].append(run(args, path))
+    names = ["atoms", "side", "thickness", "seed", "repeats"]
+    best = compare(__file__, worker_arguments(args, names), args.before)
     print(
         f"{args.atoms}-atom Na/Cl slab, {args.side} × {args.side} Å, {args.thickness} Å thick; "
         f"hypers of python/farsighted/data/lode_hypers.json, default k_cutoff and splines; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
+        f"{machine()} at the end"
     )
-    columns = ["first_compute_s", "values_s", "values_gradients_s", "backward_s"]
-    print(f"{'build':>10}" + "".join(f"{c:>20}" for c in columns))
-    best = {}
-    for name, runs in results.items():
-        best[name] = {c: min(r[c] for r in runs) for c in columns}
-        print(f"{name:>10}" + "".join(f"{best[name][c]:>19.3f}s" for c in columns))
-        print(f"{'':>10} ({runs[0]['farsighted']})")
-    if "before" in best:
-        ratios = "".join(f"{best['installed'][c] / best['before'][c]:>19.2f}x" for c in columns)
-        print(f"{'ratio':>10}" + ratios)
+    print(table(best))
+    for name, result in best.items():
+        print(f"- {name}: {result['farsighted']}")
 
 
 if __name__ == "__main__":

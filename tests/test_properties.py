@@ -41,7 +41,7 @@ EXPONENTS = (0.0, 1.0, 2.5, 6.0)
 # converged k-space sums and the symmetry-preserving operations agree to rounding; measured
 # worst over the examples: 2e-12 (values), 5e-12 (gradients)
 TIGHT = 1e-10
-# Slabs sum 0 < |k∥| < k_cutoff with the sums along the normal converged (lode/slab.rs), a
+# Slabs sum 0 < |k∥| < k_cutoff with the sums along the normal converged (lode/slab/mod.rs), a
 # rule on the physical slab alone; but their internal cell's height depends on the atoms'
 # extent and the longest in-plane vector, and the k-space radial integrals are splined to
 # 1e-8 (absolute, the default spline_accuracy): slabs with other internal cells sample them

@@ -159,7 +159,7 @@ def test_split_equals_rust(calculators):
 
 # The Rust core sums the k∥ ≠ 0 part of slabs on an internal cell (a, b, L n̂) and strains
 # its third vector with the cell; the module, which sees only a and b, keeps it L n̂. With the
-# sums along the normal converged (lode/slab.rs) the values do not depend on L, up to the
+# sums along the normal converged (lode/slab/mod.rs) the values do not depend on L, up to the
 # radial splines sampled at other |k|: measured 7e-12 to 9.6e-10 (p = 6 without the split)
 SLAB_STRAIN_TOLERANCE = GRADIENTS_TOLERANCE
 

@@ -1,6 +1,6 @@
 """The reciprocal-space sum of LODE in TorchScript, with the tables of the Rust core.
 
-The same formula as ``lode/periodic.rs``:
+The same formula as ``lode/kspace/mod.rs``:
 
     ⟨a n l m|Vᵢ⟩ = Σ_k Wₙₗₘ(k) {Re Sᵢₐ(k) for even l, Im Sᵢₐ(k) for odd l} + k = 0 term
     Wₙₗₘ(k) = 2 (4π/V) ĝ(k) (-1)^{⌊(l+1)/2⌋} Iₗₙ(k) Yₗₘ(k̂),   Sᵢₐ(k) = Σ_{j∈a} e^{ik·(rᵢ-rⱼ)}
@@ -9,7 +9,7 @@ over one k of each ±k pair with 0 < |k| < k_cutoff; the k = 0 term (1/V) ĝ(0) 
 per atom of type a exists where ĝ(0) is finite (p = 0 and p > 3). The centre's own density
 (``center_atom_weight``) is left to the caller. Used for the pure k-space sum of 3D cells, the
 wide part of the Ewald split (its own smearing σw and cutoff), and the k∥ ≠ 0 part of slabs
-on their internal cell (a, b, L n̂), where the k-vectors are those of ``lode/slab.rs``:
+on their internal cell (a, b, L n̂), where the k-vectors are those of ``lode/slab/mod.rs``:
 0 < |k∥| < k_cutoff, and the sums along the normal converged, |k| < ``slab_k_bound``.
 """
 

@@ -1,9 +1,9 @@
 """Sums of pair projections Fₗₙ(|d|) Yₗₘ(d̂) in TorchScript, with the tables of the Rust core.
 
-The same terms as ``lode/pairs.rs``, for open systems (all other atoms, ``lode/open.rs``) and
-the real-space remainder of the Ewald split (periodic images within a cutoff,
-``lode/ewald.rs``). Fₗₙ is the Rust core's Hermite spline on [0, d_max] and, beyond, its
-multipole tail
+The same terms as ``lode/pairs/mod.rs``, for open systems (all other atoms,
+``lode/pairs/open.rs``) and the real-space remainder of the Ewald split (periodic images within
+a cutoff, ``lode/ewald/mod.rs``). Fₗₙ is the Rust core's Hermite spline on [0, d_max] and,
+beyond, its multipole tail
 
     Fₗₙ(d) = Σₜ Tₗₜₙ (d_max/d)^{l+2t} d^{-p}
 

@@ -1,12 +1,12 @@
 """The k∥ = 0 part of slab sums in TorchScript, with the tables of the Rust core.
 
-The same terms as ``lode/slab.rs``: the planar average of the potential of every atom j
+The same terms as ``lode/slab/mod.rs``: the planar average of the potential of every atom j
 (itself included), projected on the basis of centre i,
 
     (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂),   zᵢⱼ = n̂·(rᵢ - rⱼ),   Pₗₙ(-z) = (-1)ˡ Pₗₙ(z),
 
 with n̂ the unit normal of the two periodic cell vectors, A the area of their cell, and Pₗₙ
-the Rust core's Hermite spline on [0, z_max] (``lode/planar.rs``).
+the Rust core's Hermite spline on [0, z_max] (``lode/slab/planar.rs``).
 """
 
 from typing import Any, Dict, Optional

@@ -5,18 +5,18 @@ multipole tail, the constants of the Ewald split) come from the Rust core when t
 built and are kept as buffers; the module only contracts them per structure, with the
 formulas of the Rust core, one per geometry:
 
-- 3D-periodic (``pbc`` all true), pure k-space sum (``lode/periodic.rs``, in ``_kspace.py``)
+- 3D-periodic (``pbc`` all true), pure k-space sum (``lode/kspace/mod.rs``, in ``_kspace.py``)
   minus (1 - w) × the centre's own density, w = ``center_atom_weight``;
-- 3D-periodic with ``accuracy``, Ewald split (``lode/ewald.rs``): the k-space sum of the
+- 3D-periodic with ``accuracy``, Ewald split (``lode/ewald/mod.rs``): the k-space sum of the
   wide density g_σw, plus the real-space remainder Σ F^rem_ln(d) Y_lm(d̂) over the images
   closer than d_c from the neighbour list the module requests (``_pairs.py``), plus the
   centre's own remainder F^rem_0n(0) Y₀₀, minus the constant the split adds to l = 0
   (0 < p ≤ 3: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V), minus (1 - w) × the centre's density;
 - open (``pbc`` all false: molecules, clusters; the cell is ignored), all pairs
-  (``lode/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
+  (``lode/pairs/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
   tail beyond, plus w × the centre's own density;
 - slabs (``pbc`` true along two cell vectors a, b; the third row is ignored),
-  ``lode/slab.rs``: the k-space sum on the internal cell (a, b, L n̂) over 0 < |k∥| < k_cutoff
+  ``lode/slab/mod.rs``: the k-space sum on the internal cell (a, b, L n̂) over 0 < |k∥| < k_cutoff
   with the sums along the normal converged, plus the planar part Σⱼ Pₗₙ(n̂·(rᵢ - rⱼ)) Yₗₘ(n̂) / A
   (``_planar.py``), minus (1 - w) × the centre's density; with ``accuracy`` the same for the
   wide part, plus the remainder over the in-plane images and the centre's own remainder,
@@ -394,7 +394,7 @@ class LodeSphericalExpansion(torch.nn.Module):
         self, index: int, system: System, types: torch.Tensor, type_masks: torch.Tensor
     ) -> torch.Tensor:
         """The k∥ ≠ 0 part by the k-space sum on the internal cell (a, b, L n̂), the planar
-        k∥ = 0 part, and with the Ewald split its remainder (lode/slab.rs, lode/ewald.rs),
+        k∥ = 0 part, and with the Ewald split its remainder (lode/slab/mod.rs, lode/ewald/mod.rs),
         without the centre's own density"""
         if not self.has_planar:
             raise ValueError(
@@ -419,7 +419,7 @@ class LodeSphericalExpansion(torch.nn.Module):
             )
         normal = normal / area
         heights = positions @ normal
-        # L as lode/slab.rs chooses it: the images along n̂ are e^{-37} away
+        # L as lode/slab/mod.rs chooses it: the images along n̂ are e^{-37} away
         detached = heights.detach()
         extent = float(detached.max() - detached.min())
         longest = max(float(torch.linalg.norm(a.detach())), float(torch.linalg.norm(b.detach())))

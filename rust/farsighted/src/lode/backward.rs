@@ -1,22 +1,16 @@
-//! Backward (vector–Jacobian) product of the periodic expansion: given G = ∂L/∂features,
-//! ∂L/∂positions and ∂L/∂cell without forming the N² Jacobian.
-//!
-//! The features are matrix products of phase matrices with the table W (see `periodic`), so
-//! L = Σ_k Σ_{i,a} [H⁰ᵢₐ(k) Re Sᵢₐ(k) + H¹ᵢₐ(k) Im Sᵢₐ(k)] (+ the k = 0 term) with
-//! Hᵢₐ(k) = Σ_f Gᵢₐf W_f(k) (one matrix product per parity). Its derivatives with respect to
-//! the positions are structure-factor-like sums over atoms for each k (see `backward_kernel`),
-//! and with respect to the strain they contract Mf(k) = Σᵢₐ Gᵢₐf Sᵢₐ(k) (a second matrix
-//! product) with the strain table ∂W/∂ε. The cell gradient follows from the strain one.
+//! Backward (vector–Jacobian) products: given G = ∂L/∂features, ∂L/∂positions and ∂L/∂cell of
+//! every system without forming the N² Jacobian. This file checks G and arranges it by system
+//! (the rows of the forward pass, per parity); the plan of each system (lode/plan.rs) runs its
+//! method's backward product (lode/kspace/backward.rs, lode/slab/backward.rs,
+//! lode/pairs/backward.rs, lode/ewald/backward.rs), and the cell gradient follows from the
+//! strain derivative Ξ by the geometry.
 
 use std::collections::{BTreeSet, HashSet};
 
 use rayon::prelude::*;
 
-use super::backward_kernel::{backward_chunk, Accumulator, ChunkInput, ChunkScratch};
-use super::open::{is_open, validate_open};
-use super::periodic::{ParityFeatures, K_CHUNK};
-use super::LodeSphericalExpansion;
-use super::{KSpaceRadialIntegral, KVectors};
+use super::kspace::ParityFeatures;
+use super::{Gradients, LodeSphericalExpansion};
 use crate::math::harmonics::lm_index;
 use crate::output::BlockData;
 use crate::{Error, System};
@@ -36,7 +30,7 @@ pub struct BackwardGradients {
 }
 
 /// G of one system, arranged like the forward pass's rows
-pub(super) struct SystemInput {
+pub(crate) struct SystemInput {
     /// centres with a non-zero G row, sorted
     pub centers: Vec<usize>,
     pub neighbor_types: Vec<i32>,
@@ -68,63 +62,24 @@ impl LodeSphericalExpansion {
     /// their `strain` is the virial Rᵀ ∂L/∂R. With `accuracy`, periodic systems and slabs use the
     /// Ewald split that `compute` picks for the values alone (see `split_backward`).
     ///
-    /// Slabs (pbc true along two cell vectors, lode/slab_backward.rs) ignore their
+    /// Slabs (pbc true along two cell vectors, lode/slab/backward.rs) ignore their
     /// non-periodic cell vector: its row of the `cell` gradient is zero.
     pub fn backward(
         &self,
         systems: &[System],
         gradients: &[BlockData],
     ) -> Result<Vec<BackwardGradients>, Error> {
-        for (i, system) in systems.iter().enumerate() {
-            if super::slab::is_mixed(system) {
-                // slabs (lode/slab_backward.rs); wires are refused here
-                super::slab::validate_mixed(system, i)?;
-            } else if is_open(system) {
-                validate_open(system, i)?;
-            } else {
-                system.validate_periodic(i)?;
-            }
-        }
+        // the split `compute` picks for the values alone (lode/ewald/backward.rs)
+        let plans = self.plans(systems, Gradients::default())?;
         let inputs = self.arrange_gradients(systems, gradients)?;
-        self.check_backward_memory(systems, &inputs)?;
-        // k-space tables for periodic systems, pair radial functions for open ones; the
-        // Ewald split (`accuracy`) has its own tables
-        let split = self.parameters.accuracy.is_some();
-        let (radial, slab_radial) = self.kspace_radials(systems)?;
-        // the splits `compute` picks for the values alone (lode/split_backward.rs)
-        let splits = systems
-            .iter()
-            .map(|system| match split && !is_open(system) {
-                true => self
-                    .split_tables(self.choose_split(system, super::Gradients::default()))
-                    .map(Some),
-                false => Ok(None),
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        self.prepare_tables(systems, &splits)?;
-        let pair = match systems.iter().any(is_open) {
-            true => Some(self.pair_radial()?),
-            false => None,
-        };
+        self.check_backward_memory(systems, &plans, &inputs)?;
+        self.prepare(systems, &plans)?;
         systems
             .par_iter()
             .zip(inputs.par_iter())
+            .zip(plans.par_iter())
             .enumerate()
-            .map(|(s, (system, input))| match (radial, slab_radial, pair) {
-                (_, _, Some(pair)) if is_open(system) => {
-                    Ok(self.backward_open_system(pair, system, input))
-                }
-                _ if split => self.backward_split_system(s, system, input),
-                (_, Some(radial), _) if super::slab::is_slab(system) => {
-                    self.backward_slab_system(radial, s, system, input)
-                }
-                (Some(radial), _, _) if !super::slab::is_slab(system) => {
-                    self.backward_system(radial, s, system, input, false)
-                }
-                _ => Err(Error::InvalidSystem(format!(
-                    "system {s}: no k-space tables"
-                ))),
-            })
+            .map(|(s, ((system, input), plan))| self.run_backward(plan, s, system, input))
             .collect()
     }
 
@@ -246,100 +201,11 @@ impl LodeSphericalExpansion {
         }
         Ok(inputs)
     }
-
-    /// `in_plane_only`: the k∥ ≠ 0 part of a slab, on its internal cell (no k = 0 term)
-    pub(super) fn backward_system(
-        &self,
-        radial: &KSpaceRadialIntegral,
-        s: usize,
-        system: &System,
-        input: &SystemInput,
-        in_plane_only: bool,
-    ) -> Result<BackwardGradients, Error> {
-        let n_atoms = system.size();
-        let mut result = BackwardGradients {
-            positions: vec![[0.0; 3]; n_atoms],
-            cell: [[0.0; 3]; 3],
-            strain: [[0.0; 3]; 3],
-        };
-        if input.centers.is_empty() {
-            return Ok(result);
-        }
-        let (kvectors, phases) = self.k_vectors_and_phases(s, system, in_plane_only)?;
-        let atom_type_index = input.atom_type_index(system);
-        let chunk_input = ChunkInput {
-            phases: &phases,
-            centers: &input.centers,
-            atom_type_index: &atom_type_index,
-            n_types: input.neighbor_types.len(),
-            g: &input.g,
-            active: [0, 1].map(|p| input.g[p].iter().any(|&v| v != 0.0)),
-        };
-
-        // blocks of k-vectors in parallel, each with its own slice of the tables
-        let n_k = kvectors.vectors.len();
-        let chunk_starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
-        let min_len = chunk_starts.len() / (4 * rayon::current_num_threads()).max(1);
-        let total = chunk_starts
-            .par_iter()
-            .with_min_len(min_len.max(1))
-            .fold(
-                || (Accumulator::new(n_atoms), ChunkScratch::default()),
-                |(mut accumulator, mut scratch), &start| {
-                    let end = (start + K_CHUNK).min(n_k);
-                    let chunk = KVectors {
-                        indices: kvectors.indices[start..end].to_vec(),
-                        vectors: kvectors.vectors[start..end].to_vec(),
-                        max_index: kvectors.max_index,
-                    };
-                    let tables = self.k_tables(system, &chunk, radial, false, true);
-                    backward_chunk(
-                        &tables,
-                        &chunk,
-                        &chunk_input,
-                        &mut scratch,
-                        &mut accumulator,
-                    );
-                    (accumulator, scratch)
-                },
-            )
-            .map(|(accumulator, _)| accumulator)
-            .reduce(|| Accumulator::new(n_atoms), Accumulator::add);
-
-        // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
-        let mut lattice = total.lattice;
-        if let (Some(g0), false) = (self.density.fourier_at_zero(), in_plane_only) {
-            let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
-            let n_types = input.neighbor_types.len();
-            let n_even = input.g[0].len() / (input.centers.len() * n_types);
-            for (t, &a) in input.neighbor_types.iter().enumerate() {
-                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
-                for c in 0..input.centers.len() {
-                    // l = 0 comes first among the even features, n in order
-                    let row = &input.g[0][(c * n_types + t) * n_even..];
-                    for (g, radial) in row.iter().zip(&self.radial_at_zero) {
-                        lattice += g * count * factor * radial;
-                    }
-                }
-            }
-        }
-
-        result.positions = total.positions;
-        for alpha in 0..3 {
-            for beta in 0..3 {
-                // the volume factor 1/V: -δ_αβ times the lattice part
-                let volume = if alpha == beta { lattice } else { 0.0 };
-                result.strain[alpha][beta] = total.strain[3 * alpha + beta] - volume;
-            }
-        }
-        result.cell = cell_gradient(system, &result.strain, &result.positions);
-        Ok(result)
-    }
 }
 
 /// ∂L/∂h = h⁻ᵀ (Ξ − Rᵀ ∂L/∂R), from Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R (the chain rule for
 /// h' = h (1 + ε), r' = r (1 + ε))
-pub(super) fn cell_gradient(
+pub(crate) fn cell_gradient(
     system: &System,
     strain: &[[f64; 3]; 3],
     positions_gradient: &[[f64; 3]],

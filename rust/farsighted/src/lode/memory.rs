@@ -13,17 +13,20 @@
 //!   tables, the per-thread accumulators and scratch, the neighbour lists of the real-space
 //!   part of the Ewald split.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::backward::SystemInput;
-use super::{effective_k_cutoff, kvectors, open, periodic, slab};
+use super::kspace::{self, kvectors};
+use super::metadata::SelectedSamples;
+use super::plan::{Geometry, Method, Plan};
+use super::slab;
 use super::{Gradients, LodeSphericalExpansion};
 use crate::memory::gib;
 use crate::{Error, System};
 
 /// Sizes of the arrays of one output block, counted before they exist
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct BlockCounts {
+pub(crate) struct BlockCounts {
     pub samples: usize,
     /// rows of the positions gradient (0 without it)
     pub positions_samples: usize,
@@ -85,11 +88,11 @@ struct TypeCounts {
 impl LodeSphericalExpansion {
     /// The number of samples and positions gradient rows of each block of `keys`, as
     /// `block_metadata` will make them
-    pub(super) fn block_counts(
+    pub(crate) fn block_counts(
         &self,
         systems: &[System],
         keys: &[[i32; 4]],
-        selected: &Option<HashSet<(usize, usize)>>,
+        selected: &SelectedSamples,
         gradients: Gradients,
     ) -> Vec<BlockCounts> {
         let counts: Vec<TypeCounts> = systems
@@ -128,9 +131,10 @@ impl LodeSphericalExpansion {
     }
 
     /// Refuse calculations that would not fit in memory, before allocating anything large
-    pub(super) fn check_memory(
+    pub(crate) fn check_memory(
         &self,
         systems: &[System],
+        plans: &[Plan],
         keys: &[[i32; 4]],
         counts: &[BlockCounts],
         gradients: Gradients,
@@ -170,11 +174,11 @@ impl LodeSphericalExpansion {
                 0.0
             };
         let threads = rayon::current_num_threads() as f64;
-        let chunk = periodic::K_CHUNK as f64;
+        let chunk = kspace::K_CHUNK as f64;
         let n_blocks = keys.len() as f64;
         let (mut kept, mut tables, mut scratch, mut neighbors) = (0.0, 0.0_f64, 0.0_f64, 0.0_f64);
         let mut largest_k = (0.0, 0.0, 0.0);
-        for system in systems {
+        for (system, plan) in systems.iter().zip(plans) {
             let n_atoms = system.size() as f64;
             let n_types = system.types.iter().collect::<BTreeSet<_>>().len() as f64;
             let rows = n_atoms * n_types;
@@ -185,14 +189,10 @@ impl LodeSphericalExpansion {
                 kept += 24.0 * n_blocks * n_atoms;
             }
 
-            let n_k = self.estimated_k_vectors(system, gradients);
+            let n_k = self.estimated_k_vectors(system, plan);
             if n_k > largest_k.0 {
-                let internal = slab::kspace_system(system, self.basis.support());
-                largest_k = (
-                    n_k,
-                    internal.volume(),
-                    self.k_space_cutoff(system, gradients),
-                );
+                let internal = slab::kspace_system(system, plan.geometry, self.basis.support());
+                largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
             // k-vector lists and tables
             tables = tables.max(n_k * (40.0 + 8.0 * table_columns));
@@ -205,7 +205,7 @@ impl LodeSphericalExpansion {
                 system_scratch += threads * 8.0 * n_atoms * (2.0 * chunk + 3.0 * n_features);
             }
             scratch = scratch.max(system_scratch);
-            neighbors = neighbors.max(self.estimated_neighbors(system, gradients) * NEIGHBOR_BYTES);
+            neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
         }
         let in_flight = threads.min(systems.len() as f64);
         estimate.add(
@@ -226,30 +226,30 @@ impl LodeSphericalExpansion {
     }
 
     /// Refuse backward products whose scratch would not fit in memory
-    pub(super) fn check_backward_memory(
+    pub(crate) fn check_backward_memory(
         &self,
         systems: &[System],
+        plans: &[Plan],
         inputs: &[SystemInput],
     ) -> Result<(), Error> {
         let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
         let threads = rayon::current_num_threads() as f64;
-        let chunk = periodic::K_CHUNK as f64;
+        let chunk = kspace::K_CHUNK as f64;
         let (mut kept, mut tables, mut scratch, mut neighbors) = (0.0, 0.0, 0.0_f64, 0.0_f64);
         let mut largest_k = (0.0, 0.0, 0.0);
-        for (system, input) in systems.iter().zip(inputs) {
+        for ((system, input), plan) in systems.iter().zip(inputs).zip(plans) {
             let n_atoms = system.size() as f64;
             let rows = (input.centers.len() * input.neighbor_types.len()) as f64;
-            if open::is_open(system) {
+            if plan.geometry == Geometry::Open {
                 // G twice (by parity and by feature), per-task positions accumulators
                 kept += 16.0 * rows * n_features + 4.0 * threads * 24.0 * n_atoms;
                 continue;
             }
             let n_types = input.neighbor_types.len() as f64;
-            let n_k = self.estimated_k_vectors(system, Gradients::default());
+            let n_k = self.estimated_k_vectors(system, plan);
             if n_k > largest_k.0 {
-                let internal = slab::kspace_system(system, self.basis.support());
-                let k_cutoff = self.k_space_cutoff(system, Gradients::default());
-                largest_k = (n_k, internal.volume(), k_cutoff);
+                let internal = slab::kspace_system(system, plan.geometry, self.basis.support());
+                largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
             // G (by parity and, for the real-space part, by feature), the result
             kept += 16.0 * rows * n_features + 8.0 * 4.0 * n_atoms;
@@ -263,8 +263,7 @@ impl LodeSphericalExpansion {
                     + 11.0 * chunk * n_features
                     + 3.0 * n_atoms);
             scratch = scratch.max(4.0 * threads * per_thread);
-            neighbors = neighbors
-                .max(self.estimated_neighbors(system, Gradients::default()) * NEIGHBOR_BYTES);
+            neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
         }
         let mut estimate = Estimate::default();
         estimate.add(
@@ -284,45 +283,43 @@ impl LodeSphericalExpansion {
         estimate.check("this backward product")
     }
 
-    /// The k-space cutoff a system uses: the wide part's for the Ewald split, 0 for open
-    /// systems
-    fn k_space_cutoff(&self, system: &System, gradients: Gradients) -> f64 {
-        if open::is_open(system) {
-            0.0
-        } else if self.parameters.accuracy.is_some() {
-            self.split_k_cutoff(system, gradients)
-        } else {
-            effective_k_cutoff(&self.parameters)
+    /// The k-space cutoff of a plan: the wide part's for the Ewald split, 0 for pair sums
+    fn k_space_cutoff(&self, plan: &Plan) -> f64 {
+        match plan.method {
+            Method::KSpace => self.kspace.k_cutoff,
+            Method::Split { grid } => self.split_k_cutoff(grid),
+            Method::Pairs => 0.0,
         }
     }
 
-    /// The number of half-space k-vectors a system sums over (0 for open systems)
-    fn estimated_k_vectors(&self, system: &System, gradients: Gradients) -> f64 {
-        if open::is_open(system) {
-            return 0.0;
-        }
-        let k_cutoff = self.k_space_cutoff(system, gradients);
-        if slab::is_slab(system) {
-            // the cylinder |k∥| < k_cutoff of the internal cell, cut at the slab's k bound
-            let internal = slab::internal_system(system, self.basis.support());
-            slab::estimated_k_count(&internal, k_cutoff, self.slab_k_bound().max(k_cutoff))
-        } else {
-            kvectors::estimated_count(system, k_cutoff)
+    /// The number of half-space k-vectors a system sums over (0 for pair sums)
+    fn estimated_k_vectors(&self, system: &System, plan: &Plan) -> f64 {
+        let k_cutoff = self.k_space_cutoff(plan);
+        match (plan.method, plan.geometry) {
+            (Method::Pairs, _) | (_, Geometry::Open) => 0.0,
+            (_, Geometry::Slab) => {
+                // the cylinder |k∥| < k_cutoff of the internal cell, cut at the slab's k bound
+                let internal = slab::internal_system(system, self.basis.support());
+                let bound = self.kspace.slab_k_bound().max(k_cutoff);
+                slab::estimated_k_count(&internal, k_cutoff, bound)
+            }
+            (_, Geometry::Bulk) => kvectors::estimated_count(system, k_cutoff),
         }
     }
 
     /// Neighbours of all centres in the real-space part of the Ewald split (0 without it)
-    fn estimated_neighbors(&self, system: &System, gradients: Gradients) -> f64 {
-        if open::is_open(system) || self.parameters.accuracy.is_none() {
+    fn estimated_neighbors(&self, system: &System, plan: &Plan) -> f64 {
+        let Method::Split { grid } = plan.method else {
             return 0.0;
-        }
-        let cutoff = self.estimated_remainder_cutoff(system, gradients);
+        };
+        let cutoff = self.estimated_remainder_cutoff(grid);
         let n_atoms = system.size() as f64;
-        let images = if slab::is_slab(system) {
+        let images = match plan.geometry {
             // in-plane images of every atom within the cutoff
-            std::f64::consts::PI * cutoff * cutoff / slab::Plane::new(system).area
-        } else {
-            4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / system.volume()
+            Geometry::Slab => {
+                std::f64::consts::PI * cutoff * cutoff / slab::Plane::new(system).area
+            }
+            _ => 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / system.volume(),
         };
         n_atoms * n_atoms * images
     }

@@ -1,19 +1,13 @@
-//! Gradients with respect to atomic positions, using the pair symmetry of the k-space sum.
-//!
-//! ∂⟨a n l m|Vᵢ⟩/∂rⱼ = Σ_k k W(k) {sin(k·(rᵢ-rⱼ)) for even l, -cos(k·(rᵢ-rⱼ)) for odd l} does not
-//! depend on the types, so the same numbers give ∂Vⱼ/∂rᵢ = ∓∂Vᵢ/∂rⱼ: each pair is computed once,
-//! by the task of one of its atoms, and written to both outputs. The gradient with respect to
-//! the centre's own position is minus the sum of the others (translation invariance), filled
-//! in a last pass. Results are written directly into the final gradient arrays: no other
-//! allocation grows as N².
+//! Where the positions gradients of every method go: the rows of (centre, neighbour) in the
+//! blocks, written directly by the systems' tasks (each row by one task, `SharedRows`), so
+//! that no other allocation grows as N². The gradient with respect to the centre's own
+//! position is minus the sum of the others (translation invariance), filled in a last pass.
+//! The methods' own kernels: lode/kspace/positions.rs, lode/pairs/mod.rs, lode/slab/mod.rs.
 
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::periodic::{
-    kspace_positions_gradients, AtomPhases, DensePhases, KTables, KVectors, PositionsScratch,
-};
 use crate::math::harmonics::parity;
 use crate::output::BlockData;
 use crate::System;
@@ -67,7 +61,7 @@ impl SharedRows {
 /// Where the gradient rows of one system go
 pub(crate) struct PositionsLayout {
     /// blocks with positions gradients for each (center_type, neighbor_type)
-    blocks_by_pair: BTreeMap<(i32, i32), Vec<(usize, usize)>>,
+    pub(crate) blocks_by_pair: BTreeMap<(i32, i32), Vec<(usize, usize)>>,
     /// for each block, first gradient row of each atom's sample in this system (if a sample)
     sample_start: Vec<Vec<Option<usize>>>,
     /// number of atoms of the block's neighbour type before each atom
@@ -140,104 +134,9 @@ impl PositionsLayout {
         Some(start + self.rank[b][j] + shift)
     }
 
-    fn is_center(&self, i: usize) -> bool {
+    pub(crate) fn is_center(&self, i: usize) -> bool {
         self.sample_start.iter().any(|starts| starts[i].is_some())
     }
-}
-
-/// Compute and write every off-diagonal gradient row of one system
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn compute_pairs(
-    system: &System,
-    layout: &PositionsLayout,
-    outputs: &[Option<SharedRows>],
-    tables: &KTables,
-    kvectors: &KVectors,
-    phases: &[AtomPhases],
-    n_radial: usize,
-) {
-    let n_atoms = system.size();
-    let is_center: Vec<bool> = (0..n_atoms).map(|i| layout.is_center(i)).collect();
-    let needs_pair = |i: usize, j: usize| {
-        let (ti, tj) = (system.types[i], system.types[j]);
-        (is_center[i] && layout.blocks_by_pair.contains_key(&(ti, tj)))
-            || (is_center[j] && layout.blocks_by_pair.contains_key(&(tj, ti)))
-    };
-
-    // the pair (i, j) is computed by i if i < j or j is not a centre
-    let tasks: Vec<(usize, Vec<usize>)> = (0..n_atoms)
-        .filter(|&i| is_center[i])
-        .map(|i| {
-            let rows = (0..n_atoms)
-                .filter(|&j| j != i && (j > i || !is_center[j]) && needs_pair(i, j))
-                .collect();
-            (i, rows)
-        })
-        .filter(|(_, rows): &(usize, Vec<usize>)| !rows.is_empty())
-        .collect();
-
-    let phases = DensePhases::new(phases, kvectors);
-    let gradient_columns = &tables.positions.as_ref().expect("positions tables").columns;
-    let columns = [0, 1].map(|p| gradient_columns.len(p));
-    tasks
-        .par_iter()
-        .for_each_init(PositionsScratch::default, |scratch, (i, rows)| {
-            let i = *i;
-            kspace_positions_gradients(tables, &phases, i, rows, scratch);
-            let PositionsScratch {
-                gradients,
-                transformed,
-                ..
-            } = scratch;
-            let max_angular = gradient_columns.max_angular();
-            transformed.resize(channel_rows(max_angular, n_radial).end, 0.0);
-            for (r, &j) in rows.iter().enumerate() {
-                let (ti, tj) = (system.types[i], system.types[j]);
-                let forward = if is_center[i] {
-                    layout.blocks_by_pair.get(&(ti, tj))
-                } else {
-                    None
-                };
-                let backward = if is_center[j] {
-                    layout.blocks_by_pair.get(&(tj, ti))
-                } else {
-                    None
-                };
-                // the rows (α, m, n) of every l, recombined once for both outputs
-                for (l, terms) in gradient_columns.terms.iter().enumerate() {
-                    let parity = l % 2;
-                    let gradient =
-                        &gradients[parity][r * columns[parity]..(r + 1) * columns[parity]];
-                    let row = &mut transformed[channel_rows(l, n_radial)];
-                    row.iter_mut().for_each(|v| *v = 0.0);
-                    for &(target, column, coefficient) in terms {
-                        let source = &gradient[column..column + n_radial];
-                        for (o, &g) in row[target..target + n_radial].iter_mut().zip(source) {
-                            *o += coefficient * g;
-                        }
-                    }
-                }
-                for (blocks, center, neighbor, neighbor_type, backwards) in
-                    [(forward, i, j, tj, false), (backward, j, i, ti, true)]
-                {
-                    for &(b, l) in blocks.into_iter().flatten() {
-                        let Some(row) = layout.row(system, b, neighbor_type, center, neighbor)
-                        else {
-                            continue;
-                        };
-                        let sign = if backwards { swapped_pair_sign(l) } else { 1.0 };
-                        let source = &transformed[channel_rows(l, n_radial)];
-                        let output = outputs[b].as_ref().expect("block has positions gradients");
-                        // SAFETY: (block, centre, neighbour) rows are written by exactly one task,
-                        // before any other part of the calculation adds to them
-                        let out = unsafe { output.row(row) };
-                        for (o, &g) in out.iter_mut().zip(source) {
-                            *o = sign * g;
-                        }
-                    }
-                }
-            }
-        });
 }
 
 /// Fill the row of each centre with minus the sum of the other rows of its sample

@@ -1,20 +1,94 @@
-//! The LODE radial integrals in k-space, Iₗₙ(k) = ∫ r² Rₙ(r) jₗ(k r) dr, and their derivatives,
-//! by quadrature on the radial basis; tabulated with Hermite splines or evaluated exactly.
+//! Radial functions: the shape they share ([`RadialFunctions`]: n_functions functions with
+//! index l · size + n, values and derivatives at one argument), and the one quadrature of
+//! spherical Bessel functions they are computed by ([`BesselQuadrature`]).
+//!
+//! [`RadialProjector`] projects on the radial basis: ∫ r² Rₙ(r) f(r) dr, and the LODE radial
+//! integrals in k-space Iₗₙ(k) = ∫ r² Rₙ(r) jₗ(k r) dr with their derivatives (splined in
+//! lode/kspace/radial.rs). The pair functions of open systems (lode/pairs/radial.rs) are the
+//! same quadrature over k.
 
 use crate::basis::GtoBasis;
 use crate::math::bessel::spherical_bessel_sequence;
 use crate::math::quadrature::RadialQuadrature;
-use crate::math::spline::HermiteSplines;
-use crate::Error;
+
+/// n_functions radial functions, index l · size + n, evaluated with their derivatives: the
+/// k-space integrals Iₗₙ(k), the pair functions Fₗₙ(d) and the planar projections Pₗₙ(z)
+pub trait RadialFunctions: Sync {
+    /// Number of functions, (max_angular + 1) × size
+    fn n_functions(&self) -> usize;
+    /// The values and derivatives of every function at `x`
+    fn compute(&self, x: f64, values: &mut [f64], derivatives: &mut [f64]);
+}
+
+/// Σ_q w_{q,f} jₗ(x_q y) and its derivative Σ_q w_{q,f} x_q jₗ'(x_q y) with respect to y, for
+/// every function f = l · size + n: the weights of a node are the same for every l (a row of
+/// `size`) or per l (a row of (max_angular + 1) · size)
+#[derive(Debug, Clone)]
+pub(crate) struct BesselQuadrature {
+    pub max_angular: usize,
+    pub size: usize,
+    /// x_q
+    pub nodes: Vec<f64>,
+    /// (n_nodes, size) or (n_nodes, (max_angular + 1) size)
+    pub weights: Vec<f64>,
+    /// whether the weights depend on l
+    pub per_l: bool,
+}
+
+impl BesselQuadrature {
+    fn row_length(&self) -> usize {
+        if self.per_l {
+            (self.max_angular + 1) * self.size
+        } else {
+            self.size
+        }
+    }
+
+    /// The sums and their derivatives at y, with index l · size + n
+    pub fn transform(&self, y: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        let lmax = self.max_angular;
+        let size = self.size;
+        let row_length = self.row_length();
+        values.iter_mut().for_each(|v| *v = 0.0);
+        derivatives.iter_mut().for_each(|v| *v = 0.0);
+        let mut j = vec![0.0; lmax + 2];
+        for (q, &x) in self.nodes.iter().enumerate() {
+            spherical_bessel_sequence(x * y, &mut j);
+            let row = &self.weights[q * row_length..(q + 1) * row_length];
+            for l in 0..=lmax {
+                // jₗ' = (l jₗ₋₁ - (l+1) jₗ₊₁) / (2l+1), j₀' = -j₁
+                let dj = if l == 0 {
+                    -j[1]
+                } else {
+                    (l as f64 * j[l - 1] - (l + 1) as f64 * j[l + 1]) / (2 * l + 1) as f64
+                };
+                let (jl, xdj) = (j[l], x * dj);
+                let weights = if self.per_l {
+                    &row[l * size..(l + 1) * size]
+                } else {
+                    row
+                };
+                let range = l * size..(l + 1) * size;
+                for ((v, d), w) in values[range.clone()]
+                    .iter_mut()
+                    .zip(&mut derivatives[range])
+                    .zip(weights)
+                {
+                    *v += jl * w;
+                    *d += xdj * w;
+                }
+            }
+        }
+    }
+}
 
 /// Quadrature data: for each node, weight × r² × Rₙ(r) for all n
 #[derive(Debug, Clone)]
 pub struct RadialProjector {
     pub max_angular: usize,
     pub size: usize,
-    nodes: Vec<f64>,
-    /// (n_nodes, size): wᵩ rᵩ² Rₙ(rᵩ)
-    weighted_basis: Vec<f64>,
+    /// nodes r, weights wᵩ rᵩ² Rₙ(rᵩ), (n_nodes, size)
+    quadrature: BesselQuadrature,
 }
 
 impl RadialProjector {
@@ -35,17 +109,23 @@ impl RadialProjector {
         RadialProjector {
             max_angular,
             size,
-            nodes: quadrature.nodes,
-            weighted_basis,
+            quadrature: BesselQuadrature {
+                max_angular,
+                size,
+                nodes: quadrature.nodes,
+                weights: weighted_basis,
+                per_l: false,
+            },
         }
     }
 
     /// ∫ r² Rₙ(r) f(r) dr for all n
     pub fn project(&self, f: impl Fn(f64) -> f64) -> Vec<f64> {
         let mut result = vec![0.0; self.size];
-        for (q, &r) in self.nodes.iter().enumerate() {
+        let quadrature = &self.quadrature;
+        for (q, &r) in quadrature.nodes.iter().enumerate() {
             let value = f(r);
-            let basis = &self.weighted_basis[q * self.size..(q + 1) * self.size];
+            let basis = &quadrature.weights[q * self.size..(q + 1) * self.size];
             for (out, b) in result.iter_mut().zip(basis) {
                 *out += value * b;
             }
@@ -60,68 +140,16 @@ impl RadialProjector {
 
     /// Iₗₙ(k) and dIₗₙ/dk, with index l * size + n
     pub fn bessel_transform(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
-        let lmax = self.max_angular;
-        values.iter_mut().for_each(|v| *v = 0.0);
-        derivatives.iter_mut().for_each(|v| *v = 0.0);
-        let mut j = vec![0.0; lmax + 2];
-        for (q, &r) in self.nodes.iter().enumerate() {
-            let x = k * r;
-            spherical_bessel_sequence(x, &mut j);
-            let basis = &self.weighted_basis[q * self.size..(q + 1) * self.size];
-            for l in 0..=lmax {
-                // jₗ' = (l jₗ₋₁ - (l+1) jₗ₊₁) / (2l+1), j₀' = -j₁
-                let dj = if l == 0 {
-                    -j[1]
-                } else {
-                    (l as f64 * j[l - 1] - (l + 1) as f64 * j[l + 1]) / (2 * l + 1) as f64
-                };
-                let (jl, rdj) = (j[l], r * dj);
-                let out = &mut values[l * self.size..(l + 1) * self.size];
-                let dout = &mut derivatives[l * self.size..(l + 1) * self.size];
-                for n in 0..self.size {
-                    out[n] += jl * basis[n];
-                    dout[n] += rdj * basis[n];
-                }
-            }
-        }
+        self.quadrature.transform(k, values, derivatives);
     }
 }
 
-/// Iₗₙ(k) on [0, k_max], splined or exact
-#[derive(Debug, Clone)]
-pub struct KSpaceRadialIntegral {
-    projector: RadialProjector,
-    spline: Option<HermiteSplines>,
-}
-
-impl KSpaceRadialIntegral {
-    pub fn new(
-        projector: RadialProjector,
-        k_max: f64,
-        accuracy: Option<f64>,
-    ) -> Result<Self, Error> {
-        let spline = match accuracy {
-            None => None,
-            Some(accuracy) => Some(HermiteSplines::new(
-                k_max,
-                projector.n_functions(),
-                accuracy,
-                |k, v, d| projector.bessel_transform(k, v, d),
-            )?),
-        };
-        Ok(KSpaceRadialIntegral { projector, spline })
+impl RadialFunctions for RadialProjector {
+    fn n_functions(&self) -> usize {
+        RadialProjector::n_functions(self)
     }
 
-    /// The spline table, when the integrals are splined
-    pub fn spline(&self) -> Option<&HermiteSplines> {
-        self.spline.as_ref()
-    }
-
-    /// Iₗₙ(k) and dIₗₙ/dk, with index l * size + n
-    pub fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
-        match &self.spline {
-            Some(spline) if k <= spline.x_max() => spline.evaluate(k, values, derivatives),
-            _ => self.projector.bessel_transform(k, values, derivatives),
-        }
+    fn compute(&self, k: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        self.bessel_transform(k, values, derivatives);
     }
 }

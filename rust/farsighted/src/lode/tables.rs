@@ -2,8 +2,10 @@
 //! TorchScript modules of `farsighted.torch`): everything that does not depend on the
 //! structure, computed here once so that the physics has one implementation.
 
-use super::pair_radial::PairRadialIntegral;
-use super::{effective_k_cutoff, ewald, Gradients, LodeSphericalExpansion};
+use super::kspace::KSpace;
+use super::pairs::radial::PairRadialIntegral;
+use super::plan::Method;
+use super::{ewald, Gradients, LodeSphericalExpansion};
 use crate::math::spline::HermiteSplines;
 use crate::{Error, System};
 
@@ -13,7 +15,7 @@ pub struct KSpaceTables {
     /// the k-vectors summed are those with 0 < |k| < k_cutoff
     pub k_cutoff: f64,
     /// slabs: the k∥ ≠ 0 part sums the k with 0 < |k∥| < k_cutoff and |k| < slab_k_bound
-    /// (≥ k_cutoff), on the internal cell (a, b, L n̂) of lode/slab.rs
+    /// (≥ k_cutoff), on the internal cell (a, b, L n̂) of lode/slab/mod.rs
     pub slab_k_bound: f64,
     /// Hermite spline of Iₗₙ(k) on a uniform grid of `n_points` points from 0 with spacing
     /// `step`: up to k_cutoff (`kspace_tables`) or to slab_k_bound (the `kspace` of `planar_tables`)
@@ -35,10 +37,12 @@ impl LodeSphericalExpansion {
     /// The tables of the pure reciprocal-space sum. They need splined radial integrals: the
     /// other implementation evaluates the same spline, so both give the same numbers.
     pub fn kspace_tables(&self) -> Result<KSpaceTables, Error> {
-        self.export_tables(false)
+        self.check_no_split()?;
+        self.kspace.export(false)
     }
 
-    fn export_tables(&self, slab: bool) -> Result<KSpaceTables, Error> {
+    /// The accuracy-free calculators export their k-space tables
+    fn check_no_split(&self) -> Result<(), Error> {
         if self.parameters.accuracy.is_some() {
             return Err(Error::InvalidParameter(
                 "the k-space tables of the Ewald split (accuracy) are not exported yet; \
@@ -46,6 +50,13 @@ impl LodeSphericalExpansion {
                     .into(),
             ));
         }
+        Ok(())
+    }
+}
+
+impl KSpace {
+    /// The tables of this k-space sum: Iₗₙ(k) to k_cutoff, or for `slab` to the slabs' bound
+    fn export(&self, slab: bool) -> Result<KSpaceTables, Error> {
         let radial = if slab {
             self.slab_radial()?
         } else {
@@ -60,15 +71,32 @@ impl LodeSphericalExpansion {
         };
         let n_points = spline.values().len() / spline.n_functions();
         Ok(KSpaceTables {
-            k_cutoff: effective_k_cutoff(&self.parameters),
+            k_cutoff: self.k_cutoff,
             slab_k_bound: self.slab_k_bound(),
             step: spline.step(),
             n_points,
             values: spline.values().to_vec(),
             derivatives: spline.derivatives().to_vec(),
             radial_at_zero: self.radial_at_zero.clone(),
-            center_contribution: self.center_contribution.clone(),
+            center_contribution: self.center_contribution().to_vec(),
             fourier_at_zero: self.density.fourier_at_zero(),
+        })
+    }
+
+    /// The planar tables of slabs whose atoms span at most `z_max` along the normal
+    fn planar_tables(&self, z_max: f64) -> Result<PlanarTables, Error> {
+        let table = self.planar()?.covering(z_max);
+        let spline = table.spline().map(SplineTable::new).ok_or_else(|| {
+            Error::InvalidParameter(
+                "exported slab tables need splined functions: give basis.spline_accuracy a \
+                 number, not null"
+                    .into(),
+            )
+        })?;
+        Ok(PlanarTables {
+            spline,
+            kspace: self.export(true)?,
+            support: self.basis.support(),
         })
     }
 }
@@ -108,7 +136,7 @@ impl SplineTable {
     }
 }
 
-/// Structure-independent tables of open systems (lode/open.rs): the pair radial functions
+/// Structure-independent tables of open systems (lode/pairs/open.rs): the pair radial functions
 ///
 ///   Fₗₙ(d) = spline(d) for d ≤ d_max,   Σₜ tail[l, t, n] (d_max/d)^{l+2t} d^{-p} beyond,
 ///
@@ -128,7 +156,7 @@ pub struct PairTables {
     pub center_contribution: Vec<f64>,
 }
 
-/// Structure-independent tables of the Ewald split (lode/ewald.rs) for one wide smearing σw:
+/// Structure-independent tables of the Ewald split (lode/ewald/mod.rs) for one wide smearing σw:
 /// the wide part is a k-space sum with `kspace` (its own smearing σw and k-cutoff), the
 /// remainder a pair sum over the images closer than `cutoff`, with F^rem from `remainder`
 /// (zero beyond the cutoff), plus the centre's own remainder and the removed constant
@@ -154,7 +182,7 @@ pub struct SplitTables {
     pub radial_at_zero: Vec<f64>,
 }
 
-/// Structure-independent tables of the k∥ = 0 part of slabs (lode/slab.rs, lode/planar.rs)
+/// Structure-independent tables of the k∥ = 0 part of slabs (lode/slab/mod.rs, lode/slab/planar.rs)
 #[derive(Debug, Clone)]
 pub struct PlanarTables {
     /// Pₗₙ(z) on [0, max(z_max, σ)], function l n_radial + n (Pₗₙ(-z) = (-1)ˡ Pₗₙ(z))
@@ -185,7 +213,7 @@ impl LodeSphericalExpansion {
             exponent: radial.exponent(),
             tail_terms,
             tail,
-            center_contribution: self.center_contribution.clone(),
+            center_contribution: self.kspace.center_contribution().to_vec(),
         })
     }
 
@@ -199,21 +227,10 @@ impl LodeSphericalExpansion {
         }
         if let Some(grid) = grid {
             self.check_grid(grid)?;
-            return self.split_tables(grid)?.inner.planar_tables(z_max, None);
+            return self.split_tables(grid)?.wide.planar_tables(z_max);
         }
-        let table = self.planar()?.covering(z_max);
-        let spline = table.spline().map(SplineTable::new).ok_or_else(|| {
-            Error::InvalidParameter(
-                "exported slab tables need splined functions: give basis.spline_accuracy a \
-                 number, not null"
-                    .into(),
-            )
-        })?;
-        Ok(PlanarTables {
-            spline,
-            kspace: self.export_tables(true)?,
-            support: self.basis.support(),
-        })
+        self.check_no_split()?;
+        self.kspace.planar_tables(z_max)
     }
 
     fn check_grid(&self, grid: i32) -> Result<(), Error> {
@@ -239,16 +256,12 @@ impl LodeSphericalExpansion {
                 "the Ewald split needs `accuracy`".into(),
             ));
         }
-        if super::open::is_open(system) {
-            return Err(Error::InvalidSystem(
+        match self.plan(system, 0, Gradients::default())?.method {
+            Method::Split { grid } => Ok(grid),
+            _ => Err(Error::InvalidSystem(
                 "system 0: open systems have no Ewald split".into(),
-            ));
-        } else if super::slab::is_mixed(system) {
-            super::slab::validate_mixed(system, 0)?;
-        } else {
-            system.validate_periodic(0)?;
+            )),
         }
-        Ok(self.choose_split(system, Gradients::default()))
     }
 
     /// The tables of the Ewald split with σw = σ 2^{grid/4}, for `accuracy` calculators
@@ -267,7 +280,7 @@ impl LodeSphericalExpansion {
         Ok(SplitTables {
             grid,
             wide_smearing: wide,
-            kspace: split.inner.kspace_tables()?,
+            kspace: split.wide.export(false)?,
             remainder,
             cutoff: split.cutoff,
             self_term: split.self_term().to_vec(),
@@ -275,8 +288,8 @@ impl LodeSphericalExpansion {
                 .then(|| root * self.density.fourier_difference_at_zero(wide)),
             removed_planar_constant: (with_remainder && p > 0.0 && p <= 2.0)
                 .then(|| root * self.density.planar_difference_at_zero(wide)),
-            center_contribution: self.center_contribution.clone(),
-            radial_at_zero: self.radial_at_zero.clone(),
+            center_contribution: self.kspace.center_contribution().to_vec(),
+            radial_at_zero: self.kspace.radial_at_zero.clone(),
         })
     }
 }

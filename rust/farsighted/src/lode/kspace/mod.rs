@@ -11,17 +11,264 @@
 //! 3 (2l + 1) products k̂_α Yₗₘ (see `GradientColumns`); gradients with respect to strain use
 //! k_β ∂W/∂k_α.
 
+pub(crate) mod backward;
+pub(crate) mod kvectors;
+pub(crate) mod positions;
+pub(crate) mod radial;
+
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-pub(crate) use super::kvectors::KVectors;
-use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
+pub(crate) use kvectors::{half_space_k_vectors, KVectors};
+use std::sync::OnceLock;
+
+use crate::basis::GtoBasis;
+use crate::density::SmearedPowerLaw;
+use crate::lode::metadata::{SystemTask, SystemValues};
+use crate::lode::plan::Geometry;
+use crate::lode::radial::RadialFunctions;
+use crate::lode::slab::SlabCache;
+use crate::lode::{KSpaceRadialIntegral, RadialProjector};
 use crate::math::direction_products::direction_products;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
+use crate::Error;
 use crate::System;
 
 /// Number of k-vectors processed at once
 pub(crate) const K_CHUNK: usize = 256;
+
+/// The reciprocal-space sum of one smeared density: the calculator's own, or the wide part of
+/// an Ewald split (lode/ewald/). Its tables are built on first use.
+pub(crate) struct KSpace {
+    pub density: SmearedPowerLaw,
+    pub basis: GtoBasis,
+    pub max_angular: usize,
+    pub n_radial: usize,
+    /// the k-vectors summed have |k| below it: min(k_cutoff, 10.2/σ)
+    pub k_cutoff: f64,
+    pub spline_accuracy: Option<f64>,
+    projector: RadialProjector,
+    radial: OnceLock<Result<KSpaceRadialIntegral, Error>>,
+    /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
+    center_contribution: Vec<f64>,
+    /// Iₙ₀(0) = ∫ r² Rₙ(r) dr
+    pub radial_at_zero: Vec<f64>,
+    /// the bound of the k_z sums of slabs and the radial integrals up to it (lode/slab/)
+    pub slab: SlabCache,
+}
+
+impl KSpace {
+    pub fn new(
+        basis: &GtoBasis,
+        max_angular: usize,
+        density: SmearedPowerLaw,
+        k_cutoff: f64,
+        spline_accuracy: Option<f64>,
+    ) -> KSpace {
+        let projector = RadialProjector::new(basis, max_angular, k_cutoff, density.smearing);
+        let center_contribution: Vec<f64> = projector
+            .project(|r| density.real_space(r))
+            .into_iter()
+            .map(|v| (4.0 * std::f64::consts::PI).sqrt() * v)
+            .collect();
+        let radial_at_zero = projector.project(|_| 1.0);
+        KSpace {
+            density,
+            basis: basis.clone(),
+            max_angular,
+            n_radial: basis.size(),
+            k_cutoff,
+            spline_accuracy,
+            projector,
+            radial: OnceLock::new(),
+            center_contribution,
+            radial_at_zero,
+            slab: SlabCache::default(),
+        }
+    }
+
+    /// The k-space radial integrals Iₗₙ(k) on [0, k_cutoff], built (once) on first use
+    pub fn radial(&self) -> Result<&KSpaceRadialIntegral, Error> {
+        let radial = self.radial.get_or_init(|| {
+            KSpaceRadialIntegral::new(self.projector.clone(), self.k_cutoff, self.spline_accuracy)
+        });
+        radial.as_ref().map_err(Clone::clone)
+    }
+
+    /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
+    pub fn center_contribution(&self) -> &[f64] {
+        &self.center_contribution
+    }
+
+    fn n_features(&self) -> usize {
+        (self.max_angular + 1).pow(2) * self.n_radial
+    }
+
+    /// Values (and strain) of one system of this geometry; positions gradients are written
+    /// into the task's outputs, except the centres' own rows
+    pub fn values(&self, geometry: Geometry, task: SystemTask) -> Result<SystemValues, Error> {
+        match geometry {
+            Geometry::Bulk => self.bulk_values(task),
+            Geometry::Slab => self.slab_values(task),
+            Geometry::Open => Err(Error::InvalidSystem(format!(
+                "internal error: system {} is open, it has no k-space sum",
+                task.s
+            ))),
+        }
+    }
+
+    /// All 0 < |k| < k_cutoff of a 3D cell, one of each ±k pair
+    fn bulk_k_vectors(&self, s: usize, system: &System) -> Result<KVectors, Error> {
+        let kvectors = half_space_k_vectors(system, self.k_cutoff);
+        if kvectors.vectors.is_empty() {
+            return Err(Error::InvalidParameter(format!(
+                "system {s}: no k-vector is shorter than k_cutoff={}; increase k_cutoff or the cell size",
+                self.k_cutoff
+            )));
+        }
+        Ok(kvectors)
+    }
+
+    /// A 3D-periodic system: the k-sum, and the k = 0 term where ĝ(0) is finite
+    fn bulk_values(&self, task: SystemTask) -> Result<SystemValues, Error> {
+        let system = task.system;
+        let kvectors = self.bulk_k_vectors(task.s, system)?;
+        let mut result = self.sum(self.radial()?, task, &kvectors);
+        if result.centers.is_empty() {
+            return Ok(result);
+        }
+        if let Some(g0) = self.density.fourier_at_zero() {
+            // (1/V) ĝ(0) 4π Y₀₀ Iₙ₀(0) for every atom of the neighbour type
+            let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
+            let n_features = self.n_features();
+            let n_types = result.n_types;
+            for (&a, &t) in &result.type_index {
+                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+                for c in 0..result.centers.len() {
+                    for n in 0..self.n_radial {
+                        result.values[(c * n_types + t) * n_features + n] +=
+                            count * factor * self.radial_at_zero[n];
+                    }
+                }
+            }
+        }
+        if task.gradients.strain {
+            result.subtract_volume_factor();
+        }
+        Ok(result)
+    }
+
+    /// The k-sum over `kvectors` of one system: values and strain (without the strain of the
+    /// cell's volume factor 1/V, `SystemValues::subtract_volume_factor`), positions gradients
+    /// written into the task's outputs
+    pub fn sum(
+        &self,
+        radial: &KSpaceRadialIntegral,
+        task: SystemTask,
+        kvectors: &KVectors,
+    ) -> SystemValues {
+        let (centers, type_index) = task.centers_and_types();
+        let SystemTask {
+            system,
+            gradients,
+            layout,
+            outputs,
+            ..
+        } = task;
+        let n_types = type_index.len();
+        let n_features = self.n_features();
+        if centers.is_empty() {
+            return SystemValues::default();
+        }
+
+        let phases = AtomPhases::of_system(system, kvectors.max_index);
+        let tables = self.k_tables(
+            system,
+            kvectors,
+            radial,
+            gradients.positions,
+            gradients.strain,
+        );
+        let atom_type_index: Vec<Option<usize>> = system
+            .types
+            .iter()
+            .map(|t| type_index.get(t).copied())
+            .collect();
+        let parity_outputs = kspace_values(
+            &tables,
+            kvectors,
+            &phases,
+            &centers,
+            &atom_type_index,
+            n_types,
+        );
+
+        // unpack into (centre, type, feature)
+        let n_rows = centers.len() * n_types;
+        let mut values = vec![0.0; n_rows * n_features];
+        let mut strain = if gradients.strain {
+            vec![0.0; n_rows * 9 * n_features]
+        } else {
+            Vec::new()
+        };
+        for (parity, parity_output) in parity_outputs.iter().enumerate() {
+            let features = &tables.parities[parity];
+            let columns = tables.values_columns[parity];
+            let n_local = features.len();
+            for row in 0..n_rows {
+                let out = &parity_output[row * columns..(row + 1) * columns];
+                for (local, &global) in features.global.iter().enumerate() {
+                    values[row * n_features + global] = out[local];
+                    if gradients.strain {
+                        for ab in 0..9 {
+                            strain[(row * 9 + ab) * n_features + global] =
+                                out[(1 + ab) * n_local + local];
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some(layout) = layout {
+            positions::compute_pairs(
+                system,
+                layout,
+                outputs,
+                &tables,
+                kvectors,
+                &phases,
+                self.n_radial,
+            );
+        }
+
+        SystemValues {
+            centers,
+            type_index,
+            n_types,
+            values,
+            strain,
+        }
+    }
+}
+
+impl SystemValues {
+    /// The volume factor 1/V of the k-space sums: d/dε_αβ = -δ_αβ times the values
+    pub(crate) fn subtract_volume_factor(&mut self) {
+        let n_rows = self.centers.len() * self.n_types;
+        if n_rows == 0 {
+            return;
+        }
+        let n_features = self.values.len() / n_rows;
+        for row in 0..n_rows {
+            for alpha in 0..3 {
+                for f in 0..n_features {
+                    self.strain[(row * 9 + 4 * alpha) * n_features + f] -=
+                        self.values[row * n_features + f];
+                }
+            }
+        }
+    }
+}
 
 /// Features of one parity of l, in (l, m, n) order
 pub(crate) struct ParityFeatures {
@@ -125,17 +372,17 @@ pub(crate) struct KTables {
     pub positions: Option<PositionsTables>,
 }
 
-impl LodeSphericalExpansion {
+impl KSpace {
     pub(crate) fn k_tables(
         &self,
         system: &System,
         kvectors: &KVectors,
-        radial: &KSpaceRadialIntegral,
+        radial: &impl RadialFunctions,
         positions: bool,
         strain: bool,
     ) -> KTables {
-        let max_angular = self.parameters.max_angular;
-        let n_radial = self.n_radial();
+        let max_angular = self.max_angular;
+        let n_radial = self.n_radial;
         let parities = [
             ParityFeatures::new(max_angular, n_radial, false),
             ParityFeatures::new(max_angular, n_radial, true),
@@ -270,6 +517,16 @@ pub(crate) struct AtomPhases {
 }
 
 impl AtomPhases {
+    /// The phases of every atom of `system`, up to `max_index`
+    pub fn of_system(system: &System, max_index: [i32; 3]) -> Vec<AtomPhases> {
+        let reciprocal = system.reciprocal_cell();
+        system
+            .positions
+            .par_iter()
+            .map(|&r| AtomPhases::new(r, &reciprocal, max_index))
+            .collect()
+    }
+
     pub fn new(position: [f64; 3], reciprocal: &[[f64; 3]; 3], max_index: [i32; 3]) -> AtomPhases {
         let tables = [0, 1, 2].map(|d| {
             let b = reciprocal[d];
@@ -321,64 +578,21 @@ pub(crate) fn kspace_values(
     n_types: usize,
 ) -> [Vec<f64>; 2] {
     let n_k = tables.n_k;
-    let n_atoms = phases.len();
     let columns = tables.values_columns;
     let rows = centers.len() * n_types;
     let zero = || [0, 1].map(|p| vec![0.0; rows * columns[p]]);
 
-    let chunk_starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
-    // a few accumulators per thread at most: each holds a full output
-    let min_len = chunk_starts.len() / (4 * rayon::current_num_threads()).max(1);
+    let (chunk_starts, min_len) = k_blocks(n_k);
     chunk_starts
         .par_iter()
-        .with_min_len(min_len.max(1))
+        .with_min_len(min_len)
         .fold(
-            || (zero(), ValuesScratch::new(n_atoms, n_types, rows)),
+            || (zero(), StructureFactors::default()),
             |(mut outputs, mut scratch), &k_start| {
                 let kc = K_CHUNK.min(n_k - k_start);
                 let indices = &kvectors.indices[k_start..k_start + kc];
-                let ValuesScratch {
-                    cos,
-                    sin,
-                    structure_cos,
-                    structure_sin,
-                    real,
-                    imag,
-                } = &mut scratch;
-                for (j, phase) in phases.iter().enumerate() {
-                    phase.fill(
-                        indices,
-                        &mut cos[j * kc..(j + 1) * kc],
-                        &mut sin[j * kc..(j + 1) * kc],
-                    );
-                }
-                structure_cos.iter_mut().for_each(|v| *v = 0.0);
-                structure_sin.iter_mut().for_each(|v| *v = 0.0);
-                for (j, t) in atom_type_index.iter().enumerate() {
-                    if let Some(t) = *t {
-                        for ik in 0..kc {
-                            structure_cos[t * kc + ik] += cos[j * kc + ik];
-                            structure_sin[t * kc + ik] += sin[j * kc + ik];
-                        }
-                    }
-                }
-                for (c, &center) in centers.iter().enumerate() {
-                    let ci = &cos[center * kc..(center + 1) * kc];
-                    let si = &sin[center * kc..(center + 1) * kc];
-                    for t in 0..n_types {
-                        let row = c * n_types + t;
-                        let ct = &structure_cos[t * kc..(t + 1) * kc];
-                        let st = &structure_sin[t * kc..(t + 1) * kc];
-                        let real = &mut real[row * kc..(row + 1) * kc];
-                        let imag = &mut imag[row * kc..(row + 1) * kc];
-                        // Re and Im of e^{ik·rᵢ} Σⱼ e^{-ik·rⱼ}
-                        for ik in 0..kc {
-                            real[ik] = ci[ik] * ct[ik] + si[ik] * st[ik];
-                            imag[ik] = si[ik] * ct[ik] - ci[ik] * st[ik];
-                        }
-                    }
-                }
-                for (parity, phase_matrix) in [&*real, &*imag].into_iter().enumerate() {
+                scratch.compute(phases, indices, atom_type_index, centers, n_types);
+                for (parity, phase_matrix) in scratch.phase.iter().enumerate() {
                     if columns[parity] != 0 {
                         let table = &tables.values[parity];
                         accumulate_product(
@@ -403,89 +617,12 @@ pub(crate) fn kspace_values(
         })
 }
 
-/// cos k·rⱼ and sin k·rⱼ of every atom for every k-vector, (atom, k) row-major: the phase
-/// matrices of all pairs are built from these rows
-pub(crate) struct DensePhases {
-    n_k: usize,
-    cos: Vec<f64>,
-    sin: Vec<f64>,
-}
-
-impl DensePhases {
-    pub fn new(phases: &[AtomPhases], kvectors: &KVectors) -> DensePhases {
-        let n_k = kvectors.indices.len();
-        let mut cos = vec![0.0; phases.len() * n_k];
-        let mut sin = vec![0.0; phases.len() * n_k];
-        cos.par_chunks_mut(n_k.max(1))
-            .zip(sin.par_chunks_mut(n_k.max(1)))
-            .zip(phases)
-            .for_each(|((cos, sin), phase)| phase.fill(&kvectors.indices, cos, sin));
-        DensePhases { n_k, cos, sin }
-    }
-
-    fn row(&self, atom: usize, start: usize, count: usize) -> (&[f64], &[f64]) {
-        let range = atom * self.n_k + start..atom * self.n_k + start + count;
-        (&self.cos[range.clone()], &self.sin[range])
-    }
-}
-
-/// ∂⟨a n l m|Vᵢ⟩/∂rⱼ for one centre i and the atoms j in `rows`, before the recombination of
-/// `GradientColumns`: per parity, a (rows.len(), table columns) row-major array in `scratch`.
-pub(crate) fn kspace_positions_gradients(
-    tables: &KTables,
-    phases: &DensePhases,
-    center: usize,
-    rows: &[usize],
-    scratch: &mut PositionsScratch,
-) {
-    let n_k = tables.n_k;
-    let n_rows = rows.len();
-    let positions = tables.positions.as_ref().expect("positions tables");
-    let columns = [0, 1].map(|p| positions.columns.len(p));
-    // chunks of equal length, at most K_CHUNK
-    let chunk = n_k.div_ceil(n_k.div_ceil(K_CHUNK).max(1)).max(1);
-    scratch.resize(n_rows, chunk, columns);
-    for p in 0..2 {
-        scratch.gradients[p].iter_mut().for_each(|v| *v = 0.0);
-    }
-
-    for k_start in (0..n_k).step_by(chunk) {
-        let kc = chunk.min(n_k - k_start);
-        let (ci, si) = phases.row(center, k_start, kc);
-        for (r, &j) in rows.iter().enumerate() {
-            let (cj, sj) = phases.row(j, k_start, kc);
-            // sin(k·(rᵢ - rⱼ)) and -cos(k·(rᵢ - rⱼ))
-            let sin_row = &mut scratch.sin[r * kc..(r + 1) * kc];
-            for (((out, (ci, si)), cj), sj) in
-                sin_row.iter_mut().zip(ci.iter().zip(si)).zip(cj).zip(sj)
-            {
-                *out = si * cj - ci * sj;
-            }
-            let minus_cos_row = &mut scratch.minus_cos[r * kc..(r + 1) * kc];
-            for (((out, (ci, si)), cj), sj) in minus_cos_row
-                .iter_mut()
-                .zip(ci.iter().zip(si))
-                .zip(cj)
-                .zip(sj)
-            {
-                *out = -(ci * cj + si * sj);
-            }
-        }
-        for (parity, phase_matrix) in [&scratch.sin, &scratch.minus_cos].into_iter().enumerate() {
-            if columns[parity] == 0 {
-                continue;
-            }
-            let table = &positions.tables[parity];
-            accumulate_product(
-                &mut scratch.gradients[parity],
-                phase_matrix,
-                table,
-                n_rows,
-                k_start,
-                kc,
-            );
-        }
-    }
+/// The first k-vector of each block of K_CHUNK, and the fewest blocks a parallel task takes:
+/// a few accumulators per thread at most, as each holds a full output
+pub(crate) fn k_blocks(n_k: usize) -> (Vec<usize>, usize) {
+    let starts: Vec<usize> = (0..n_k).step_by(K_CHUNK).collect();
+    let min_len = starts.len() / (4 * rayon::current_num_threads()).max(1);
+    (starts, min_len.max(1))
 }
 
 /// `n_chunks` consecutive slices of `chunk_size` (the last one shorter, all empty when the
@@ -501,32 +638,87 @@ fn split_rows(table: &mut [f64], chunk_size: usize, n_chunks: usize) -> Vec<&mut
     chunks
 }
 
-/// Per-thread buffers of `kspace_values`, sized for K_CHUNK k-vectors
-struct ValuesScratch {
-    cos: Vec<f64>,
-    sin: Vec<f64>,
-    structure_cos: Vec<f64>,
-    structure_sin: Vec<f64>,
-    real: Vec<f64>,
-    imag: Vec<f64>,
+/// The structure factors of one block of k-vectors: with cⱼ, sⱼ = cos, sin k·rⱼ of every atom
+/// and, for every neighbour type a, Cₐ = Σ_{j∈a} cⱼ, Sₐ = Σ_{j∈a} sⱼ, the phase matrices
+/// Re Sᵢₐ(k) = cᵢ Cₐ + sᵢ Sₐ and Im Sᵢₐ(k) = sᵢ Cₐ - cᵢ Sₐ of Sᵢₐ(k) = e^{ik·rᵢ} Σ_{j∈a} e^{-ik·rⱼ}
+/// for every centre i: what the values (`kspace_values`) and the backward product
+/// (`backward::backward_chunk`) both start from. Per-thread buffers, resized for each block.
+#[derive(Default)]
+pub(crate) struct StructureFactors {
+    /// cⱼ and sⱼ, (atom, k)
+    pub cos: Vec<f64>,
+    pub sin: Vec<f64>,
+    /// Cₐ and Sₐ, (type, k)
+    pub structure_cos: Vec<f64>,
+    pub structure_sin: Vec<f64>,
+    /// Re and Im of Sᵢₐ(k), (centre × type, k)
+    pub phase: [Vec<f64>; 2],
 }
 
-impl ValuesScratch {
-    fn new(n_atoms: usize, n_types: usize, rows: usize) -> ValuesScratch {
-        ValuesScratch {
-            cos: vec![0.0; n_atoms * K_CHUNK],
-            sin: vec![0.0; n_atoms * K_CHUNK],
-            structure_cos: vec![0.0; n_types * K_CHUNK],
-            structure_sin: vec![0.0; n_types * K_CHUNK],
-            real: vec![0.0; rows * K_CHUNK],
-            imag: vec![0.0; rows * K_CHUNK],
+impl StructureFactors {
+    /// Compute them for the k-vectors of `indices`, from the phases of every atom
+    pub fn compute(
+        &mut self,
+        phases: &[AtomPhases],
+        indices: &[[i32; 3]],
+        atom_type_index: &[Option<usize>],
+        centers: &[usize],
+        n_types: usize,
+    ) {
+        let kc = indices.len();
+        let n_atoms = phases.len();
+        let rows = centers.len() * n_types;
+        let StructureFactors {
+            cos,
+            sin,
+            structure_cos,
+            structure_sin,
+            phase,
+        } = self;
+        cos.resize(n_atoms * kc, 0.0);
+        sin.resize(n_atoms * kc, 0.0);
+        for sums in [&mut *structure_cos, &mut *structure_sin] {
+            sums.clear();
+            sums.resize(n_types * kc, 0.0);
+        }
+        for matrix in phase.iter_mut() {
+            matrix.resize(rows * kc, 0.0);
+        }
+        for (j, atom) in phases.iter().enumerate() {
+            atom.fill(
+                indices,
+                &mut cos[j * kc..(j + 1) * kc],
+                &mut sin[j * kc..(j + 1) * kc],
+            );
+            if let Some(t) = atom_type_index[j] {
+                for ik in 0..kc {
+                    structure_cos[t * kc + ik] += cos[j * kc + ik];
+                    structure_sin[t * kc + ik] += sin[j * kc + ik];
+                }
+            }
+        }
+        let [real, imag] = phase;
+        for (c, &center) in centers.iter().enumerate() {
+            let ci = &cos[center * kc..(center + 1) * kc];
+            let si = &sin[center * kc..(center + 1) * kc];
+            for t in 0..n_types {
+                let row = c * n_types + t;
+                let ct = &structure_cos[t * kc..(t + 1) * kc];
+                let st = &structure_sin[t * kc..(t + 1) * kc];
+                let real = &mut real[row * kc..(row + 1) * kc];
+                let imag = &mut imag[row * kc..(row + 1) * kc];
+                for ik in 0..kc {
+                    real[ik] = ci[ik] * ct[ik] + si[ik] * st[ik];
+                    imag[ik] = si[ik] * ct[ik] - ci[ik] * st[ik];
+                }
+            }
         }
     }
 }
 
 /// output (rows, columns) += phases (rows, kc) × table[k_start..k_start + kc] (kc, columns),
 /// all row-major, with `columns` deduced from the output size
-fn accumulate_product(
+pub(crate) fn accumulate_product(
     output: &mut [f64],
     phases: &[f64],
     table: &[f64],
@@ -547,25 +739,4 @@ fn accumulate_product(
         1.0,
         Par::Seq,
     );
-}
-
-/// Per-thread buffers for `kspace_positions_gradients`
-#[derive(Default)]
-pub(crate) struct PositionsScratch {
-    sin: Vec<f64>,
-    minus_cos: Vec<f64>,
-    /// (n_atoms, table columns) per parity
-    pub gradients: [Vec<f64>; 2],
-    /// the gradient rows of one pair, by `positions::channel_rows`
-    pub transformed: Vec<f64>,
-}
-
-impl PositionsScratch {
-    fn resize(&mut self, n_atoms: usize, chunk: usize, columns: [usize; 2]) {
-        self.sin.resize(n_atoms * chunk, 0.0);
-        self.minus_cos.resize(n_atoms * chunk, 0.0);
-        for (gradients, columns) in self.gradients.iter_mut().zip(columns) {
-            gradients.resize(n_atoms * columns, 0.0);
-        }
-    }
 }

@@ -2,7 +2,7 @@
 //!
 //!   g_σ = g_σw + (g_σ - g_σw),  σw ≥ σ, same exponent p.
 //!
-//! The wide part is the k-space sum of an inner calculator with smearing σw and
+//! The wide part is the k-space sum (lode/kspace/) of the density with smearing σw and
 //! k_c σw = √(2 ln(K_SCALE/ε)); the remainder is summed in real space as pair projections
 //! F^rem_ln(d) Yₗₘ(d̂) over all images closer than d_c, the largest distance where some
 //! F^rem_ln exceeds R_SCALE ε of its largest value, plus the centre's own remainder (T = 0).
@@ -15,16 +15,22 @@
 //! σw is chosen per system on the grid σ 2^{j/4} by a cost model, and the tables of each grid
 //! value are built once and cached.
 
+mod backward;
+mod cost;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use super::neighbors::{neighbor_list, Neighbor};
-use super::pair_radial::PairRadialIntegral;
-use super::pairs::PairSum;
-use super::{Gradients, LodeSphericalExpansion, SystemTask, SystemValues};
-use crate::basis::GtoBasis;
+use crate::density::SmearedPowerLaw;
+use crate::lode::kspace::KSpace;
+use crate::lode::metadata::{SystemTask, SystemValues};
+use crate::lode::pairs::neighbors::{neighbor_list, Neighbor};
+use crate::lode::pairs::radial::PairRadialIntegral;
+use crate::lode::pairs::PairSum;
+use crate::lode::plan::{Geometry, Method};
+use crate::lode::{Gradients, LodeSphericalExpansion, NEGLIGIBLE_K_SIGMA};
 use crate::{Error, System};
 
 /// k_c σw = √(2 ln(K_SCALE/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}. With
@@ -35,32 +41,20 @@ const K_SCALE: f64 = 100.0;
 /// neighbours near d_c adds up many such terms. 0.1 gave errors of 8.5 ε in the tests of this
 /// module (σw = 2σ, 0.04 atoms/Å³) and 1e-3 up to 0.8 ε (σ = 2, σw = 3.4 Å); 1e-4 leaves a
 /// margin.
-const R_SCALE: f64 = 1e-4;
+pub(crate) const R_SCALE: f64 = 1e-4;
 /// Points of the scan for d_c over [0, basis support + 10 σw]
 const CUTOFF_SCAN_POINTS: usize = 512;
 /// Largest grid index j of σw = σ 2^{j/4} (σw ≤ 1024 σ)
-pub(super) const MAX_GRID: i32 = 40;
-
-/// Relative costs of the cost model, per feature: one (atom, k-vector) term of the values, one
-/// (atom pair, k-vector) term of the positions gradients, and one real-space pair (values,
-/// and with positions gradients). Rough: tuned on this machine (2 cores) with random Na/Cl
-/// boxes at 0.04 atoms/Å³ (lmax 4, nmax 5, radius 4 Å, σ = 1 Å, positions gradients). With
-/// ε = 9.2e-3 at N = 216 the time is flat within 5% for σw from 2.4 to 3.4 Å (0.35 s; the
-/// model picks 2.4 Å), and at N = 512 (ε = 1.1e-2) the model's σw = 3.4 Å takes 1.9 s where
-/// the best grid value, 4 Å, takes 1.6 s.
-const COST_K_VALUES: f64 = 1.0;
-const COST_K_POSITIONS: f64 = 0.25;
-const COST_PAIR_VALUES: f64 = 10.0;
-const COST_PAIR_POSITIONS: f64 = 20.0;
+pub(crate) const MAX_GRID: i32 = 40;
 
 /// Tables of the split for one σw
 pub(crate) struct EwaldSplit {
-    /// the wide part: k-space with σw, center_atom_weight = 1
-    pub(super) inner: LodeSphericalExpansion,
+    /// the wide part: the k-space sum with σw
+    pub(crate) wide: KSpace,
     /// F^rem, None when σw = σ (pure k-space)
-    pub(super) remainder: Option<PairRadialIntegral>,
+    pub(crate) remainder: Option<PairRadialIntegral>,
     /// d_c
-    pub(super) cutoff: f64,
+    pub(crate) cutoff: f64,
     /// F^rem_0n(0) Y₀₀: the centre's own remainder density
     self_term: Vec<f64>,
 }
@@ -68,89 +62,21 @@ pub(crate) struct EwaldSplit {
 /// Cache of the splits, by grid index j
 #[derive(Default)]
 pub(crate) struct SplitCache {
-    tables: Mutex<BTreeMap<i32, Arc<EwaldSplit>>>,
+    pub(crate) tables: Mutex<BTreeMap<i32, Arc<EwaldSplit>>>,
     /// a grid index used instead of the cost model's choice (tests)
-    forced: Mutex<Option<i32>>,
+    pub(crate) forced: Mutex<Option<i32>>,
 }
 
-fn wide_smearing(sigma: f64, grid: i32) -> f64 {
+pub(crate) fn wide_smearing(sigma: f64, grid: i32) -> f64 {
     sigma * 2.0_f64.powf(grid as f64 / 4.0)
 }
 
 /// k-space cutoff of the wide part
-fn wide_k_cutoff(wide: f64, accuracy: f64) -> f64 {
+pub(crate) fn wide_k_cutoff(wide: f64, accuracy: f64) -> f64 {
     (2.0 * (K_SCALE / accuracy).ln()).sqrt() / wide
 }
 
 impl LodeSphericalExpansion {
-    /// Grid index j of σw = σ 2^{j/4} minimising the cost model for this system
-    pub(crate) fn choose_split(&self, system: &System, gradients: Gradients) -> i32 {
-        if let Some(grid) = *self.splits.forced.lock().expect("no panic") {
-            return grid;
-        }
-        let accuracy = self.parameters.accuracy.expect("split calculator");
-        let sigma = self.parameters.smearing;
-        let system = super::slab::kspace_system(system, self.basis.support());
-        let n = system.size() as f64;
-        let volume = system.volume();
-        let shortest = system
-            .reciprocal_cell()
-            .iter()
-            .map(|b| b.iter().map(|x| x * x).sum::<f64>().sqrt())
-            .fold(f64::INFINITY, f64::min);
-        // d_c ≈ radius + σw √(2 ln(1/(R_SCALE ε))): the Gaussian tail of g_σw below R_SCALE ε
-        let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
-        let mut best = (f64::INFINITY, 0);
-        for grid in 0..=MAX_GRID {
-            let wide = wide_smearing(sigma, grid);
-            let k_cutoff = wide_k_cutoff(wide, accuracy).min(super::NEGLIGIBLE_K_SIGMA / wide);
-            if grid > 0 && k_cutoff < shortest {
-                // no k-vector left in the wide part
-                break;
-            }
-            let n_k = volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2));
-            let d_c = if grid == 0 {
-                0.0
-            } else {
-                self.parameters.radius + wide * reach
-            };
-            let n_pairs = n / volume * 4.0 / 3.0 * std::f64::consts::PI * d_c.powi(3);
-            let mut cost = COST_K_VALUES * n * n_k + COST_PAIR_VALUES * n * n_pairs;
-            if gradients.positions {
-                cost += COST_K_POSITIONS * n * n * n_k + COST_PAIR_POSITIONS * n * n_pairs;
-            }
-            if cost < best.0 {
-                best = (cost, grid);
-            }
-        }
-        best.1
-    }
-
-    /// The k-space cutoff of the wide part for this system
-    pub(crate) fn split_k_cutoff(&self, system: &System, gradients: Gradients) -> f64 {
-        let accuracy = self.parameters.accuracy.expect("split calculator");
-        let wide = wide_smearing(
-            self.parameters.smearing,
-            self.choose_split(system, gradients),
-        );
-        wide_k_cutoff(wide, accuracy).min(super::NEGLIGIBLE_K_SIGMA / wide)
-    }
-
-    /// An upper estimate of the real-space cutoff d_c of the split the cost model picks (the
-    /// one of the tables when they are built), for the memory model
-    pub(crate) fn estimated_remainder_cutoff(&self, system: &System, gradients: Gradients) -> f64 {
-        let accuracy = self.parameters.accuracy.expect("split calculator");
-        let grid = self.choose_split(system, gradients);
-        if grid == 0 {
-            return 0.0;
-        }
-        if let Some(split) = self.splits.tables.lock().expect("no panic").get(&grid) {
-            return split.cutoff;
-        }
-        let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
-        self.parameters.radius + wide_smearing(self.parameters.smearing, grid) * reach
-    }
-
     /// The split tables for grid index j, built once
     pub(crate) fn split_tables(&self, grid: i32) -> Result<Arc<EwaldSplit>, Error> {
         if let Some(split) = self.splits.tables.lock().expect("no panic").get(&grid) {
@@ -169,31 +95,36 @@ impl LodeSphericalExpansion {
         let parameters = &self.parameters;
         let accuracy = parameters.accuracy.expect("split calculator");
         let wide = wide_smearing(parameters.smearing, grid);
-        let mut inner_parameters = parameters.clone();
-        inner_parameters.smearing = wide;
-        inner_parameters.center_atom_weight = 1.0;
-        inner_parameters.accuracy = None;
-        inner_parameters.k_cutoff = Some(wide_k_cutoff(wide, accuracy));
+        let wide_density = SmearedPowerLaw {
+            smearing: wide,
+            ..self.density
+        };
+        let k_cutoff = wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide);
         // the splined k-space radial integrals must not limit the accuracy
-        inner_parameters.spline_accuracy =
-            parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
-        let inner = LodeSphericalExpansion::new(inner_parameters)?;
+        let spline_accuracy = parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
+        let wide_part = KSpace::new(
+            &self.basis,
+            parameters.max_angular,
+            wide_density,
+            k_cutoff,
+            spline_accuracy,
+        );
         if grid == 0 {
             return Ok(EwaldSplit {
-                inner,
+                wide: wide_part,
                 remainder: None,
                 cutoff: 0.0,
                 self_term: Vec::new(),
             });
         }
 
-        let basis = GtoBasis::new(parameters.max_radial, parameters.radius)?;
+        let basis = &self.basis;
         let size = self.n_radial();
         // d_c and the largest value of each l from a scan of the exact functions over the
         // conservative range; the spline then only covers [0, d_c]
         let (cutoff, scale) = {
             let exact = PairRadialIntegral::remainder(
-                &basis,
+                basis,
                 parameters.max_angular,
                 self.density,
                 wide,
@@ -244,7 +175,7 @@ impl LodeSphericalExpansion {
                 .collect()
         });
         let remainder = PairRadialIntegral::remainder(
-            &basis,
+            basis,
             parameters.max_angular,
             self.density,
             wide,
@@ -258,18 +189,19 @@ impl LodeSphericalExpansion {
         let y00 = 0.5 / std::f64::consts::PI.sqrt();
         let self_term = values[..size].iter().map(|v| v * y00).collect();
         Ok(EwaldSplit {
-            inner,
+            wide: wide_part,
             remainder: Some(remainder),
             cutoff,
             self_term,
         })
     }
 
-    /// Values (and strain) of one periodic system by the Ewald split; positions gradients
-    /// are written into `outputs`, except the centres' own rows
-    pub(super) fn compute_split_system(
+    /// Values (and strain) of one periodic system (bulk or slab) by the Ewald split;
+    /// positions gradients are written into `outputs`, except the centres' own rows
+    pub(crate) fn split_values(
         &self,
         split: &EwaldSplit,
+        geometry: Geometry,
         task: SystemTask,
     ) -> Result<SystemValues, Error> {
         let SystemTask {
@@ -279,16 +211,10 @@ impl LodeSphericalExpansion {
             outputs,
             ..
         } = task;
-        let inner = &split.inner;
         // the wide part writes the positions gradient rows first, the pairs add to them
         // slabs: the 2D-periodic sum of the wide part, and a neighbour list periodic in the
         // plane only, on the internal cell (whose third vector is valid, unlike the input's)
-        let slab = super::slab::is_slab(system);
-        let mut result = if slab {
-            inner.compute_slab_system(inner.slab_radial()?, task)?
-        } else {
-            inner.compute_system(inner.radial()?, task, false)?
-        };
+        let mut result = split.wide.values(geometry, task)?;
         if result.centers.is_empty() {
             return Ok(result);
         }
@@ -297,7 +223,7 @@ impl LodeSphericalExpansion {
         let n_features = (self.parameters.max_angular + 1).pow(2) * n_radial;
 
         if let Some(remainder) = &split.remainder {
-            let neighbors = self.remainder_neighbors(split, system, &result.centers);
+            let neighbors = self.remainder_neighbors(split, system, geometry, &result.centers);
             let sum = PairSum {
                 radial: remainder,
                 system,
@@ -308,12 +234,7 @@ impl LodeSphericalExpansion {
                 layout,
                 outputs,
             };
-            let sums = sum.sum_centers(&result.centers, |c| {
-                let i = result.centers[c];
-                neighbors[c]
-                    .iter()
-                    .map(move |n| (n.atom, n.vector, n.atom != i))
-            });
+            let sums = sum.sum_centers(&result.centers, |c| neighbors[c].iter().copied());
             for (o, v) in result.values.iter_mut().zip(&sums.values) {
                 *o += v;
             }
@@ -330,13 +251,13 @@ impl LodeSphericalExpansion {
                 }
             }
 
-            if let Some((zero, strain_factor)) = self.removed_constant(split, system) {
+            if let Some((zero, strain_factor)) = self.removed_constant(split, system, geometry) {
                 for (&a, &t) in &result.type_index {
                     let count = system.types.iter().filter(|&&x| x == a).count() as f64;
                     for c in 0..result.centers.len() {
                         let r = c * n_types + t;
                         for n in 0..n_radial {
-                            let correction = -count * zero * self.radial_at_zero[n];
+                            let correction = -count * zero * self.kspace.radial_at_zero[n];
                             result.values[r * n_features + n] += correction;
                             if gradients.strain {
                                 for (ab, factor) in strain_factor.iter().enumerate() {
@@ -350,17 +271,6 @@ impl LodeSphericalExpansion {
             }
         }
 
-        let weight = 1.0 - self.parameters.center_atom_weight;
-        if weight != 0.0 {
-            for (c, &i) in result.centers.iter().enumerate() {
-                if let Some(&t) = result.type_index.get(&system.types[i]) {
-                    for n in 0..n_radial {
-                        result.values[(c * n_types + t) * n_features + n] -=
-                            weight * self.center_contribution[n];
-                    }
-                }
-            }
-        }
         Ok(result)
     }
 }
@@ -376,21 +286,22 @@ impl LodeSphericalExpansion {
     /// Slabs, 0 < p ≤ 2: the planar convention φ(0) = 0 of the wide part; the remainder's
     /// planar average at its own sheet, K/A with K = 2π ∫ r (g_σ - g_σw) dr, is a constant the
     /// pure 2D sum does not have; A ∂(1/A)/∂ε_αβ = -(δ_αβ - n_α n_β).
-    pub(super) fn removed_constant(
+    pub(crate) fn removed_constant(
         &self,
         split: &EwaldSplit,
         system: &System,
+        geometry: Geometry,
     ) -> Option<(f64, [f64; 9])> {
         let p = self.parameters.exponent;
         let wide = split.wide_smearing();
-        let (constant, strain) = if super::slab::is_slab(system) {
+        let (constant, strain) = if geometry == Geometry::Slab {
             if !(p > 0.0 && p <= 2.0) {
                 return None;
             }
-            let plane = super::slab::Plane::new(system);
+            let plane = crate::lode::slab::Plane::new(system);
             (
                 self.density.planar_difference_at_zero(wide) / plane.area,
-                super::slab_strain::inverse_area_strain(plane.normal),
+                crate::lode::slab::strain::inverse_area_strain(plane.normal),
             )
         } else {
             if !(p > 0.0 && p <= 3.0) {
@@ -407,15 +318,15 @@ impl LodeSphericalExpansion {
     /// The images within d_c of each centre for the real-space remainder: periodic in 3D;
     /// slabs use their internal cell, whose third vector is valid unlike the input's, periodic
     /// in the plane only
-    pub(super) fn remainder_neighbors(
+    pub(crate) fn remainder_neighbors(
         &self,
         split: &EwaldSplit,
         system: &System,
+        geometry: Geometry,
         centers: &[usize],
     ) -> Vec<Vec<Neighbor>> {
-        let mut lists = if super::slab::is_slab(system) {
-            let mut internal =
-                super::slab::kspace_system(system, self.basis.support()).into_owned();
+        let mut lists = if geometry == Geometry::Slab {
+            let mut internal = crate::lode::slab::internal_system(system, self.basis.support());
             internal.pbc = [true, true, false];
             neighbor_list(&internal, centers, split.cutoff)
         } else {
@@ -428,8 +339,11 @@ impl LodeSphericalExpansion {
         lists
     }
 
-    /// Use σw = σ 2^{grid/4} for all systems instead of the cost model's choice (None: the
-    /// cost model again)
+    /// Testing hook, not API: use σw = σ 2^{grid/4} for all systems instead of the cost
+    /// model's choice (None: the cost model again), so that tests can compare splits. Hidden
+    /// from the documentation, like the Python binding's `force_ewald_grid` that serves the
+    /// same tests.
+    #[doc(hidden)]
     pub fn force_ewald_grid(&self, grid: Option<i32>) {
         *self.splits.forced.lock().expect("no panic") = grid;
     }
@@ -441,10 +355,10 @@ impl LodeSphericalExpansion {
         system: &System,
         gradients: Gradients,
     ) -> Result<Option<(f64, f64, f64)>, Error> {
-        if self.parameters.accuracy.is_none() || system.pbc == [false; 3] {
+        let Method::Split { grid } = self.plan(system, 0, gradients)?.method else {
             return Ok(None);
-        }
-        let split = self.split_tables(self.choose_split(system, gradients))?;
+        };
+        let split = self.split_tables(grid)?;
         Ok(Some((
             split.wide_smearing(),
             split.k_cutoff(),
@@ -460,11 +374,11 @@ impl EwaldSplit {
     }
 
     pub fn wide_smearing(&self) -> f64 {
-        self.inner.parameters.smearing
+        self.wide.density.smearing
     }
 
     pub fn k_cutoff(&self) -> f64 {
-        super::effective_k_cutoff(&self.inner.parameters)
+        self.wide.k_cutoff
     }
 }
 

@@ -13,7 +13,7 @@
 //! height n̂·c leaves the gap of `slab::internal_system`, whatever its direction. For a
 //! general c, the vectors k = n₁b₁ + n₂b₂ + n₃b₃ of one (n₁, n₂) share the in-plane part k∥
 //! of the 2D lattice of (a, b) and their k_z run over a grid of spacing 2π/(n̂·c), shifted by
-//! the tilt of c; the sums over k_z run to convergence (lode/slab.rs), so they are the
+//! the tilt of c; the sums over k_z run to convergence (lode/slab/mod.rs), so they are the
 //! continuous transform whatever the grid, and the truncation |k∥| < k_cutoff is a set of
 //! (n₁, n₂) that straining c does not change. The k∥ ≠ 0 part therefore does not depend on c
 //! (to the images' 1e-16 and the negligible tail of the k_z sums), straining c with a and b,
@@ -24,11 +24,11 @@
 
 use rayon::prelude::*;
 
-use super::planar::PlanarTable;
+use crate::lode::slab::planar::PlanarTable;
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 
 /// Yₗₘ(n̂) / A and its strain derivatives, and the strain derivative of heights
-pub(super) struct PlaneStrain {
+pub(crate) struct PlaneStrain {
     /// Yₗₘ(n̂) / A, indexed by `lm_index`
     pub harmonics: Vec<f64>,
     /// ∂(Yₗₘ(n̂) / A)/∂ε_αβ, indexed by 9 lm + 3α + β
@@ -68,7 +68,7 @@ impl PlaneStrain {
 }
 
 /// A ∂(1/A)/∂ε_αβ = -(δ_αβ - n_α n_β), indexed by 3α + β
-pub(super) fn inverse_area_strain(normal: [f64; 3]) -> [f64; 9] {
+pub(crate) fn inverse_area_strain(normal: [f64; 3]) -> [f64; 9] {
     let mut out = [0.0; 9];
     for alpha in 0..3 {
         for beta in 0..3 {
@@ -80,7 +80,7 @@ pub(super) fn inverse_area_strain(normal: [f64; 3]) -> [f64; 9] {
 }
 
 /// Where the planar strain terms of one slab go, and what they need
-pub(super) struct PlanarStrainInput<'a> {
+pub(crate) struct PlanarStrainInput<'a> {
     pub projection: &'a PlanarTable<'a>,
     pub plane: &'a PlaneStrain,
     /// n̂·rⱼ of every atom

@@ -9,41 +9,12 @@
 
 use rayon::prelude::*;
 
-use super::backward::SystemInput;
-use super::pair_projection::PairProjection;
-use super::pair_radial::PairRadialIntegral;
-use super::periodic::ParityFeatures;
-
-/// ∂L/∂positions and ∂L/∂strain of the pair sums of one system, summed over centres
-#[derive(Debug, Clone)]
-pub(crate) struct PairGradients {
-    pub positions: Vec<[f64; 3]>,
-    pub strain: [[f64; 3]; 3],
-}
-
-impl PairGradients {
-    pub fn new(n_atoms: usize) -> PairGradients {
-        PairGradients {
-            positions: vec![[0.0; 3]; n_atoms],
-            strain: [[0.0; 3]; 3],
-        }
-    }
-
-    /// Sum of two partial accumulations (for rayon's reduce)
-    pub fn add(mut self, other: PairGradients) -> PairGradients {
-        for (a, b) in self.positions.iter_mut().zip(&other.positions) {
-            for alpha in 0..3 {
-                a[alpha] += b[alpha];
-            }
-        }
-        for alpha in 0..3 {
-            for beta in 0..3 {
-                self.strain[alpha][beta] += other.strain[alpha][beta];
-            }
-        }
-        self
-    }
-}
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
+use crate::lode::kspace::ParityFeatures;
+use crate::lode::pairs::neighbors::Neighbor;
+use crate::lode::pairs::projection::PairProjection;
+use crate::lode::radial::RadialFunctions;
 
 /// Accumulate the backward product of the pairs (j, d) of centre `center` into `output`.
 ///
@@ -55,14 +26,14 @@ pub(crate) fn pair_backward<'g, R, G>(
     projection: &mut PairProjection,
     radial: R,
     center: usize,
-    pairs: impl IntoIterator<Item = (usize, [f64; 3])>,
+    pairs: impl IntoIterator<Item = Neighbor>,
     g: G,
-    output: &mut PairGradients,
+    output: &mut Accumulator,
 ) where
     R: Fn(f64, &mut [f64], &mut [f64]),
     G: Fn(usize) -> Option<&'g [f64]>,
 {
-    for (j, d) in pairs {
+    for Neighbor { atom: j, vector: d } in pairs {
         let Some(row) = g(j) else {
             continue;
         };
@@ -85,7 +56,7 @@ pub(crate) fn pair_backward<'g, R, G>(
 
 /// G of one system as (centre × neighbour type, feature lm_index(l, m) * n_radial + n) rows,
 /// the layout of [`PairProjection`], from the per-parity rows of `input`
-pub(super) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: usize) -> Vec<f64> {
+pub(crate) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: usize) -> Vec<f64> {
     let n_features = (max_angular + 1).pow(2) * n_radial;
     let n_rows = input.centers.len() * input.neighbor_types.len();
     let mut g = vec![0.0; n_rows * n_features];
@@ -105,17 +76,17 @@ pub(super) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: us
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
 /// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, `g` holds the rows of
 /// [`feature_rows`]
-pub(super) fn pair_sums_backward<P, I>(
-    radial: &PairRadialIntegral,
+pub(crate) fn pair_sums_backward<P, I>(
+    radial: &impl RadialFunctions,
     system: &crate::System,
     input: &SystemInput,
     g: &[f64],
     (max_angular, n_radial): (usize, usize),
     pairs: P,
-) -> PairGradients
+) -> Accumulator
 where
     P: Fn(usize, usize) -> I + Sync,
-    I: Iterator<Item = (usize, [f64; 3])>,
+    I: Iterator<Item = Neighbor>,
 {
     let n_atoms = system.size();
     let n_features = (max_angular + 1).pow(2) * n_radial;
@@ -136,7 +107,7 @@ where
         .fold(
             || {
                 (
-                    PairGradients::new(n_atoms),
+                    Accumulator::new(n_atoms),
                     PairProjection::new(max_angular, n_radial),
                 )
             },
@@ -157,5 +128,5 @@ where
             },
         )
         .map(|(output, _)| output)
-        .reduce(|| PairGradients::new(n_atoms), PairGradients::add)
+        .reduce(|| Accumulator::new(n_atoms), Accumulator::add)
 }

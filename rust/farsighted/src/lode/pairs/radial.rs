@@ -16,11 +16,10 @@
 
 use rayon::prelude::*;
 
-use super::radial::RadialProjector;
-use super::NEGLIGIBLE_K_SIGMA;
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
-use crate::math::bessel::spherical_bessel_sequence;
+use crate::lode::radial::{BesselQuadrature, RadialFunctions, RadialProjector};
+use crate::lode::NEGLIGIBLE_K_SIGMA;
 use crate::math::quadrature::RadialQuadrature;
 use crate::math::spline::HermiteSplines;
 use crate::Error;
@@ -39,10 +38,8 @@ pub struct PairRadialIntegral {
     size: usize,
     exponent: f64,
     d_max: f64,
-    /// k nodes of the quadrature
-    nodes: Vec<f64>,
-    /// (n_nodes, n_functions): (2/π) w k² ĝ(k) Iₗₙ(k), index l * size + n
-    weights: Vec<f64>,
+    /// k nodes of the quadrature and, per node, (2/π) w k² ĝ(k) Iₗₙ(k), index l * size + n
+    quadrature: BesselQuadrature,
     /// for each l: (terms, size) Aₗⱼ Mₙⱼ / d_maxʲ with j = l + 2t
     tail: Vec<Vec<f64>>,
     spline: Option<HermiteSplines>,
@@ -173,8 +170,13 @@ impl PairRadialIntegral {
             size: basis.size(),
             exponent: density.exponent,
             d_max: cutoff.unwrap_or(wide.d_max).max(1e-3),
-            nodes: Vec::new(),
-            weights: Vec::new(),
+            quadrature: BesselQuadrature {
+                max_angular,
+                size: basis.size(),
+                nodes: Vec::new(),
+                weights: Vec::new(),
+                per_l: true,
+            },
             tail: vec![Vec::new(); max_angular + 1],
             spline: None,
             parts: Some(Box::new((narrow, wide))),
@@ -210,8 +212,13 @@ impl PairRadialIntegral {
             size: projector.size,
             exponent: 0.0,
             d_max,
-            nodes: k_nodes,
-            weights,
+            quadrature: BesselQuadrature {
+                max_angular: projector.max_angular,
+                size: projector.size,
+                nodes: k_nodes,
+                weights,
+                per_l: true,
+            },
             tail: Vec::new(),
             spline: None,
             parts: None,
@@ -300,33 +307,7 @@ impl PairRadialIntegral {
             });
             return;
         }
-        let lmax = self.max_angular;
-        let n_functions = self.n_functions();
-        values.iter_mut().for_each(|v| *v = 0.0);
-        derivatives.iter_mut().for_each(|v| *v = 0.0);
-        let mut j = vec![0.0; lmax + 2];
-        for (q, &k) in self.nodes.iter().enumerate() {
-            spherical_bessel_sequence(k * d, &mut j);
-            let row = &self.weights[q * n_functions..(q + 1) * n_functions];
-            for l in 0..=lmax {
-                // jₗ' = (l jₗ₋₁ - (l+1) jₗ₊₁) / (2l+1), j₀' = -j₁
-                let dj = if l == 0 {
-                    -j[1]
-                } else {
-                    (l as f64 * j[l - 1] - (l + 1) as f64 * j[l + 1]) / (2 * l + 1) as f64
-                };
-                let (jl, kdj) = (j[l], k * dj);
-                let range = l * self.size..(l + 1) * self.size;
-                for ((v, g), w) in values[range.clone()]
-                    .iter_mut()
-                    .zip(&mut derivatives[range.clone()])
-                    .zip(&row[range])
-                {
-                    *v += jl * w;
-                    *g += kdj * w;
-                }
-            }
-        }
+        self.quadrature.transform(d, values, derivatives);
     }
 
     /// Fₗₙ(d) from the multipole expansion, for d ≥ d_max
@@ -410,6 +391,16 @@ fn multipole_tail(projector: &RadialProjector, p: f64, d_max: f64) -> Vec<Vec<f6
             terms
         })
         .collect()
+}
+
+impl RadialFunctions for PairRadialIntegral {
+    fn n_functions(&self) -> usize {
+        PairRadialIntegral::n_functions(self)
+    }
+
+    fn compute(&self, d: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        PairRadialIntegral::compute(self, d, values, derivatives);
+    }
 }
 
 #[cfg(test)]

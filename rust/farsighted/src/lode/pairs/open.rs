@@ -4,21 +4,22 @@
 //!   ⟨a n l m|Vᵢ⟩ = Σ_{j∈a, j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ) + w δ_{a,aᵢ} δₗ₀ √(4π) ∫ r² Rₙ g dr,
 //!
 //! with rᵢⱼ = rⱼ - rᵢ, Fₗₙ from [`PairRadialIntegral`] and w = center_atom_weight (the centre's
-//! own density, as in the periodic code). Gradients: ∂/∂rⱼ of each pair term, the centre's
-//! row by translation invariance, and strain as the virial Σⱼ rᵢⱼ,α ∂/∂rᵢⱼ,β.
+//! own density, as in the periodic code, added by the plan). Gradients: ∂/∂rⱼ of each pair
+//! term, the centre's row by translation invariance, and strain as the virial
+//! Σⱼ rᵢⱼ,α ∂/∂rᵢⱼ,β; backward products through [`pair_sums_backward`].
 
 use std::collections::HashMap;
 
-use super::pair_radial::PairRadialIntegral;
-use super::pairs::{PairSum, PairSums};
-use super::{centers_and_neighbor_types, LodeSphericalExpansion, SystemTask, SystemValues};
+use super::backward::{feature_rows, pair_sums_backward};
+use super::neighbors::Neighbor;
+use super::radial::PairRadialIntegral;
+use super::{PairSum, PairSums};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
+use crate::lode::metadata::{SystemTask, SystemValues};
+use crate::lode::LodeSphericalExpansion;
 use crate::system::OVERLAP_DISTANCE;
 use crate::{Error, System};
-
-/// Whether the system has open boundaries in all directions
-pub(crate) fn is_open(system: &System) -> bool {
-    system.pbc == [false; 3]
-}
 
 /// Check that an open system can be used; its cell is ignored
 pub(crate) fn validate_open(system: &System, index: usize) -> Result<(), Error> {
@@ -71,23 +72,34 @@ pub(crate) fn validate_open(system: &System, index: usize) -> Result<(), Error> 
 }
 
 impl LodeSphericalExpansion {
-    /// Values (and strain gradients) of one open system; positions gradients are written into
-    /// `outputs` directly, except the centres' own rows
-    pub(super) fn compute_open_system(
+    /// The pair radial functions of open systems, built (once) on first use
+    pub(crate) fn pair_radial(&self) -> Result<&PairRadialIntegral, Error> {
+        let radial = self.pair_radial.get_or_init(|| {
+            PairRadialIntegral::new(
+                &self.basis,
+                self.parameters.max_angular,
+                self.density,
+                self.parameters.spline_accuracy,
+            )
+        });
+        radial.as_ref().map_err(Clone::clone)
+    }
+
+    /// Values (and strain gradients) of one open system, without the centre's own density;
+    /// positions gradients are written into `outputs` directly, except the centres' own rows
+    pub(crate) fn open_values(
         &self,
         pair: &PairRadialIntegral,
         task: SystemTask,
     ) -> Result<SystemValues, Error> {
+        let (centers, type_index) = task.centers_and_types();
         let SystemTask {
-            s,
             system,
-            keys,
-            selected,
             gradients,
             layout,
             outputs,
+            ..
         } = task;
-        let (centers, _, type_index) = centers_and_neighbor_types(s, system, keys, selected);
         let n_types = type_index.len();
         if centers.is_empty() {
             return Ok(SystemValues::default());
@@ -103,19 +115,8 @@ impl LodeSphericalExpansion {
             layout,
             outputs,
         };
-        let n_features = sum.n_features();
-        let weight = self.parameters.center_atom_weight;
-
-        let PairSums { mut values, strain } =
+        let PairSums { values, strain } =
             sum.sum_centers(&centers, |c| open_pairs(system, centers[c]));
-        for (c, &i) in centers.iter().enumerate() {
-            if let Some(&t) = type_index.get(&system.types[i]) {
-                let start = (c * n_types + t) * n_features;
-                for (v, x) in values[start..].iter_mut().zip(&self.center_contribution) {
-                    *v += weight * x;
-                }
-            }
-        }
         Ok(SystemValues {
             centers,
             type_index,
@@ -124,20 +125,34 @@ impl LodeSphericalExpansion {
             strain,
         })
     }
+
+    /// Backward product of one open system: the pair sums of all j ≠ i, no image. The cell is
+    /// ignored (∂L/∂cell = 0, left to the plan) and the strain derivative is the virial
+    /// Ξ = Rᵀ ∂L/∂R; the centre's own density is constant.
+    pub(crate) fn open_backward(
+        &self,
+        pair: &PairRadialIntegral,
+        system: &System,
+        input: &SystemInput,
+    ) -> Accumulator {
+        let sizes = (self.parameters.max_angular, self.n_radial());
+        let g = feature_rows(input, sizes.0, sizes.1);
+        pair_sums_backward(pair, system, input, &g, sizes, |_, i| open_pairs(system, i))
+    }
 }
 
-/// The pairs of centre i in an open system: every other atom j, at d = rⱼ - rᵢ, all moving
-pub(super) fn open_pairs(
-    system: &System,
-    i: usize,
-) -> impl Iterator<Item = (usize, [f64; 3], bool)> + '_ {
+/// The neighbours of centre i in an open system: every other atom j, at d = rⱼ - rᵢ
+pub(crate) fn open_pairs(system: &System, i: usize) -> impl Iterator<Item = Neighbor> + '_ {
     let ri = system.positions[i];
     system
         .positions
         .iter()
         .enumerate()
         .filter(move |&(j, _)| j != i)
-        .map(move |(j, r)| (j, [0, 1, 2].map(|a| r[a] - ri[a]), true))
+        .map(move |(j, r)| Neighbor {
+            atom: j,
+            vector: [0, 1, 2].map(|a| r[a] - ri[a]),
+        })
 }
 
 #[cfg(test)]
@@ -180,7 +195,7 @@ mod tests {
             for block in &result.blocks {
                 for (f, value) in block.values.iter().enumerate() {
                     let expected = if block.key[0] == 0 {
-                        weight * calculator.center_contribution[f]
+                        weight * calculator.kspace.center_contribution()[f]
                     } else {
                         0.0
                     };

@@ -8,7 +8,7 @@
 //!   leaves a gap of vacuum that makes them smaller than e^{-37} ≈ 1e-16 relative;
 //! - its k∥ = 0 part, exact: the planar average of the potential of every atom j,
 //!   (1/A) φ(n̂·r + zᵢⱼ), zᵢⱼ = n̂·(rᵢ - rⱼ), projected as (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂)
-//!   (lode/planar.rs). For 0 < p ≤ 2 the 2D lattice sum diverges; the convention φ(0) = 0
+//!   (lode/slab/planar.rs). For 0 < p ≤ 2 the 2D lattice sum diverges; the convention φ(0) = 0
 //!   drops one infinite constant per atom.
 //!
 //! The truncation of the k∥ ≠ 0 part is a rule on the physical slab alone: every 2D
@@ -26,22 +26,26 @@
 //! The centre's own density and `center_atom_weight` are handled as in 3D. Positions
 //! gradients: the k∥ ≠ 0 part through the 3D pair code, the planar part through Pₗₙ' n̂.
 //! Strain gradients: the k∥ ≠ 0 part by the 3D code on the internal cell, the planar part in
-//! lode/slab_strain.rs; backward products in lode/slab_backward.rs.
+//! lode/slab/strain.rs; backward products in lode/slab/backward.rs.
+
+pub(crate) mod backward;
+pub(crate) mod planar;
+pub(crate) mod strain;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::kvectors::max_indices;
-use super::planar::{PlanarProjection, PlanarTable};
-use super::slab_strain::{PlanarStrainInput, PlaneStrain};
-use super::{
-    effective_k_cutoff, KSpaceRadialIntegral, KVectors, LodeSphericalExpansion, RadialProjector,
-    SystemTask, SystemValues, NEGLIGIBLE_K_SIGMA,
-};
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
+use crate::lode::kspace::kvectors::max_indices;
+use crate::lode::kspace::KSpace;
+use crate::lode::metadata::{SystemTask, SystemValues};
+use crate::lode::plan::Geometry;
+use crate::lode::slab::planar::{PlanarProjection, PlanarTable};
+use crate::lode::slab::strain::{PlanarStrainInput, PlaneStrain};
+use crate::lode::{KSpaceRadialIntegral, KVectors, RadialProjector, NEGLIGIBLE_K_SIGMA};
 use crate::math::harmonics::{lm_index, SolidHarmonics};
 use crate::{Error, System};
 
@@ -55,16 +59,6 @@ const NEGLIGIBLE_TAIL: f64 = 1e-16;
 /// Midpoints of the scan of k² |ĝ(k) Iₗₙ(k)| over (0, 10.2/σ) that sets K (K is rounded up to
 /// the scan's resolution, 10.2/σ/256)
 const BOUND_SCAN_POINTS: usize = 256;
-
-/// Whether the system is periodic along exactly two cell vectors
-pub(crate) fn is_slab(system: &System) -> bool {
-    system.pbc.iter().filter(|&&p| p).count() == 2
-}
-
-/// Whether the system is periodic in one or two directions only
-pub(crate) fn is_mixed(system: &System) -> bool {
-    system.pbc != [true; 3] && system.pbc != [false; 3]
-}
 
 fn cross(u: [f64; 3], v: [f64; 3]) -> [f64; 3] {
     [
@@ -83,7 +77,7 @@ fn dot(u: [f64; 3], v: [f64; 3]) -> f64 {
 }
 
 /// The periodic vectors of a slab, its unit normal and the area of its cell
-pub(super) struct Plane {
+pub(crate) struct Plane {
     a: [f64; 3],
     b: [f64; 3],
     pub normal: [f64; 3],
@@ -91,7 +85,7 @@ pub(super) struct Plane {
 }
 
 impl Plane {
-    pub(super) fn new(system: &System) -> Plane {
+    pub(crate) fn new(system: &System) -> Plane {
         let mut periodic = (0..3).filter(|&d| system.pbc[d]).map(|d| system.cell[d]);
         let a = periodic.next().unwrap_or([0.0; 3]);
         let b = periodic.next().unwrap_or([0.0; 3]);
@@ -106,17 +100,10 @@ impl Plane {
     }
 }
 
-/// Check that a system periodic in some directions only can be used, before the system-wide
-/// checks of its internal 3D cell
-pub(crate) fn validate_mixed(system: &System, index: usize) -> Result<(), Error> {
+/// Check that a system periodic along two cell vectors can be used: its plane, the extent of
+/// its atoms along the normal, and the system-wide checks on its internal 3D cell
+pub(crate) fn validate_slab(system: &System, index: usize) -> Result<(), Error> {
     let name = format!("system {index}");
-    if !is_slab(system) {
-        return Err(Error::InvalidSystem(format!(
-            "{name}: systems periodic in one direction only (wires, pbc={:?}) are not implemented; \
-             use two periodic directions (slabs), three, or none",
-            system.pbc
-        )));
-    }
     let plane = Plane::new(system);
     if plane.a.iter().chain(&plane.b).any(|x| !x.is_finite()) {
         return Err(Error::InvalidSystem(format!(
@@ -145,7 +132,7 @@ pub(crate) fn validate_mixed(system: &System, index: usize) -> Result<(), Error>
 
 /// The 3D cell (a, b, L n̂) whose k∥ ≠ 0 sum is that of the slab, `support` being the radius
 /// beyond which the basis is negligible
-pub(super) fn internal_system(system: &System, support: f64) -> System {
+pub(crate) fn internal_system(system: &System, support: f64) -> System {
     let plane = Plane::new(system);
     let heights = system.positions.iter().map(|&r| dot(r, plane.normal));
     let extent =
@@ -167,7 +154,7 @@ pub(super) fn internal_system(system: &System, support: f64) -> System {
 /// `NEGLIGIBLE_TAIL` of the whole integral (by the midpoint rule on a scan up to 10.2/σ, where
 /// ĝ has fallen below 1e-22 of its leading terms). It depends on the density and the basis
 /// only: the same K serves every slab, a cell and its supercells alike.
-pub(super) fn converged_k_bound(
+pub(crate) fn converged_k_bound(
     basis: &GtoBasis,
     max_angular: usize,
     density: SmearedPowerLaw,
@@ -255,11 +242,10 @@ pub(crate) fn estimated_k_count(internal: &System, k_cutoff: f64, bound: f64) ->
 }
 
 /// The system whose k-vectors are summed: the internal cell for slabs, the system otherwise
-pub(crate) fn kspace_system(system: &System, support: f64) -> Cow<'_, System> {
-    if is_slab(system) {
-        Cow::Owned(internal_system(system, support))
-    } else {
-        Cow::Borrowed(system)
+pub(crate) fn kspace_system(system: &System, geometry: Geometry, support: f64) -> Cow<'_, System> {
+    match geometry {
+        Geometry::Slab => Cow::Owned(internal_system(system, support)),
+        Geometry::Bulk | Geometry::Open => Cow::Borrowed(system),
     }
 }
 
@@ -278,45 +264,40 @@ fn heights(system: &System, plane: &Plane) -> (Vec<f64>, f64) {
 /// What slabs need beyond the 3D tables, built on first use: the bound max(k_cutoff, K) of
 /// the k_z sums, the radial integrals Iₗₙ(k) up to it, and the planar projections Pₗₙ(z)
 #[derive(Default)]
-pub(super) struct SlabCache {
+pub(crate) struct SlabCache {
     bound: OnceLock<f64>,
     radial: OnceLock<Result<KSpaceRadialIntegral, Error>>,
     planar: OnceLock<Result<PlanarProjection, Error>>,
 }
 
-impl LodeSphericalExpansion {
+impl KSpace {
     /// max(k_cutoff, K): the k∥ ≠ 0 part of slabs sums the k with 0 < |k∥| < k_cutoff and |k|
     /// below this bound (`converged_k_bound`)
-    pub(super) fn slab_k_bound(&self) -> f64 {
+    pub(crate) fn slab_k_bound(&self) -> f64 {
         *self.slab.bound.get_or_init(|| {
-            converged_k_bound(&self.basis, self.parameters.max_angular, self.density)
-                .max(effective_k_cutoff(&self.parameters))
+            converged_k_bound(&self.basis, self.max_angular, self.density).max(self.k_cutoff)
         })
     }
 
     /// Iₗₙ(k) on [0, max(k_cutoff, K)], splined or exact like the 3D tables
-    pub(super) fn slab_radial(&self) -> Result<&KSpaceRadialIntegral, Error> {
+    pub(crate) fn slab_radial(&self) -> Result<&KSpaceRadialIntegral, Error> {
         let radial = self.slab.radial.get_or_init(|| {
             let bound = self.slab_k_bound();
-            let projector = RadialProjector::new(
-                &self.basis,
-                self.parameters.max_angular,
-                bound,
-                self.parameters.smearing,
-            );
-            KSpaceRadialIntegral::new(projector, bound, self.parameters.spline_accuracy)
+            let projector =
+                RadialProjector::new(&self.basis, self.max_angular, bound, self.density.smearing);
+            KSpaceRadialIntegral::new(projector, bound, self.spline_accuracy)
         });
         radial.as_ref().map_err(Clone::clone)
     }
 
     /// Pₗₙ(z), built (once) on first use
-    pub(super) fn planar(&self) -> Result<&PlanarProjection, Error> {
+    pub(crate) fn planar(&self) -> Result<&PlanarProjection, Error> {
         let projection = self.slab.planar.get_or_init(|| {
             PlanarProjection::new(
                 &self.basis,
-                self.parameters.max_angular,
+                self.max_angular,
                 self.density,
-                self.parameters.spline_accuracy,
+                self.spline_accuracy,
             )
         });
         projection.as_ref().map_err(Clone::clone)
@@ -326,13 +307,12 @@ impl LodeSphericalExpansion {
     /// parallel: the radial integrals to max(k_cutoff, K) and Pₗₙ over the largest thickness.
     /// (Built inside the parallel tasks, their own parallel loops could make a task wait for
     /// itself.)
-    pub(super) fn prepare_slabs<'a>(
+    pub(crate) fn prepare_slabs<'a>(
         &self,
         systems: impl IntoIterator<Item = &'a System>,
     ) -> Result<(), Error> {
         let thickness = systems
             .into_iter()
-            .filter(|system| is_slab(system))
             .map(|system| heights(system, &Plane::new(system)).1)
             .reduce(f64::max);
         if let Some(thickness) = thickness {
@@ -343,7 +323,7 @@ impl LodeSphericalExpansion {
     }
 
     /// The heights n̂·rⱼ of the atoms and the planar kernels Pₗₙ(z) over their range
-    pub(super) fn planar_projection(
+    pub(crate) fn planar_projection(
         &self,
         system: &System,
         plane: &Plane,
@@ -352,13 +332,9 @@ impl LodeSphericalExpansion {
         Ok((heights, self.planar()?.covering(thickness)))
     }
 
-    /// Values of one slab; positions gradients are written into `outputs` directly, except
-    /// the centres' own rows
-    pub(super) fn compute_slab_system(
-        &self,
-        radial: &KSpaceRadialIntegral,
-        task: SystemTask,
-    ) -> Result<SystemValues, Error> {
+    /// Values of one slab: the k∥ ≠ 0 part on the internal cell, and the planar part;
+    /// positions gradients are written into `outputs` directly, except the centres' own rows
+    pub(crate) fn slab_values(&self, task: SystemTask) -> Result<SystemValues, Error> {
         let SystemTask {
             system,
             gradients,
@@ -367,23 +343,27 @@ impl LodeSphericalExpansion {
             ..
         } = task;
         let internal = internal_system(system, self.basis.support());
+        let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
         let internal_task = SystemTask {
             system: &internal,
             ..task
         };
-        let mut result = self.compute_system(radial, internal_task, true)?;
+        let mut result = self.sum(self.slab_radial()?, internal_task, &kvectors);
         if result.centers.is_empty() {
             return Ok(result);
+        }
+        if gradients.strain {
+            result.subtract_volume_factor();
         }
 
         let plane = Plane::new(system);
         let (heights, projection) = self.planar_projection(system, &plane)?;
-        let max_angular = self.parameters.max_angular;
+        let max_angular = self.max_angular;
         let mut harmonics = SolidHarmonics::new(max_angular);
         harmonics.compute(plane.normal);
         let y: Vec<f64> = harmonics.values.iter().map(|v| v / plane.area).collect();
 
-        let n_radial = self.n_radial();
+        let n_radial = self.n_radial;
         let n_features = (max_angular + 1).pow(2) * n_radial;
         let n_types = result.n_types;
         let type_index = &result.type_index;
@@ -468,7 +448,7 @@ impl LodeSphericalExpansion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BlockData, Gradients, Selection};
+    use crate::{BlockData, Gradients, LodeSphericalExpansion, Selection};
 
     fn calculator() -> LodeSphericalExpansion {
         LodeSphericalExpansion::from_json(
@@ -588,8 +568,8 @@ mod tests {
             bound * sigma > 7.0 && bound * sigma < NEGLIGIBLE_K_SIGMA,
             "{bound}"
         );
-        assert_eq!(calculator.slab_k_bound(), bound);
-        let radial = calculator.slab_radial().unwrap();
+        assert_eq!(calculator.kspace.slab_k_bound(), bound);
+        let radial = calculator.kspace.slab_radial().unwrap();
         assert!(radial.spline().unwrap().x_max() >= bound);
     }
 

@@ -1,6 +1,6 @@
 //! Backward products of slabs: the k∥ ≠ 0 part by the periodic backward on the internal cell
 //! (a, b, L n̂) over the k-vectors of the values (0 < |k∥| < k_cutoff, k_z summed to
-//! convergence, lode/slab.rs), so that it differentiates exactly the values computed; the
+//! convergence, lode/slab/mod.rs), so that it differentiates exactly the values computed; the
 //! planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop over all pairs, like the forward pass.
 //!
 //! ∂L/∂cell: the features do not depend on the non-periodic cell vector, whose gradient is
@@ -11,44 +11,18 @@
 
 use rayon::prelude::*;
 
-use super::backward::{cell_gradient, BackwardGradients, SystemInput};
-use super::pair_backward::feature_rows;
-use super::slab::{internal_system, Plane};
-use super::slab_strain::PlaneStrain;
-use super::{KSpaceRadialIntegral, LodeSphericalExpansion};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::{cell_gradient, SystemInput};
+use crate::lode::kspace::KSpace;
+use crate::lode::pairs::backward::feature_rows;
+use crate::lode::slab::strain::PlaneStrain;
+use crate::lode::slab::{internal_system, slab_k_vectors, Plane};
 use crate::math::harmonics::lm_index;
 use crate::{Error, System};
 
-/// ∂L/∂rⱼ and Ξ of the planar part of one centre
-struct PlanarAccumulator {
-    positions: Vec<[f64; 3]>,
-    strain: [f64; 9],
-}
-
-impl PlanarAccumulator {
-    fn new(n_atoms: usize) -> PlanarAccumulator {
-        PlanarAccumulator {
-            positions: vec![[0.0; 3]; n_atoms],
-            strain: [0.0; 9],
-        }
-    }
-
-    fn add(mut self, other: PlanarAccumulator) -> PlanarAccumulator {
-        for (a, b) in self.positions.iter_mut().zip(&other.positions) {
-            for alpha in 0..3 {
-                a[alpha] += b[alpha];
-            }
-        }
-        for (a, b) in self.strain.iter_mut().zip(&other.strain) {
-            *a += b;
-        }
-        self
-    }
-}
-
 /// ∂L/∂cell of a slab from Ξ and ∂L/∂R: computed on the internal cell (a, b, L n̂), whose
 /// rows a, b are the periodic rows of the input; the non-periodic row's gradient is zero
-pub(super) fn slab_cell_gradient(
+pub(crate) fn slab_cell_gradient(
     system: &System,
     strain: &[[f64; 3]; 3],
     positions: &[[f64; 3]],
@@ -63,42 +37,28 @@ pub(super) fn slab_cell_gradient(
     cell
 }
 
-impl LodeSphericalExpansion {
-    pub(super) fn backward_slab_system(
+impl KSpace {
+    /// ∂L/∂positions and Ξ of one slab: the k∥ ≠ 0 part on the internal cell (no k = 0 term),
+    /// and the planar part
+    pub(crate) fn slab_backward(
         &self,
-        radial: &KSpaceRadialIntegral,
-        s: usize,
         system: &System,
         input: &SystemInput,
-    ) -> Result<BackwardGradients, Error> {
-        let internal = internal_system(system, self.basis.support());
-        let mut result = self.backward_system(radial, s, &internal, input, true)?;
+    ) -> Result<Accumulator, Error> {
         if input.centers.is_empty() {
-            return Ok(result);
+            return Ok(Accumulator::new(system.size()));
         }
+        let internal = internal_system(system, self.basis.support());
+        let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
+        let (total, lattice) = self.backward_sum(self.slab_radial()?, &internal, input, &kvectors);
         let planar = self.backward_planar(system, input)?;
-        for (a, b) in result.positions.iter_mut().zip(&planar.positions) {
-            for alpha in 0..3 {
-                a[alpha] += b[alpha];
-            }
-        }
-        for alpha in 0..3 {
-            for beta in 0..3 {
-                result.strain[alpha][beta] += planar.strain[3 * alpha + beta];
-            }
-        }
-        result.cell = slab_cell_gradient(system, &result.strain, &result.positions);
-        Ok(result)
+        Ok(total.with_volume_factor(lattice).add(planar))
     }
 
     /// ∂L/∂positions and Ξ of L = Σᵢₐ Σ_f Gᵢₐf Σ_{j∈a} (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂)
-    fn backward_planar(
-        &self,
-        system: &System,
-        input: &SystemInput,
-    ) -> Result<PlanarAccumulator, Error> {
-        let max_angular = self.parameters.max_angular;
-        let n_radial = self.n_radial();
+    fn backward_planar(&self, system: &System, input: &SystemInput) -> Result<Accumulator, Error> {
+        let max_angular = self.max_angular;
+        let n_radial = self.n_radial;
         let n_features = (max_angular + 1).pow(2) * n_radial;
         let n_types = input.neighbor_types.len();
         let n_atoms = system.size();
@@ -118,7 +78,7 @@ impl LodeSphericalExpansion {
             .fold(
                 || {
                     (
-                        PlanarAccumulator::new(n_atoms),
+                        Accumulator::new(n_atoms),
                         vec![0.0; n_functions],
                         vec![0.0; n_functions],
                     )
@@ -157,7 +117,8 @@ impl LodeSphericalExpansion {
                             accumulator.positions[j][alpha] -= slope * plane.normal[alpha];
                         }
                         let terms = strain.iter().zip(&plane_strain.height);
-                        for (out, (s, h)) in accumulator.strain.iter_mut().zip(terms) {
+                        let out = accumulator.strain.as_flattened_mut();
+                        for (out, (s, h)) in out.iter_mut().zip(terms) {
                             *out += s + slope * z * h;
                         }
                     }
@@ -165,7 +126,7 @@ impl LodeSphericalExpansion {
                 },
             )
             .map(|(accumulator, _, _)| accumulator)
-            .reduce(|| PlanarAccumulator::new(n_atoms), PlanarAccumulator::add);
+            .reduce(|| Accumulator::new(n_atoms), Accumulator::add);
         Ok(total)
     }
 }

@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
+use crate::lode::radial::RadialFunctions;
 use crate::math::harmonics::parity;
 use crate::math::special::{exp_integral_e1, gamma, regularized_lower_gamma};
 use crate::math::spline::HermiteSplines;
@@ -343,6 +344,16 @@ impl PlanarTable<'_> {
             }
             _ => self.projection.exact(z, values, derivatives),
         }
+    }
+}
+
+impl RadialFunctions for PlanarTable<'_> {
+    fn n_functions(&self) -> usize {
+        PlanarTable::n_functions(self)
+    }
+
+    fn compute(&self, z: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        PlanarTable::compute(self, z, values, derivatives);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Backward product of the Ewald split (`accuracy`, 3D periodic systems and slabs), term by
-//! term as in `ewald::compute_split_system`:
+//! term as in `split_values`:
 //!
 //! - the wide part is the k-space backward product of the split's inner calculator (σw, the
 //!   split's k-cutoff, its k = 0 term for p = 0 and p > 3);
@@ -17,28 +17,25 @@
 //! differentiates exactly the features a user computed without gradients; every split gives
 //! the same features within `accuracy`.
 
-use super::backward::{cell_gradient, BackwardGradients, SystemInput};
-use super::pair_backward::{feature_rows, pair_sums_backward};
-use super::slab::is_slab;
-use super::slab_backward::slab_cell_gradient;
-use super::{Gradients, LodeSphericalExpansion};
+use super::EwaldSplit;
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
+use crate::lode::pairs::backward::{feature_rows, pair_sums_backward};
+use crate::lode::plan::Geometry;
+use crate::lode::LodeSphericalExpansion;
 use crate::{Error, System};
 
 impl LodeSphericalExpansion {
-    pub(super) fn backward_split_system(
+    /// ∂L/∂positions and Ξ of one system (bulk or slab) by the Ewald split
+    pub(crate) fn split_backward(
         &self,
+        split: &EwaldSplit,
+        geometry: Geometry,
         s: usize,
         system: &System,
         input: &SystemInput,
-    ) -> Result<BackwardGradients, Error> {
-        let split = self.split_tables(self.choose_split(system, Gradients::default()))?;
-        let inner = &split.inner;
-        let slab = is_slab(system);
-        let mut result = if slab {
-            inner.backward_slab_system(inner.slab_radial()?, s, system, input)?
-        } else {
-            inner.backward_system(inner.radial()?, s, system, input, false)?
-        };
+    ) -> Result<Accumulator, Error> {
+        let result = split.wide.backward(geometry, s, system, input)?;
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);
@@ -49,22 +46,13 @@ impl LodeSphericalExpansion {
 
         let sizes = (self.parameters.max_angular, self.n_radial());
         let g = feature_rows(input, sizes.0, sizes.1);
-        let neighbors = self.remainder_neighbors(&split, system, &input.centers);
+        let neighbors = self.remainder_neighbors(split, system, geometry, &input.centers);
         let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
-            neighbors[c].iter().map(|n| (n.atom, n.vector))
+            neighbors[c].iter().copied()
         });
-        for (total, pair) in result.positions.iter_mut().zip(&pairs.positions) {
-            for alpha in 0..3 {
-                total[alpha] += pair[alpha];
-            }
-        }
-        for alpha in 0..3 {
-            for beta in 0..3 {
-                result.strain[alpha][beta] += pairs.strain[alpha][beta];
-            }
-        }
+        let mut result = result.add(pairs);
 
-        if let Some((zero, strain)) = self.removed_constant(&split, system) {
+        if let Some((zero, strain)) = self.removed_constant(split, system, geometry) {
             // Σ G · (removed constant) over the (l, m) = (0, 0) features, which come first in
             // each row
             let counts: Vec<f64> = input
@@ -76,7 +64,7 @@ impl LodeSphericalExpansion {
             let mut removed = 0.0;
             for (row, g) in g.chunks(n_features).enumerate() {
                 let count = counts[row % counts.len()];
-                for (g, radial) in g.iter().zip(&self.radial_at_zero) {
+                for (g, radial) in g.iter().zip(&self.kspace.radial_at_zero) {
                     removed -= g * count * zero * radial;
                 }
             }
@@ -86,11 +74,6 @@ impl LodeSphericalExpansion {
                 }
             }
         }
-        result.cell = if slab {
-            slab_cell_gradient(system, &result.strain, &result.positions)
-        } else {
-            cell_gradient(system, &result.strain, &result.positions)
-        };
         Ok(result)
     }
 }

@@ -7,19 +7,27 @@
 //! A pair of two centres is computed once and added to both: seen from j, d → -d, so
 //! Fₗₙ Yₗₘ and the virial d ⊗ ∇ get (-1)ˡ and the gradient ∂Vⱼ/∂rᵢ = (-1)ˡ⁺¹ ∂Vᵢ/∂rⱼ.
 
+pub(crate) mod backward;
+pub(crate) mod neighbors;
+pub(crate) mod open;
+pub(crate) mod projection;
+pub(crate) mod radial;
+
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::pair_projection::PairProjection;
-use super::pair_radial::PairRadialIntegral;
-use super::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
+use crate::lode::pairs::neighbors::Neighbor;
+use crate::lode::pairs::projection::PairProjection;
+use crate::lode::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
+use crate::lode::radial::RadialFunctions;
 use crate::math::harmonics::parity;
 use crate::System;
 
 /// What is shared by all centres of one system
-pub(crate) struct PairSum<'a> {
-    pub radial: &'a PairRadialIntegral,
+pub(crate) struct PairSum<'a, R: RadialFunctions> {
+    /// Fₗₙ(|d|), index l * n_radial + n
+    pub radial: &'a R,
     pub system: &'a System,
     pub type_index: &'a BTreeMap<i32, usize>,
     pub max_angular: usize,
@@ -72,7 +80,7 @@ struct Pending<'a> {
     mirrored: &'a [(usize, usize)],
 }
 
-impl PairSum<'_> {
+impl<R: RadialFunctions> PairSum<'_, R> {
     pub fn n_features(&self) -> usize {
         (self.max_angular + 1).pow(2) * self.n_radial
     }
@@ -86,14 +94,15 @@ impl PairSum<'_> {
         }
     }
 
-    /// Pair sums of all `centers`, with the pairs (j, d = rⱼ + T - rᵢ, whether the pair enters
-    /// the positions gradient) of centre `centers[c]` from `neighbors(c)`, the images of one
+    /// Pair sums of all `centers`, with the neighbours (j, d = rⱼ + T - rᵢ) of centre
+    /// `centers[c]` from `neighbors(c)` (j = i, an image of the centre, enters the strain but
+    /// not the positions gradients), the images of one
     /// neighbour consecutive (their gradients are summed before they are added to the large,
     /// rarely cached gradient arrays). Every pair must be listed from both of its centres.
     pub fn sum_centers<N, I>(&self, centers: &[usize], neighbors: N) -> PairSums
     where
         N: Fn(usize) -> I + Sync,
-        I: Iterator<Item = (usize, [f64; 3], bool)>,
+        I: Iterator<Item = Neighbor>,
     {
         let strain_blocks = if self.strain { 9 } else { 0 };
         let row = self.type_index.len() * self.n_features();
@@ -108,7 +117,7 @@ impl PairSum<'_> {
     fn sum_centers_with<N, I>(&self, centers: &[usize], neighbors: N, symmetric: bool) -> PairSums
     where
         N: Fn(usize) -> I + Sync,
-        I: Iterator<Item = (usize, [f64; 3], bool)>,
+        I: Iterator<Item = Neighbor>,
     {
         let row = self.type_index.len() * self.n_features();
         let strain_blocks = if self.strain { 9 } else { 0 };
@@ -173,7 +182,7 @@ impl PairSum<'_> {
         &self,
         c: usize,
         i: usize,
-        neighbors: impl Iterator<Item = (usize, [f64; 3], bool)>,
+        neighbors: impl Iterator<Item = Neighbor>,
         center_index: Option<&[Option<usize>]>,
         scratch: &mut PairScratch,
         sums: &mut PairSums,
@@ -183,7 +192,7 @@ impl PairSum<'_> {
         let ti = self.system.types[i];
         let t_mirrored = self.type_index.get(&ti).copied();
         let mut pending: Option<Pending> = None;
-        for (j, d, moves) in neighbors {
+        for Neighbor { atom: j, vector: d } in neighbors {
             // the pair with another centre is computed by one of them, for both
             let mirror = match center_index.and_then(|index| index[j]) {
                 Some(cj) if j != i => {
@@ -250,7 +259,7 @@ impl PairSum<'_> {
                 }
             }
 
-            let Some(layout) = self.layout.filter(|_| moves) else {
+            let Some(layout) = self.layout.filter(|_| j != i) else {
                 continue;
             };
             let forward = if t_forward.is_some() {
@@ -328,7 +337,7 @@ impl PairSum<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lode::open::open_pairs;
+    use crate::lode::pairs::open::open_pairs;
     use crate::lode::LodeSphericalExpansion;
 
     /// The symmetric sum (each pair once, for both centres) and the sum of each centre over all
