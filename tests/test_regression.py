@@ -139,3 +139,18 @@ def test_cross_validation_by_groups():
         RidgeModel().fit(x, y, groups=groups[:-1])
     with pytest.raises(ValueError, match="at least two groups"):
         RidgeModel().fit(x, y, groups=np.zeros(len(y)))
+
+
+def test_more_features_than_samples():
+    """With more features than samples the weights come from the Gram matrix: the same as
+    numpy's least squares on the problem augmented with the regularisation rows"""
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(12, 40)), rng.normal(size=12)
+    alpha = 1e-3
+    model = RidgeModel([alpha], fit_intercept=False).fit(x, y)
+    z = x / model.scale_
+    largest = np.linalg.svd(z, compute_uv=False)[0] ** 2
+    design = np.concatenate([z, np.sqrt(alpha * largest) * np.eye(40)])
+    target = np.concatenate([y, np.zeros(40)])
+    expected = np.linalg.lstsq(design, target, rcond=None)[0]
+    np.testing.assert_allclose(model.weights_, expected, atol=1e-10 * np.abs(expected).max())

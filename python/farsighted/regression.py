@@ -123,7 +123,17 @@ class RidgeModel:
 
 
 def _ridge_path(z: np.ndarray, y: np.ndarray, alphas) -> np.ndarray:
-    """Ridge weights for every relative regularisation in ``alphas`` (one SVD)"""
+    """Ridge weights for every relative regularisation in ``alphas`` (one SVD; with more
+    features than samples, from the eigendecomposition of the n × n Gram matrix instead:
+    w = Zᵀ (Z Zᵀ + α s₀² I)⁻¹ y, the same weights, at a fraction of the SVD's cost)"""
+    n, p = z.shape
+    if n < p:
+        gram = z @ z.T
+        eigenvalues, vectors = np.linalg.eigh(gram)
+        eigenvalues = np.maximum(eigenvalues, 0.0)
+        largest = eigenvalues[-1] if eigenvalues[-1] > 0 else 1.0
+        shrink = 1.0 / (eigenvalues[:, None] + np.asarray(alphas)[None, :] * largest)
+        return z.T @ (vectors @ (shrink * (vectors.T @ y)[:, None]))
     u, s, vt = np.linalg.svd(z, full_matrices=False)
     uty = u.T @ y
     shrink = s[:, None] / (s[:, None] ** 2 + np.asarray(alphas)[None, :] * s[0] ** 2)

@@ -9,7 +9,21 @@
   C_NaNa = 1, C_ClCl = 4, C_NaCl = 2 eV·Å⁶ (``energy_dispersion``, ``forces_dispersion``: lattice
   sum), made by :py:mod:`farsighted.demo.generate_point_charges`; read it with
   :func:`load_point_charges`;
-- ``lode_hypers.json``: LODE hyper-parameters (featomic format) for the demo.
+- ``lode_hypers.json``: LODE hyper-parameters (featomic format) for the demo;
+- ``dimer_monomers_hf.xyz``: 22 monomers (cations, anions, polar and apolar molecules) relaxed
+  with RHF/6-31G* (``info``: ``name``, ``charge``, ``kind``, ``energy_hf`` in eV), made by
+  :py:mod:`farsighted.demo.dimer_monomers`;
+- ``dimers_hf.xyz``: 76 unrelaxed binding curves of 38 pairs of those monomers (every charge
+  combination, two random orientations each, 16 points from contact to 10.5 Å beyond it):
+  RHF/6-31G* binding energies (``energy_binding``, eV; density fitting, no counterpoise
+  correction), the Mulliken charge of the first fragment (``mulliken_a``), the fragments'
+  charge-dipole electrostatic energy (``energy_multipoles``) and the D3(BJ) dispersion binding
+  energy (``energy_d3_binding``); ``arrays["fragment"]`` says which monomer each atom is in.
+  Made by :py:mod:`farsighted.demo.generate_dimers` (about an hour on 2 cores);
+- ``water_clusters_hf.xyz``: water clusters (H2O)n, n = 2-6, with RHF/def2-SVP energies,
+  dipoles (e Å) and static polarizabilities (Å³, coupled-perturbed Hartree-Fock), and the same
+  summed over their isolated molecules (``*_molecules``), made by
+  :py:mod:`farsighted.demo.generate_water_clusters`.
 """
 
 from __future__ import annotations

@@ -94,8 +94,18 @@ def binding_features(dimers: Sequence, target: str, progress: bool = True) -> Di
     types = sorted({int(z) for atoms in frames for z in atoms.numbers})
 
     def binding(tensor):
+        # each product (ρ⊗ρ, ρ⊗V, ...) of a multi-scale set scaled to unit RMS apart: one
+        # common scale would let the largest product set the regularisation of the others
+        groups = []
+        for block in tensor.blocks():
+            if "product" in block.properties.names:
+                groups.append(np.asarray(block.properties.column("product")))
+            else:
+                groups.append(np.zeros(len(block.properties), dtype=int))
+        group = np.concatenate(groups)
         summed = structure_features(tensor, len(frames))
-        return summed[:n] - summed[n + rows_a] - summed[n + rows_b]
+        difference = summed[:n] - summed[n + rows_a] - summed[n + rows_b]
+        return _unit_scale(difference, group)
 
     exponent = {"hartree-fock": 1, "dispersion": 6}[target]
     calculators = {
@@ -118,6 +128,7 @@ def binding_features(dimers: Sequence, target: str, progress: bool = True) -> Di
             print(
                 f"  {name}: {features[name].shape[1]} features, {time.perf_counter() - start:.0f} s"
             )
+    # each feature set has unit RMS (``binding``): the concatenation weighs them alike
     lode = features[f"LODE p={exponent}"]
     features[f"SOAP + LODE p={exponent}"] = np.concatenate([features["SOAP 3 Å"], lode], axis=1)
     if target == "hartree-fock":
@@ -125,6 +136,17 @@ def binding_features(dimers: Sequence, target: str, progress: bool = True) -> Di
         distances = np.array([a.info["distance"] for a in dimers])
         features["point charges"] = (COULOMB * charges / distances)[:, None]
     return features
+
+
+def _unit_scale(x: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """``x`` with the columns of each ``group`` label divided by their common RMS"""
+    x = x.copy()
+    for label in np.unique(group):
+        columns = group == label
+        rms = np.sqrt(np.mean(x[:, columns] ** 2))
+        if rms > 0:
+            x[:, columns] /= rms
+    return x
 
 
 def splits(dimers: Sequence, seed: int = 0) -> Dict[str, np.ndarray]:
@@ -170,7 +192,7 @@ def fit_and_test(
 
 def run(
     targets: Sequence[str] = ("hartree-fock", "dispersion"),
-    train_fractions: Sequence[float] = (0.1, 0.2, 0.4, 0.7, 1.0),
+    train_fractions: Sequence[float] = (0.25, 0.5, 1.0),
     plot: Optional[str] = None,
     progress: bool = True,
     path: Optional[str] = None,
@@ -203,7 +225,7 @@ def run(
                 if split == "extrapolation":
                     predictions[name] = predicted
         results[target] = table
-        print(format_table(target, table))
+        print(format_table(target, table), flush=True)
         # learning curves: nested random subsets of the training curves
         rng = np.random.default_rng(1)
         order = rng.permutation(np.unique(curve))

@@ -186,6 +186,16 @@ def main(argv=None):
                     direction,
                 )
             )
+    # every group early on: a run stopped before its end still has every charge combination
+    by_group = {}
+    for task in tasks:
+        by_group.setdefault(task[1], []).append(task)
+    tasks = [
+        task
+        for batch in itertools.zip_longest(*by_group.values())
+        for task in batch
+        if task is not None
+    ]
     tasks = tasks[: args.limit]
     done = set()
     output = Path(args.output)

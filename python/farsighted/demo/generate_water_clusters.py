@@ -78,7 +78,8 @@ def main(argv=None):
             atoms.info.update(
                 n_molecules=n,
                 energy_hf=energy,
-                dipole=mu,
+                # not 'dipole': ASE's extxyz reader would take it for a calculator result
+                dipole_hf=mu,
                 polarizability=alpha.ravel(),
                 energy_molecules=sum(m[0] for m in monomers),
                 dipole_molecules=sum(m[1] for m in monomers),
