@@ -46,6 +46,11 @@ from ._cli_targets import DEFAULT_NAMES, TARGETS, References, read_references
 SECTIONS = ("features", "fit", "validation", "targets", "metadata")
 FIT_SETTINGS = ("alphas", "force_weight")
 """The keyword arguments of ``fit_energy_model`` that go in the ``fit`` section."""
+NOT_CONFIGURED = ("representative_system", "max_slab_thickness", "progress")
+"""The keyword arguments of ``fit_energy_model`` that the command sets itself: the split's
+representative system is the first 3D-periodic training structure, the thickest slab twice
+the thickest training slab (the defaults of ``model_geometry``), progress follows
+``--quiet``."""
 METADATA = ("name", "description")
 VALIDATION = ("fraction", "seed")
 
@@ -73,7 +78,11 @@ def fit_keywords() -> tuple[list[str], list[str]]:
     from farsighted.torch import fit_energy_model
 
     parameters = inspect.signature(fit_energy_model).parameters.values()
-    keywords = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    keywords = [
+        p.name
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in NOT_CONFIGURED
+    ]
     features = [name for name in keywords if name not in FIT_SETTINGS]
     return features, [name for name in keywords if name in FIT_SETTINGS]
 
@@ -307,7 +316,13 @@ def _fit(frames, references, kwargs: dict[str, Any], messages: Messages):
         + ", ridge regression"
     ):
         try:
-            return fit_energy_model(frames, references.energies, references.forces, **kwargs)
+            return fit_energy_model(
+                frames,
+                references.energies,
+                references.forces,
+                progress=messages.enabled,
+                **kwargs,
+            )
         except KeyError as error:
             raise CliError(f"could not fit: missing hyper-parameter {error}") from None
         except (ValueError, TypeError, NotImplementedError) as error:

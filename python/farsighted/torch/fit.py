@@ -126,6 +126,7 @@ def fit_energy_model(
     force_weight: float = 1.0,
     representative_system: Optional[Any] = None,
     max_slab_thickness: Optional[float] = None,
+    progress: bool = False,
 ) -> Tuple[LinearEnergyModel, RidgeModel]:
     """Fit E = Σᵢ (xᵢ · w + e_{tᵢ}) on the energies (and forces) of ``frames``: a sum of
     atomic terms, without a per-structure constant, so that the model is extensive.
@@ -156,6 +157,8 @@ def fit_energy_model(
         the thickest slab (Å along its normal) the model will evaluate; default: twice the
         thickest slab among ``frames``, and no slabs if there is none. Thicker slabs are
         refused by the saved model with a clear error.
+    progress
+        show a progress bar (stderr) over the feature sets and the regression
 
     Returns
     -------
@@ -185,7 +188,12 @@ def fit_energy_model(
     feature_keys: Dict[str, torch.Tensor] = {}
     block_widths: Dict[str, List[int]] = {}
     n_atoms = [len(frame) for frame in frames]
-    for name, calculator in _numpy_calculators(soap, lode, multiscale, atomic_types).items():
+    from tqdm import tqdm
+
+    calculators = _numpy_calculators(soap, lode, multiscale, atomic_types)
+    bar = tqdm(total=len(calculators) + 1, unit="step", desc="fit", disable=not progress)
+    for name, calculator in calculators.items():
+        bar.set_postfix_str(f"features: {name}")
         if name == "soap":
             # featomic refuses slabs: local features are those of a copy with vacuum
             local = with_vacuum_for_slabs(frames, float(soap["cutoff"]["radius"]))
@@ -197,6 +205,8 @@ def fit_energy_model(
         columns.append(structure_features(tensor, len(frames)))
         if forces is not None:
             column_gradients.append(structure_feature_gradients(tensor, n_atoms))
+        bar.update()
+    bar.set_postfix_str("ridge regression")
     composition = _composition(frames, atomic_types)
     x = np.concatenate(columns + [composition], axis=1)
 
@@ -213,6 +223,9 @@ def fit_energy_model(
         )
 
     geometry = model_geometry(frames, representative_system, max_slab_thickness)
+
+    bar.update()
+    bar.close()
 
     # prediction = (x - mean) / scale · w + offset = x · (w / scale) + c, with c = 0 (no
     # intercept: mean and offset are zero)
