@@ -229,8 +229,7 @@ def _multiscale(hypers: dict, probes: _Probes) -> None:
     options = {k: v for k, v in hypers.items() if k == "potential_potential"}
     density, lode = hypers["density"], hypers["lode"]
     options.update(lode_options(lode, probes.geometry))
-    farsighted.torch.MultiScalePowerSpectrum(density, lode, probes.types, **options)
-    probes.run(probes.lode(lode))
+    probes.run(farsighted.torch.MultiScalePowerSpectrum(density, lode, probes.types, **options))
 
 
 _CHECKS: dict[str, tuple[Callable[[dict, _Probes], None], bool]] = {

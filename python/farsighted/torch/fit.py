@@ -92,8 +92,9 @@ def model_geometry(
     if representative_system is None:
         periodic = [frame for frame in frames if all(frame.pbc)]
         representative_system = periodic[0] if periodic else None
-    if max_slab_thickness is None and slab_thickness(frames) > 0.0:
-        max_slab_thickness = 2.0 * slab_thickness(frames)
+    thickest = slab_thickness(frames)
+    if max_slab_thickness is None and thickest > 0.0:
+        max_slab_thickness = 2.0 * thickest
     return {
         "representative_system": representative_system,
         "max_slab_thickness": max_slab_thickness,

@@ -208,9 +208,16 @@ class LodeSphericalExpansion(torch.nn.Module):
             self.basis_support = float(planar["support"])
         self.planar = PlanarSum(planar, self.max_angular, self.n_radial)
         # the k∥ ≠ 0 part of slabs: the radial integrals reach the bound of the k_z sums
-        # (without slabs, a copy of the 3D sum that is never evaluated)
+        # (without slabs, a placeholder that is never evaluated: two rows of the 3D tables,
+        # so that a saved model does not carry them twice)
+        if planar is not None:
+            slab_tables = planar["kspace"]
+        else:
+            slab_tables = dict(split["kspace"])
+            for name in ("values", "derivatives"):
+                slab_tables[name] = slab_tables[name][:2]
         self.slab_kspace = KSpaceSum(
-            planar["kspace"] if planar is not None else split["kspace"],
+            slab_tables,
             self.wide_smearing,
             exponent,
             self.max_angular,
