@@ -61,6 +61,11 @@ class LodeSphericalExpansion:
         with ``k_cutoff``; without both, the pure k-space sum at the default cutoff is used.
         Open systems are not affected. ε must be at least 1e-11: below it the rounding of
         the tables is larger than what ε asks of them.
+    reciprocal
+        How the Ewald split sums its wide part (needs ``accuracy``): ``"auto"`` (default) lets
+        the cost model choose per system between the sum over k-vectors (O(N²) at fixed
+        density) and smooth particle-mesh Ewald (O(N log N), 3D-periodic values and backward
+        products); ``"kspace"`` or ``"mesh"`` force one. Both meet the same ``accuracy``.
 
     Examples
     --------
@@ -86,12 +91,15 @@ class LodeSphericalExpansion:
         basis: Dict[str, Any],
         k_cutoff: Optional[float] = None,
         accuracy: Optional[float] = None,
+        reciprocal: Optional[str] = None,
     ):
         hypers: Dict[str, Any] = {"density": density, "basis": basis}
         if k_cutoff is not None:
             hypers["k_cutoff"] = k_cutoff
         if accuracy is not None:
             hypers["accuracy"] = accuracy
+        if reciprocal is not None:
+            hypers["reciprocal"] = reciprocal
         _check_finite(hypers, "")
         try:
             self._json = json.dumps(hypers, allow_nan=False)

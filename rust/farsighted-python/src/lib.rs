@@ -200,6 +200,18 @@ impl LodeCalculator {
         run(py, || calculator.ewald_grid(&system))
     }
 
+    /// The mesh (points along each cell vector, B-spline order) on which the Ewald split sums
+    /// its wide part for the values of this system, or None where it sums over k-vectors
+    fn mesh_choice(
+        &self,
+        py: Python<'_>,
+        system: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<([usize; 3], usize)>> {
+        let system = extract_system(system, 0)?;
+        let calculator = &self.calculator;
+        run(py, || calculator.mesh_choice(&system))
+    }
+
     /// Use the grid index j for every system instead of the cost model's choice (None: the
     /// cost model again); for tests
     #[pyo3(signature = (grid))]

@@ -39,7 +39,7 @@ pub mod parameters;
 
 pub use lode::{BackwardGradients, Gradients, KSpaceTables, LodeSphericalExpansion, Selection};
 pub use output::{BlockData, Descriptor, GradientData};
-pub use parameters::LodeParameters;
+pub use parameters::{LodeParameters, Reciprocal};
 
 #[cfg(feature = "metatensor")]
 mod tensormap;

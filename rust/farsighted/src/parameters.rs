@@ -37,6 +37,21 @@ pub struct LodeParameters {
     pub k_cutoff: Option<f64>,
     /// Requested accuracy ε of the Ewald split for periodic systems (None: pure k-space sum)
     pub accuracy: Option<f64>,
+    /// How the split sums its wide part (`"reciprocal"`)
+    pub reciprocal: Reciprocal,
+}
+
+/// How the Ewald split sums its wide, smooth part: the cost model's choice per system, or the
+/// method a user forces
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reciprocal {
+    /// the cheaper of the two by the cost model (`"auto"`, the default)
+    #[default]
+    Auto,
+    /// the sum over k-vectors, O(N²) at fixed density (`"kspace"`)
+    KSpace,
+    /// smooth particle-mesh Ewald, O(N log N) (`"mesh"`)
+    Mesh,
 }
 
 impl LodeParameters {
@@ -46,7 +61,11 @@ impl LodeParameters {
             Error::InvalidParameter(format!("hyper-parameters are not valid JSON: {e}"))
         })?;
         let root = object(&value, "hyper-parameters")?;
-        check_keys(root, "", &["density", "basis", "k_cutoff", "accuracy"])?;
+        check_keys(
+            root,
+            "",
+            &["density", "basis", "k_cutoff", "accuracy", "reciprocal"],
+        )?;
 
         let density = object(required(root, "", "density")?, "density")?;
         check_keys(
@@ -205,6 +224,26 @@ impl LodeParameters {
             }
         };
 
+        let reciprocal = match root.get("reciprocal") {
+            None | Some(Value::Null) => Reciprocal::Auto,
+            Some(v) => match v.as_str() {
+                Some("auto") => Reciprocal::Auto,
+                Some("kspace") => Reciprocal::KSpace,
+                Some("mesh") => Reciprocal::Mesh,
+                _ => {
+                    return Err(Error::InvalidParameter(format!(
+                        "reciprocal must be 'auto', 'kspace' or 'mesh', got {v}"
+                    )))
+                }
+            },
+        };
+        if reciprocal != Reciprocal::Auto && accuracy.is_none() {
+            return Err(Error::InvalidParameter(
+                "reciprocal chooses how the Ewald split sums its wide part: it needs `accuracy`"
+                    .into(),
+            ));
+        }
+
         Ok(LodeParameters {
             smearing,
             exponent,
@@ -215,6 +254,7 @@ impl LodeParameters {
             spline_accuracy,
             k_cutoff,
             accuracy,
+            reciprocal,
         })
     }
 

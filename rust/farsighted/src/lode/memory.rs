@@ -287,7 +287,7 @@ impl LodeSphericalExpansion {
     fn k_space_cutoff(&self, plan: &Plan) -> f64 {
         match plan.method {
             Method::KSpace => self.kspace.k_cutoff,
-            Method::Split { grid } => self.split_k_cutoff(grid),
+            Method::Split { grid, .. } => self.split_k_cutoff(grid),
             Method::Pairs => 0.0,
         }
     }
@@ -309,7 +309,7 @@ impl LodeSphericalExpansion {
 
     /// Neighbours of all centres in the real-space part of the Ewald split (0 without it)
     fn estimated_neighbors(&self, system: &System, plan: &Plan) -> f64 {
-        let Method::Split { grid } = plan.method else {
+        let Method::Split { grid, .. } = plan.method else {
             return 0.0;
         };
         let cutoff = self.estimated_remainder_cutoff(grid);

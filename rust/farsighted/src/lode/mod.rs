@@ -34,6 +34,7 @@ mod backward;
 mod ewald;
 mod kspace;
 mod memory;
+mod mesh;
 mod metadata;
 mod pairs;
 mod plan;

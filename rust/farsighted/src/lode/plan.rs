@@ -9,10 +9,12 @@
 //! | bulk     | none       | k-space sum (lode/kspace/)                                 |
 //! | slab     | none       | k-space sum of the k∥ ≠ 0 part + planar part (lode/slab/)  |
 //! | bulk     | ε          | Ewald split: k-space wide part + real-space pairs (lode/ewald/) |
+//! | bulk     | ε          | Ewald split with the wide part on a mesh, smooth PME (lode/mesh/) |
 //! | slab     | ε          | Ewald split on the slab's k-space sum (lode/ewald/)        |
 //! | open     | any        | pair sums over every other atom (lode/pairs/)              |
 
 use super::backward::{BackwardGradients, SystemInput};
+use super::mesh::MeshSize;
 use super::metadata::{SystemTask, SystemValues};
 use super::{pairs, slab, Gradients, LodeSphericalExpansion};
 use crate::{Error, System};
@@ -73,9 +75,10 @@ impl Geometry {
 pub(crate) enum Method {
     /// the reciprocal-space sum with the calculator's smearing (lode/kspace/, lode/slab/)
     KSpace,
-    /// the Ewald split with σw = σ 2^{grid/4}: a k-space sum of the wide part, and pair sums
-    /// of the short-ranged remainder over the periodic images (lode/ewald/)
-    Split { grid: i32 },
+    /// the Ewald split with σw = σ 2^{grid/4}: the wide part summed over k-vectors, or on a
+    /// mesh by smooth PME (lode/mesh/), and pair sums of the short-ranged remainder over the
+    /// periodic images (lode/ewald/)
+    Split { grid: i32, mesh: Option<MeshSize> },
     /// pair projections over every other atom, no images (lode/pairs/)
     Pairs,
 }
@@ -123,9 +126,10 @@ impl LodeSphericalExpansion {
         let geometry = Geometry::of(system, index)?;
         let method = match (geometry, self.parameters.accuracy) {
             (Geometry::Open, _) => Method::Pairs,
-            (_, Some(_)) => Method::Split {
-                grid: self.choose_split(system, geometry, gradients),
-            },
+            (_, Some(_)) => {
+                let (grid, mesh) = self.choose_split(system, geometry, gradients)?;
+                Method::Split { grid, mesh }
+            }
             (_, None) => Method::KSpace,
         };
         Ok(Plan { geometry, method })
@@ -145,10 +149,10 @@ impl LodeSphericalExpansion {
             match (plan.geometry, plan.method) {
                 (Geometry::Bulk, Method::KSpace) => self.kspace.radial().map(|_| ())?,
                 (Geometry::Slab, Method::KSpace) => (),
-                (Geometry::Slab, Method::Split { grid }) => {
+                (Geometry::Slab, Method::Split { grid, .. }) => {
                     self.split_tables(grid)?.wide.prepare_slabs([system])?
                 }
-                (_, Method::Split { grid }) => {
+                (_, Method::Split { grid, .. }) => {
                     self.split_tables(grid)?.wide.radial().map(|_| ())?
                 }
                 (_, Method::Pairs) => self.pair_radial().map(|_| ())?,
@@ -163,9 +167,9 @@ impl LodeSphericalExpansion {
     pub(crate) fn run_values(&self, plan: &Plan, task: SystemTask) -> Result<SystemValues, Error> {
         let mut result = match plan.method {
             Method::KSpace => self.kspace.values(plan.geometry, task)?,
-            Method::Split { grid } => {
+            Method::Split { grid, mesh } => {
                 let split = self.split_tables(grid)?;
-                self.split_values(&split, plan.geometry, task)?
+                self.split_values(&split, plan.geometry, mesh, task)?
             }
             Method::Pairs if plan.geometry == Geometry::Open => {
                 self.open_values(self.pair_radial()?, task)?
@@ -191,9 +195,9 @@ impl LodeSphericalExpansion {
     ) -> Result<BackwardGradients, Error> {
         let total = match plan.method {
             Method::KSpace => self.kspace.backward(plan.geometry, s, system, input)?,
-            Method::Split { grid } => {
+            Method::Split { grid, mesh } => {
                 let split = self.split_tables(grid)?;
-                self.split_backward(&split, plan.geometry, s, system, input)?
+                self.split_backward(&split, plan.geometry, mesh, s, system, input)?
             }
             Method::Pairs if plan.geometry == Geometry::Open => {
                 self.open_backward(self.pair_radial()?, system, input)

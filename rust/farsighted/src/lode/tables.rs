@@ -257,7 +257,7 @@ impl LodeSphericalExpansion {
             ));
         }
         match self.plan(system, 0, Gradients::default())?.method {
-            Method::Split { grid } => Ok(grid),
+            Method::Split { grid, .. } => Ok(grid),
             _ => Err(Error::InvalidSystem(
                 "system 0: open systems have no Ewald split".into(),
             )),

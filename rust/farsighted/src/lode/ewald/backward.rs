@@ -2,7 +2,8 @@
 //! term as in `split_values`:
 //!
 //! - the wide part is the k-space backward product of the split's inner calculator (σw, the
-//!   split's k-cutoff, its k = 0 term for p = 0 and p > 3);
+//!   split's k-cutoff, its k = 0 term for p = 0 and p > 3), over k-vectors or on the mesh
+//!   (lode/mesh/backward.rs);
 //! - the real-space remainder is a pair sum over the periodic neighbour list within d_c
 //!   (several images of one j, j = i with T ≠ 0), through [`pair_sums_backward`], whose
 //!   virial Ξ = Σ d ⊗ v is its strain derivative;
@@ -20,6 +21,7 @@
 use super::EwaldSplit;
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
+use crate::lode::mesh::MeshSize;
 use crate::lode::pairs::backward::{feature_rows, pair_sums_backward};
 use crate::lode::plan::Geometry;
 use crate::lode::LodeSphericalExpansion;
@@ -31,11 +33,15 @@ impl LodeSphericalExpansion {
         &self,
         split: &EwaldSplit,
         geometry: Geometry,
+        mesh: Option<MeshSize>,
         s: usize,
         system: &System,
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
-        let result = split.wide.backward(geometry, s, system, input)?;
+        let result = match mesh {
+            Some(size) => split.wide.mesh_backward(size, system, input)?,
+            None => split.wide.backward(geometry, s, system, input)?,
+        };
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);

@@ -1,13 +1,16 @@
-//! The cost model of the Ewald split: which σw = σ 2^{j/4} makes a system cheapest, from the
-//! number of k-vectors of the wide part and of real-space pairs of the remainder, and the
+//! The cost model of the Ewald split: which σw = σ 2^{j/4}, and which sum of the wide part
+//! (over k-vectors, or on a mesh, lode/mesh/), makes a system cheapest, from the number of
+//! k-vectors or mesh points of the wide part and of real-space pairs of the remainder, and the
 //! estimates of both cutoffs that the memory model needs. The physics of the split, and its
 //! accuracy, do not depend on it (lode/ewald/mod.rs): every σw gives the same features within ε.
 
 use super::{wide_k_cutoff, wide_smearing, MAX_GRID, R_SCALE};
+use crate::density::SmearedPowerLaw;
+use crate::lode::mesh::MeshSize;
 use crate::lode::plan::Geometry;
 use crate::lode::slab::kspace_system;
 use crate::lode::{Gradients, LodeSphericalExpansion, NEGLIGIBLE_K_SIGMA};
-use crate::System;
+use crate::{Error, Reciprocal, System};
 
 /// Relative costs of the cost model, per feature: one (atom, k-vector) term of the values, one
 /// (atom pair, k-vector) term of the positions gradients, and one real-space pair (values,
@@ -22,17 +25,51 @@ const COST_PAIR_VALUES: f64 = 10.0;
 const COST_PAIR_POSITIONS: f64 = 20.0;
 
 impl LodeSphericalExpansion {
-    /// Grid index j of σw = σ 2^{j/4} minimising the cost model for this system
+    /// Grid index j of σw = σ 2^{j/4} and the mesh of the wide part (None: its k-space sum)
+    /// minimising the cost model for this system, within the method `reciprocal` allows
     pub(crate) fn choose_split(
         &self,
         system: &System,
         geometry: Geometry,
         gradients: Gradients,
-    ) -> i32 {
-        if let Some(grid) = *self.splits.forced.lock().expect("no panic") {
-            return grid;
+    ) -> Result<(i32, Option<MeshSize>), Error> {
+        let reciprocal = self.parameters.reciprocal;
+        // the mesh gives values of 3D-periodic systems; their gradients are the backward
+        // product's
+        let mesh_possible = geometry == Geometry::Bulk && !gradients.positions && !gradients.strain;
+        if reciprocal == Reciprocal::Mesh && !mesh_possible {
+            return Err(Error::InvalidParameter(format!(
+                "reciprocal='mesh' computes the values of 3D-periodic systems only (pbc={:?}, \
+                 gradients: positions={}, strain={}): use the backward product for forces and \
+                 stress, or reciprocal='auto'",
+                system.pbc, gradients.positions, gradients.strain
+            )));
         }
+        let use_mesh = match reciprocal {
+            Reciprocal::Auto => mesh_possible,
+            Reciprocal::KSpace => false,
+            Reciprocal::Mesh => true,
+        };
         let accuracy = self.parameters.accuracy.expect("split calculator");
+        let mesh_of = |grid: i32| {
+            let density = SmearedPowerLaw {
+                smearing: wide_smearing(self.parameters.smearing, grid),
+                ..self.density
+            };
+            MeshSize::cheapest(
+                system,
+                &density,
+                self.parameters.max_angular,
+                self.split_k_cutoff(grid),
+                accuracy,
+                system.size(),
+            )
+        };
+        if let Some(grid) = *self.splits.forced.lock().expect("no panic") {
+            let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid));
+            return Ok((grid, mesh));
+        }
+        let original = system;
         let sigma = self.parameters.smearing;
         let system = kspace_system(system, geometry, self.basis.support());
         let n = system.size() as f64;
@@ -44,7 +81,7 @@ impl LodeSphericalExpansion {
             .fold(f64::INFINITY, f64::min);
         // d_c ≈ radius + σw √(2 ln(1/(R_SCALE ε))): the Gaussian tail of g_σw below R_SCALE ε
         let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
-        let mut best = (f64::INFINITY, 0);
+        let mut best = (f64::INFINITY, (0, None));
         for grid in 0..=MAX_GRID {
             let wide = wide_smearing(sigma, grid);
             let k_cutoff = wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide);
@@ -59,15 +96,25 @@ impl LodeSphericalExpansion {
                 self.parameters.radius + wide * reach
             };
             let n_pairs = n / volume * 4.0 / 3.0 * std::f64::consts::PI * d_c.powi(3);
-            let mut cost = COST_K_VALUES * n * n_k + COST_PAIR_VALUES * n * n_pairs;
+            let mut k_cost = COST_K_VALUES * n * n_k;
+            let mut mesh = None;
+            if use_mesh {
+                let size = mesh_of(grid);
+                let mesh_cost = size.cost(original.size(), 1);
+                if reciprocal == Reciprocal::Mesh || mesh_cost < k_cost {
+                    k_cost = mesh_cost;
+                    mesh = Some(size);
+                }
+            }
+            let mut cost = k_cost + COST_PAIR_VALUES * n * n_pairs;
             if gradients.positions {
                 cost += COST_K_POSITIONS * n * n * n_k + COST_PAIR_POSITIONS * n * n_pairs;
             }
             if cost < best.0 {
-                best = (cost, grid);
+                best = (cost, (grid, mesh));
             }
         }
-        best.1
+        Ok(best.1)
     }
 
     /// The k-space cutoff of the wide part of the split with grid index j

@@ -25,6 +25,7 @@ use rayon::prelude::*;
 
 use crate::density::SmearedPowerLaw;
 use crate::lode::kspace::KSpace;
+use crate::lode::mesh::MeshSize;
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::pairs::neighbors::{neighbor_list, Neighbor};
 use crate::lode::pairs::radial::PairRadialIntegral;
@@ -196,12 +197,14 @@ impl LodeSphericalExpansion {
         })
     }
 
-    /// Values (and strain) of one periodic system (bulk or slab) by the Ewald split;
-    /// positions gradients are written into `outputs`, except the centres' own rows
+    /// Values (and strain) of one periodic system (bulk or slab) by the Ewald split, its wide
+    /// part on `mesh` where given (bulk values only); positions gradients are written into
+    /// `outputs`, except the centres' own rows
     pub(crate) fn split_values(
         &self,
         split: &EwaldSplit,
         geometry: Geometry,
+        mesh: Option<MeshSize>,
         task: SystemTask,
     ) -> Result<SystemValues, Error> {
         let SystemTask {
@@ -214,7 +217,10 @@ impl LodeSphericalExpansion {
         // the wide part writes the positions gradient rows first, the pairs add to them
         // slabs: the 2D-periodic sum of the wide part, and a neighbour list periodic in the
         // plane only, on the internal cell (whose third vector is valid, unlike the input's)
-        let mut result = split.wide.values(geometry, task)?;
+        let mut result = match mesh {
+            Some(size) => split.wide.mesh_values(size, task)?,
+            None => split.wide.values(geometry, task)?,
+        };
         if result.centers.is_empty() {
             return Ok(result);
         }
@@ -355,7 +361,7 @@ impl LodeSphericalExpansion {
         system: &System,
         gradients: Gradients,
     ) -> Result<Option<(f64, f64, f64)>, Error> {
-        let Method::Split { grid } = self.plan(system, 0, gradients)?.method else {
+        let Method::Split { grid, .. } = self.plan(system, 0, gradients)?.method else {
             return Ok(None);
         };
         let split = self.split_tables(grid)?;
@@ -364,6 +370,19 @@ impl LodeSphericalExpansion {
             split.k_cutoff(),
             split.cutoff,
         )))
+    }
+}
+
+impl LodeSphericalExpansion {
+    /// The mesh (points along each cell vector, B-spline order) the split sums its wide part
+    /// on for the values of `system`, None where it sums over k-vectors
+    pub fn mesh_choice(&self, system: &System) -> Result<Option<([usize; 3], usize)>, Error> {
+        match self.plan(system, 0, Gradients::default())?.method {
+            Method::Split {
+                mesh: Some(size), ..
+            } => Ok(Some((size.dims, size.order))),
+            _ => Ok(None),
+        }
     }
 }
 

@@ -80,22 +80,31 @@ impl KSpace {
         let (total, mut lattice) = self.backward_sum(self.radial()?, system, input, &kvectors);
 
         // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
-        if let Some(g0) = self.density.fourier_at_zero() {
-            let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
-            let n_types = input.neighbor_types.len();
-            let n_even = input.g[0].len() / (input.centers.len() * n_types);
-            for (t, &a) in input.neighbor_types.iter().enumerate() {
-                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
-                for c in 0..input.centers.len() {
-                    // l = 0 comes first among the even features, n in order
-                    let row = &input.g[0][(c * n_types + t) * n_even..];
-                    for (g, radial) in row.iter().zip(&self.radial_at_zero) {
-                        lattice += g * count * factor * radial;
-                    }
+        lattice += self.zero_term_lattice(system, input);
+        Ok(total.with_volume_factor(lattice))
+    }
+
+    /// Σ G X over the k = 0 term of a 3D-periodic sum where ĝ(0) is finite (p = 0 and p > 3),
+    /// whose strain derivative is -δ_αβ times it (the volume factor 1/V)
+    pub fn zero_term_lattice(&self, system: &System, input: &SystemInput) -> f64 {
+        let Some(g0) = self.density.fourier_at_zero() else {
+            return 0.0;
+        };
+        let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
+        let n_types = input.neighbor_types.len();
+        let n_even = input.g[0].len() / (input.centers.len() * n_types);
+        let mut lattice = 0.0;
+        for (t, &a) in input.neighbor_types.iter().enumerate() {
+            let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+            for c in 0..input.centers.len() {
+                // l = 0 comes first among the even features, n in order
+                let row = &input.g[0][(c * n_types + t) * n_even..];
+                for (g, radial) in row.iter().zip(&self.radial_at_zero) {
+                    lattice += g * count * factor * radial;
                 }
             }
         }
-        Ok(total.with_volume_factor(lattice))
+        lattice
     }
 
     /// The backward product of the k-sum over `kvectors` of one system, and Σ G X over it

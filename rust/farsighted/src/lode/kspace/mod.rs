@@ -137,25 +137,31 @@ impl KSpace {
         if result.centers.is_empty() {
             return Ok(result);
         }
-        if let Some(g0) = self.density.fourier_at_zero() {
-            // (1/V) ĝ(0) 4π Y₀₀ Iₙ₀(0) for every atom of the neighbour type
-            let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
-            let n_features = self.n_features();
-            let n_types = result.n_types;
-            for (&a, &t) in &result.type_index {
-                let count = system.types.iter().filter(|&&x| x == a).count() as f64;
-                for c in 0..result.centers.len() {
-                    for n in 0..self.n_radial {
-                        result.values[(c * n_types + t) * n_features + n] +=
-                            count * factor * self.radial_at_zero[n];
-                    }
-                }
-            }
-        }
+        self.add_zero_term(system, &mut result);
         if task.gradients.strain {
             result.subtract_volume_factor();
         }
         Ok(result)
+    }
+
+    /// The k = 0 term of a 3D-periodic sum where ĝ(0) is finite (p = 0 and p > 3):
+    /// (1/V) ĝ(0) 4π Y₀₀ Iₙ₀(0) for every atom of the neighbour type
+    pub fn add_zero_term(&self, system: &System, result: &mut SystemValues) {
+        let Some(g0) = self.density.fourier_at_zero() else {
+            return;
+        };
+        let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
+        let n_features = self.n_features();
+        let n_types = result.n_types;
+        for (&a, &t) in &result.type_index {
+            let count = system.types.iter().filter(|&&x| x == a).count() as f64;
+            for c in 0..result.centers.len() {
+                for n in 0..self.n_radial {
+                    result.values[(c * n_types + t) * n_features + n] +=
+                        count * factor * self.radial_at_zero[n];
+                }
+            }
+        }
     }
 
     /// The k-sum over `kvectors` of one system: values and strain (without the strain of the

@@ -1,0 +1,193 @@
+//! Backward product of smooth PME (mesh/mod.rs): given G = ∂L/∂features, ∂L/∂positions and the
+//! strain derivative Ξ, at about twice the cost of the values.
+//!
+//! With Γ_ac(g) = Σᵢ G_iac Mₚ(uᵢ - g) (G of channel c spread from the centres) Parseval gives
+//!
+//!   L = Σ_{a,c} Σ_m K_c(k) |b(m)|² F[Q_a](m) F[Γ_ac](m)*
+//!
+//! - centres: ∂L/∂rᵢ = Σ_{a,c} G_iac ∇φ_ac(rᵢ), the interpolated gradient of the values' mesh
+//!   φ_ac (one inverse FFT per channel, as for the values);
+//! - neighbours: ∂L/∂Q_a(g) = ψ_a(g) = F⁻¹[Y_a*](g) with Y_a = Σ_c K_c |b|² F[Γ_ac]* (one
+//!   forward FFT per channel, one inverse per type), and ∂L/∂rⱼ = ∇ψ_a(rⱼ) for j ∈ a;
+//! - strain: the fractional coordinates, hence Q and Γ, do not change under
+//!   r' = r (1 + ε), h' = h (1 + ε); only the kernel does, through k' = (1 + ε)⁻ᵀ k and 1/V:
+//!   Ξ_αβ = Σ_m (-k_β ∂K_c/∂k_α) |b|² F[Q_a] F[Γ_ac]* - δ_αβ L.
+
+use rayon::prelude::*;
+use rustfft::num_complex::Complex64;
+
+use super::{channels, i_power, type_spectra, Assignment, Fft3, Kernel, MeshSize};
+use crate::lode::accumulator::Accumulator;
+use crate::lode::backward::SystemInput;
+use crate::lode::kspace::KSpace;
+use crate::lode::pairs::backward::feature_rows;
+use crate::{Error, System};
+
+/// What each thread sums over its channels
+struct Partial {
+    accumulator: Accumulator,
+    /// Y_a per (type, kernel point)
+    adjoint: Vec<Complex64>,
+    /// Σ G · (lattice part of the features), whose strain derivative is -δ_αβ times it
+    lattice: f64,
+}
+
+impl KSpace {
+    /// ∂L/∂positions and Ξ of the k-space sum of one 3D-periodic system by smooth PME
+    pub fn mesh_backward(
+        &self,
+        size: MeshSize,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<Accumulator, Error> {
+        let n_atoms = system.size();
+        if input.centers.is_empty() {
+            return Ok(Accumulator::new(n_atoms));
+        }
+        let fft = Fft3::new(size.dims);
+        let assignment = Assignment::new(system, size);
+        let kernel = Kernel::new(self, system, &fft, size.order, true)?;
+        let derivatives = kernel.derivatives.as_ref().expect("asked for");
+        let n_points = kernel.points.len();
+        let n_radial = self.n_radial;
+        let max_angular = self.max_angular;
+        let n_lm = (max_angular + 1).pow(2);
+        let n_features = n_lm * n_radial;
+        let types = &input.neighbor_types;
+        let n_types = types.len();
+        let g = feature_rows(input, max_angular, n_radial);
+
+        let spectra = type_spectra(system, types, &assignment, &fft);
+
+        // ∂u_d/∂r = K_d b_d / 2π
+        let reciprocal = system.reciprocal_cell();
+        let to_cartesian = |gradient: [f64; 3]| {
+            [0, 1, 2].map(|x| {
+                (0..3)
+                    .map(|d| {
+                        gradient[d] * size.dims[d] as f64 * reciprocal[d][x]
+                            / (2.0 * std::f64::consts::PI)
+                    })
+                    .sum::<f64>()
+            })
+        };
+
+        let channels = channels(n_types, max_angular, n_radial);
+        let partial = channels
+            .par_iter()
+            .fold(
+                || {
+                    (
+                        Partial {
+                            accumulator: Accumulator::new(n_atoms),
+                            adjoint: vec![Complex64::default(); n_types * n_points],
+                            lattice: 0.0,
+                        },
+                        fft.scratch(),
+                        vec![Complex64::default(); fft.spectrum_size()],
+                        vec![0.0; fft.size()],
+                    )
+                },
+                |(mut partial, mut scratch, mut spectrum, mut mesh), &(t, l, m, n)| {
+                    let lm = l * l + m;
+                    let feature = lm * n_radial + n;
+                    let weights: Vec<(usize, f64)> = input
+                        .centers
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &i)| (i, g[(c * n_types + t) * n_features + feature]))
+                        .filter(|(_, w)| *w != 0.0)
+                        .collect();
+                    if weights.is_empty() {
+                        return (partial, scratch, spectrum, mesh);
+                    }
+                    let phase = i_power(l);
+
+                    // centres: G ∇φ_ac
+                    spectrum.fill(Complex64::default());
+                    for (p, &index) in kernel.points.iter().enumerate() {
+                        let w = kernel.real_part(p, l, lm, n, n_radial);
+                        spectrum[index] = spectra[t][index] * phase * w;
+                    }
+                    fft.inverse(&mut spectrum, &mut mesh, &mut scratch);
+                    for &(i, w) in &weights {
+                        let gradient = to_cartesian(assignment.gradient(&mesh, i));
+                        for (p, x) in partial.accumulator.positions[i].iter_mut().zip(gradient) {
+                            *p += w * x;
+                        }
+                    }
+
+                    // neighbours and strain: F[Γ_ac]
+                    let mut gamma = assignment.spread(weights.iter().copied());
+                    fft.forward(&mut gamma, &mut spectrum, &mut scratch);
+                    let adjoint = &mut partial.adjoint[t * n_points..(t + 1) * n_points];
+                    let strain = &mut partial.accumulator.strain;
+                    for (p, &index) in kernel.points.iter().enumerate() {
+                        let conjugate = spectrum[index].conj();
+                        let y = kernel.harmonics[p * kernel.n_lm + lm];
+                        let radial = kernel.radial[p * kernel.n_functions + l * n_radial + n];
+                        let kernel_value = phase * (radial * y);
+                        adjoint[p] += kernel_value * conjugate;
+                        // Re[iˡ F[Q] F[Γ]*], counted for the point and its opposite
+                        let product =
+                            (phase * spectra[t][index] * conjugate).re * kernel.multiplicity[p];
+                        partial.lattice += radial * y * product;
+                        // -k_β ∂(K/iˡ)/∂k_α = -[R' |k| k̂_α k̂_β Y + R k̂_β (∇Y_α - l k̂_α Y)]
+                        let direction = derivatives.directions[p];
+                        let radial_derivative = derivatives.radial
+                            [p * kernel.n_functions + l * n_radial + n]
+                            * derivatives.norms[p];
+                        let gradient_y = derivatives.harmonics[p * kernel.n_lm + lm];
+                        for alpha in 0..3 {
+                            let d_alpha = radial_derivative * direction[alpha] * y
+                                + radial * (gradient_y[alpha] - l as f64 * direction[alpha] * y);
+                            for beta in 0..3 {
+                                strain[alpha][beta] -= direction[beta] * d_alpha * product;
+                            }
+                        }
+                    }
+                    (partial, scratch, spectrum, mesh)
+                },
+            )
+            .map(|(partial, ..)| partial)
+            .reduce_with(|a, b| Partial {
+                accumulator: a.accumulator.add(b.accumulator),
+                adjoint: a
+                    .adjoint
+                    .iter()
+                    .zip(&b.adjoint)
+                    .map(|(x, y)| x + y)
+                    .collect(),
+                lattice: a.lattice + b.lattice,
+            });
+        let Some(partial) = partial else {
+            return Ok(Accumulator::new(n_atoms));
+        };
+
+        // neighbours: ∇ψ_a at the atoms of type a
+        let neighbors: Vec<(usize, [f64; 3])> = types
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(t, &a)| {
+                let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
+                for (p, &index) in kernel.points.iter().enumerate() {
+                    spectrum[index] = partial.adjoint[t * n_points + p].conj();
+                }
+                let mut psi = vec![0.0; fft.size()];
+                fft.inverse(&mut spectrum, &mut psi, &mut fft.scratch());
+                (0..n_atoms)
+                    .filter(|&j| system.types[j] == a)
+                    .map(|j| (j, to_cartesian(assignment.gradient(&psi, j))))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut accumulator = partial.accumulator;
+        for (j, gradient) in neighbors {
+            for (p, x) in accumulator.positions[j].iter_mut().zip(gradient) {
+                *p += x;
+            }
+        }
+        let lattice = partial.lattice + self.zero_term_lattice(system, input);
+        Ok(accumulator.with_volume_factor(lattice))
+    }
+}

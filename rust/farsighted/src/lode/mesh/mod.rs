@@ -1,0 +1,435 @@
+//! Smooth particle-mesh Ewald (SPME) for the wide part of the Ewald split: the same k-space
+//! sum as lode/kspace/, in O(N log N).
+//!
+//! With the full-space kernel K_c(k) = (4π/V) ĝ(k) iˡ Iₗₙ(k) Yₗₘ(k̂) of channel c = (n, l, m),
+//! the features of centre i and neighbour type a are
+//!
+//!   ⟨a c|Vᵢ⟩ = Σ_{0<|k|<k_c} K_c(k) e^{ik·rᵢ} Σ_{j∈a} e^{-ik·rⱼ}
+//!
+//! (the ±k pairs of this sum give the half-space sum of lode/kspace/). Smooth PME writes both
+//! plane waves with the cardinal B-splines Mₚ of order p on a mesh of K₁ × K₂ × K₃ points
+//! (mesh/spline.rs): Σ_{j∈a} e^{-ik·rⱼ} ≈ b*(m) F[Q_a](m), with Q_a(g) = Σ_{j∈a} Mₚ(uⱼ - g) the
+//! spread density, and e^{ik·rᵢ} ≈ b(m) Σ_g Mₚ(uᵢ - g) e^{2πim·g/K}, so that
+//!
+//!   ⟨a c|Vᵢ⟩ ≈ Σ_g Mₚ(uᵢ - g) φ_ac(g),   φ_ac = F⁻¹[K_c |b|² F[Q_a]]
+//!
+//! one inverse FFT per (type, channel), interpolated at the centres. This route was chosen
+//! over projecting the potential of the mesh on the basis around each atom: the basis
+//! functions are not band-limited, so that projection needs a fine quadrature per atom, while
+//! the kernel K_c is known exactly on the mesh (the theory docs give the counts).
+//!
+//! The mesh and the order are chosen for the split's accuracy by mesh/size.rs; the plan
+//! chooses between this and the k-space sum by cost (lode/ewald/cost.rs).
+
+pub(crate) mod backward;
+mod fft;
+pub(crate) mod size;
+mod spline;
+
+use rayon::prelude::*;
+use rustfft::num_complex::Complex64;
+
+use crate::lode::kspace::KSpace;
+use crate::lode::metadata::{SystemTask, SystemValues};
+use crate::math::harmonics::SolidHarmonics;
+use crate::{Error, System};
+use fft::Fft3;
+pub(crate) use size::MeshSize;
+
+/// The B-spline weights of every atom on one mesh: atom j touches the `order` points
+/// starts[j][d] + t (modulo K_d), t = 0..order, along each direction d with weights[j][d][t]
+struct Assignment {
+    order: usize,
+    dims: [usize; 3],
+    /// (atom, direction): the first mesh index touched
+    starts: Vec<[usize; 3]>,
+    /// (atom, direction, t)
+    weights: Vec<f64>,
+    /// ∂weights/∂u, u the mesh coordinate (atom, direction, t)
+    derivatives: Vec<f64>,
+}
+
+impl Assignment {
+    fn new(system: &System, size: MeshSize) -> Assignment {
+        let order = size.order;
+        let reciprocal = system.reciprocal_cell();
+        let n = system.size();
+        let mut starts = vec![[0; 3]; n];
+        let mut weights = vec![0.0; n * 3 * order];
+        let mut derivatives = vec![0.0; n * 3 * order];
+        let (mut w, mut dw) = (vec![0.0; order], vec![0.0; order]);
+        for (j, r) in system.positions.iter().enumerate() {
+            for (d, b) in reciprocal.iter().enumerate() {
+                let fractional =
+                    (r[0] * b[0] + r[1] * b[1] + r[2] * b[2]) / (2.0 * std::f64::consts::PI);
+                let k = size.dims[d];
+                let u = k as f64 * (fractional - fractional.floor());
+                spline::weights(order, u, &mut w, &mut dw);
+                // weight q belongs to the point ⌊u⌋ - q: ascending from ⌊u⌋ - (p - 1)
+                let base = u.floor() as isize - (order as isize - 1);
+                starts[j][d] = base.rem_euclid(k as isize) as usize;
+                let at = (j * 3 + d) * order;
+                for t in 0..order {
+                    weights[at + t] = w[order - 1 - t];
+                    derivatives[at + t] = dw[order - 1 - t];
+                }
+            }
+        }
+        Assignment {
+            order,
+            dims: size.dims,
+            starts,
+            weights,
+            derivatives,
+        }
+    }
+
+    /// The mesh indices touched along direction d, from `start`
+    #[inline]
+    fn indices(&self, d: usize, start: usize) -> impl Iterator<Item = usize> {
+        let k = self.dims[d];
+        (start..start + self.order).map(move |i| if i >= k { i - k } else { i })
+    }
+
+    /// Σ over the atom's p³ points of w₁ w₂ w₃ f(point, w₁ w₂ w₃): the loop of spreading
+    /// (f adds) and interpolation (f reads), with the innermost direction contiguous unless
+    /// it wraps
+    #[inline]
+    fn for_each_row(&self, j: usize, mut row: impl FnMut(usize, f64, &[f64], usize)) {
+        let p = self.order;
+        let [k1, k2, k3] = self.dims;
+        let [s1, s2, s3] = self.starts[j];
+        let w = &self.weights[j * 3 * p..(j + 1) * 3 * p];
+        let (w1, w2, w3) = (&w[..p], &w[p..2 * p], &w[2 * p..]);
+        for (a, g1) in self.indices(0, s1).enumerate() {
+            for (b, g2) in self.indices(1, s2).enumerate() {
+                row((g1 * k2 + g2) * k3, w1[a] * w2[b], w3, s3);
+            }
+        }
+        debug_assert!(s1 < k1);
+    }
+
+    /// Q(g) = Σ_j qⱼ Mₚ(uⱼ - g) over the (atom j, weight qⱼ) pairs
+    fn spread(&self, atoms: impl Iterator<Item = (usize, f64)>) -> Vec<f64> {
+        let mut mesh = vec![0.0; self.dims.iter().product()];
+        let k3 = self.dims[2];
+        let p = self.order;
+        for (j, q) in atoms {
+            self.for_each_row(j, |row, w12, w3, s3| {
+                let w12 = q * w12;
+                if s3 + p <= k3 {
+                    for (x, w) in mesh[row + s3..row + s3 + p].iter_mut().zip(w3) {
+                        *x += w12 * w;
+                    }
+                } else {
+                    for (g3, w) in self.indices(2, s3).zip(w3) {
+                        mesh[row + g3] += w12 * w;
+                    }
+                }
+            });
+        }
+        mesh
+    }
+
+    /// ∂/∂uⱼ Σ_g Mₚ(uⱼ - g) φ(g), along the three mesh directions
+    fn gradient(&self, mesh: &[f64], j: usize) -> [f64; 3] {
+        let p = self.order;
+        let [_, k2, k3] = self.dims;
+        let [s1, s2, s3] = self.starts[j];
+        let w = &self.weights[j * 3 * p..(j + 1) * 3 * p];
+        let d = &self.derivatives[j * 3 * p..(j + 1) * 3 * p];
+        let mut gradient = [0.0; 3];
+        for (a, g1) in self.indices(0, s1).enumerate() {
+            for (b, g2) in self.indices(1, s2).enumerate() {
+                let row = (g1 * k2 + g2) * k3;
+                let (mut line, mut line_derivative) = (0.0, 0.0);
+                for (c, g3) in self.indices(2, s3).enumerate() {
+                    line += w[2 * p + c] * mesh[row + g3];
+                    line_derivative += d[2 * p + c] * mesh[row + g3];
+                }
+                gradient[0] += d[a] * w[p + b] * line;
+                gradient[1] += w[a] * d[p + b] * line;
+                gradient[2] += w[a] * w[p + b] * line_derivative;
+            }
+        }
+        gradient
+    }
+
+    /// Σ_g Mₚ(uⱼ - g) φ(g)
+    fn interpolate(&self, mesh: &[f64], j: usize) -> f64 {
+        let k3 = self.dims[2];
+        let p = self.order;
+        let mut sum = 0.0;
+        self.for_each_row(j, |row, w12, w3, s3| {
+            let line: f64 = if s3 + p <= k3 {
+                mesh[row + s3..row + s3 + p]
+                    .iter()
+                    .zip(w3)
+                    .map(|(x, w)| x * w)
+                    .sum()
+            } else {
+                self.indices(2, s3)
+                    .zip(w3)
+                    .map(|(g3, w)| mesh[row + g3] * w)
+                    .sum()
+            };
+            sum += w12 * line;
+        });
+        sum
+    }
+
+    /// The indices into `atoms` sorted by the first mesh point of each atom, so that
+    /// consecutive interpolations read nearby points
+    fn mesh_order(&self, atoms: &[usize]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..atoms.len()).collect();
+        order.sort_by_key(|&c| self.starts[atoms[c]]);
+        order
+    }
+}
+
+/// The kernel on the points of the half spectrum with 0 < |k| < k_c: (4π/V) ĝ |b|² Iₗₙ per
+/// (point, l, n) and Yₗₘ(k̂) per (point, lm); with `derivatives`, what the strain needs
+struct Kernel {
+    /// position of each point in the transposed half spectrum
+    points: Vec<usize>,
+    /// 1 for m₃ = 0 (the point and its opposite are both stored), 2 otherwise (the opposite
+    /// is its complex conjugate): the weight of the point in a sum over all k
+    multiplicity: Vec<f64>,
+    n_functions: usize,
+    n_lm: usize,
+    radial: Vec<f64>,
+    harmonics: Vec<f64>,
+    derivatives: Option<KernelDerivatives>,
+}
+
+/// What ∂K_c/∂k_α needs, per point: k̂ and |k|, d[(4π/V) ĝ |b|² Iₗₙ]/dk per (point, l, n),
+/// ∇Rₗₘ(k̂) per (point, lm)
+struct KernelDerivatives {
+    directions: Vec<[f64; 3]>,
+    norms: Vec<f64>,
+    radial: Vec<f64>,
+    harmonics: Vec<[f64; 3]>,
+}
+
+impl Kernel {
+    fn new(
+        kspace: &KSpace,
+        system: &System,
+        fft: &Fft3,
+        order: usize,
+        with_derivatives: bool,
+    ) -> Result<Kernel, Error> {
+        let radial_integral = kspace.radial()?;
+        let dims = fft.dims;
+        let factors = [0, 1, 2].map(|d| spline::euler_factors(order, dims[d]));
+        let b = system.reciprocal_cell();
+        let cutoff2 = kspace.k_cutoff * kspace.k_cutoff;
+        // signed frequency of mesh index i (the Nyquist index never lies inside the sphere,
+        // mesh/size.rs)
+        let signed = |i: usize, k: usize| {
+            if 2 * i > k {
+                i as i64 - k as i64
+            } else {
+                i as i64
+            }
+        };
+        let mut found = Vec::new();
+        for m1 in 0..dims[0] {
+            for m2 in 0..dims[1] {
+                for m3 in 0..fft.half {
+                    let n = [signed(m1, dims[0]), signed(m2, dims[1]), m3 as i64];
+                    let k = [0, 1, 2].map(|x| (0..3).map(|d| n[d] as f64 * b[d][x]).sum::<f64>());
+                    let k2 = k[0] * k[0] + k[1] * k[1] + k[2] * k[2];
+                    if k2 > 0.0 && k2 < cutoff2 {
+                        let euler = factors[0][m1] * factors[1][m2] * factors[2][m3];
+                        let multiplicity = if m3 == 0 { 1.0 } else { 2.0 };
+                        found.push((fft.spectrum_index([m1, m2, m3]), k, euler, multiplicity));
+                    }
+                }
+            }
+        }
+        let max_angular = kspace.max_angular;
+        let n_lm = (max_angular + 1).pow(2);
+        let n_functions = (max_angular + 1) * kspace.n_radial;
+        let n_points = found.len();
+        let prefactor = 4.0 * std::f64::consts::PI / system.volume();
+        let mut radial = vec![0.0; n_points * n_functions];
+        let mut harmonics = vec![0.0; n_points * n_lm];
+        let mut radial_derivatives = vec![0.0; n_points * n_functions];
+        let mut gradients = vec![[0.0; 3]; n_points * n_lm];
+        radial
+            .par_chunks_mut(n_functions)
+            .zip(radial_derivatives.par_chunks_mut(n_functions))
+            .zip(harmonics.par_chunks_mut(n_lm))
+            .zip(gradients.par_chunks_mut(n_lm))
+            .zip(&found)
+            .for_each_init(
+                || SolidHarmonics::new(max_angular),
+                |solid, ((((radial, derivatives), harmonics), gradients), (_, k, euler, _))| {
+                    let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
+                    radial_integral.compute(norm, radial, derivatives);
+                    let (g, dg) = kspace.density.fourier(norm);
+                    let factor = prefactor * euler;
+                    for (i, di) in radial.iter_mut().zip(derivatives.iter_mut()) {
+                        *di = factor * (dg * *i + g * *di);
+                        *i *= factor * g;
+                    }
+                    solid.compute(k.map(|x| x / norm));
+                    harmonics.copy_from_slice(&solid.values[..n_lm]);
+                    gradients.copy_from_slice(&solid.gradients[..n_lm]);
+                },
+            );
+        let derivatives = with_derivatives.then(|| KernelDerivatives {
+            directions: found
+                .iter()
+                .map(|(_, k, _, _)| {
+                    let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
+                    k.map(|x| x / norm)
+                })
+                .collect(),
+            norms: found
+                .iter()
+                .map(|(_, k, _, _)| (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt())
+                .collect(),
+            radial: radial_derivatives,
+            harmonics: gradients,
+        });
+        Ok(Kernel {
+            points: found.iter().map(|&(index, ..)| index).collect(),
+            multiplicity: found.iter().map(|&(.., m)| m).collect(),
+            n_functions,
+            n_lm,
+            radial,
+            harmonics,
+            derivatives,
+        })
+    }
+
+    /// K_c / iˡ at point p for the channel (l, lm, n), without the phase iˡ
+    #[inline]
+    fn real_part(&self, p: usize, l: usize, lm: usize, n: usize, n_radial: usize) -> f64 {
+        self.radial[p * self.n_functions + l * n_radial + n] * self.harmonics[p * self.n_lm + lm]
+    }
+}
+
+/// F[Q_a] of the density of each type
+fn type_spectra(
+    system: &System,
+    types: &[i32],
+    assignment: &Assignment,
+    fft: &Fft3,
+) -> Vec<Vec<Complex64>> {
+    types
+        .par_iter()
+        .map(|&a| {
+            let atoms = (0..system.size())
+                .filter(|&j| system.types[j] == a)
+                .map(|j| (j, 1.0));
+            let mut mesh = assignment.spread(atoms);
+            let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
+            fft.forward(&mut mesh, &mut spectrum, &mut fft.scratch());
+            spectrum
+        })
+        .collect()
+}
+
+/// The channels (type, l, l + m, n) of the features, one transform each
+fn channels(
+    n_types: usize,
+    max_angular: usize,
+    n_radial: usize,
+) -> Vec<(usize, usize, usize, usize)> {
+    (0..n_types)
+        .flat_map(|t| {
+            (0..=max_angular).flat_map(move |l| {
+                (0..2 * l + 1).flat_map(move |m| (0..n_radial).map(move |n| (t, l, m, n)))
+            })
+        })
+        .collect()
+}
+
+/// iˡ
+fn i_power(l: usize) -> Complex64 {
+    match l % 4 {
+        0 => Complex64::new(1.0, 0.0),
+        1 => Complex64::new(0.0, 1.0),
+        2 => Complex64::new(-1.0, 0.0),
+        _ => Complex64::new(0.0, -1.0),
+    }
+}
+
+impl KSpace {
+    /// Values of the k-space sum of one 3D-periodic system by smooth PME on `size`
+    pub fn mesh_values(&self, size: MeshSize, task: SystemTask) -> Result<SystemValues, Error> {
+        let (centers, type_index) = task.centers_and_types();
+        if centers.is_empty() {
+            return Ok(SystemValues::default());
+        }
+        let system = task.system;
+        let fft = Fft3::new(size.dims);
+        let assignment = Assignment::new(system, size);
+        let kernel = Kernel::new(self, system, &fft, size.order, false)?;
+
+        // the spectrum F[Q_a] of each neighbour type's density
+        let types: Vec<i32> = type_index.keys().copied().collect();
+        let spectra = type_spectra(system, &types, &assignment, &fft);
+
+        // the centres in mesh order, so that consecutive interpolations read nearby points
+        let by_position = assignment.mesh_order(&centers);
+
+        // one inverse transform per (type, l, m, n), interpolated at the centres
+        let n_radial = self.n_radial;
+        let max_angular = self.max_angular;
+        let n_lm = (max_angular + 1).pow(2);
+        let channels = channels(types.len(), max_angular, n_radial);
+        let columns: Vec<Vec<f64>> = channels
+            .par_iter()
+            .map_init(
+                || {
+                    (
+                        fft.scratch(),
+                        vec![Complex64::default(); fft.spectrum_size()],
+                        vec![0.0; fft.size()],
+                    )
+                },
+                |(scratch, spectrum, mesh), &(t, l, m, n)| {
+                    let lm = l * l + m;
+                    let phase = i_power(l);
+                    spectrum.fill(Complex64::default());
+                    for (p, &index) in kernel.points.iter().enumerate() {
+                        let w = kernel.real_part(p, l, lm, n, n_radial);
+                        spectrum[index] = spectra[t][index] * phase * w;
+                    }
+                    fft.inverse(spectrum, mesh, scratch);
+                    let mut column = vec![0.0; centers.len()];
+                    for &c in &by_position {
+                        column[c] = assignment.interpolate(mesh, centers[c]);
+                    }
+                    column
+                },
+            )
+            .collect();
+
+        let n_types = types.len();
+        let n_features = n_lm * n_radial;
+        let mut values = vec![0.0; centers.len() * n_types * n_features];
+        for (&(t, l, m, n), column) in channels.iter().zip(&columns) {
+            let feature = (l * l + m) * n_radial + n;
+            for (c, x) in column.iter().enumerate() {
+                values[(c * n_types + t) * n_features + feature] = *x;
+            }
+        }
+        let mut result = SystemValues {
+            centers,
+            type_index,
+            n_types,
+            values,
+            strain: Vec::new(),
+        };
+        self.add_zero_term(system, &mut result);
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+"""The particle mesh (smooth PME) of the Ewald split's wide part, against the converged pure
+k-space sum (itself held to featomic by test_featomic.py) under the split's accuracy contract."""
+
+import ase
+import numpy as np
+import pytest
+
+import farsighted
+
+from helpers import lode_hypers, max_relative_difference, random_triclinic_system
+
+
+def mesh_and_converged(system, accuracy, **kwargs):
+    hypers = lode_hypers(weight=0.3, spline=1e-12, **kwargs)
+    mesh = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy, reciprocal="mesh")
+    converged = farsighted.LodeSphericalExpansion(**hypers, k_cutoff=9.0 / kwargs["smearing"])
+    return mesh, mesh.compute(system), converged.compute(system)
+
+
+@pytest.mark.parametrize(
+    "exponent, smearing, accuracy",
+    [(1, 1.0, 1e-4), (1, 0.5, 1e-6), (6, 1.0, 1e-5), (0, 0.7, 1e-5), (1, 1.0, 1e-8)],
+)
+def test_mesh_meets_the_accuracy_on_random_cells(exponent, smearing, accuracy):
+    for seed in range(2):
+        system = random_triclinic_system(12, seed)
+        calculator, mesh, converged = mesh_and_converged(
+            system, accuracy, exponent=exponent, smearing=smearing
+        )
+        from farsighted.systems import to_system_arrays
+
+        assert calculator._calculator.mesh_choice(to_system_arrays(system)) is not None
+        error = max_relative_difference(mesh, converged)
+        assert error <= accuracy, f"seed {seed}: {error:.2e}"
+
+
+def test_cost_model_takes_the_mesh_for_large_boxes_only():
+    rng = np.random.default_rng(3)
+    hypers = lode_hypers(smearing=1.0, max_angular=4, max_radial=5, radius=4.0)
+    calculator = farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-5)
+    from farsighted.systems import to_system_arrays
+
+    def box(n):
+        length = (n / 0.04) ** (1 / 3)
+        atoms = ase.Atoms(
+            numbers=rng.choice([11, 17], n),
+            positions=rng.uniform(0, length, (n, 3)),
+            cell=np.eye(3) * length,
+            pbc=True,
+        )
+        return to_system_arrays(atoms)
+
+    assert calculator._calculator.mesh_choice(box(64)) is None
+    dims, order = calculator._calculator.mesh_choice(box(20000))
+    assert order in (4, 6, 8) and min(dims) >= 2 * 20
+
+
+def test_mesh_refuses_what_it_does_not_compute():
+    hypers = lode_hypers()
+    system = random_triclinic_system(4, 0)
+    mesh = farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-5, reciprocal="mesh")
+    with pytest.raises(ValueError, match="backward product for forces"):
+        mesh.compute(system, gradients=["positions"])
+    slab = system.copy()
+    slab.pbc = [True, True, False]
+    with pytest.raises(ValueError, match="3D-periodic systems only"):
+        mesh.compute(slab)
+    with pytest.raises(ValueError, match="needs `accuracy`"):
+        farsighted.LodeSphericalExpansion(**hypers, reciprocal="mesh")
+    with pytest.raises(ValueError, match="'auto', 'kspace' or 'mesh'"):
+        farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-5, reciprocal="pme")
+
+
+@pytest.mark.parametrize("exponent", [1, 0, 6])
+def test_mesh_backward_against_explicit_gradients(exponent, rng):
+    """∂L/∂positions, ∂L/∂cell and Ξ by the mesh's backward product, against the explicit
+    gradients of the k-space split contracted with random ∂L/∂features"""
+    from test_backward import explicit_reference, random_gradient, reference_cell, relative_error
+
+    atoms = random_triclinic_system(6, seed=7, types=(8, 11)).repeat((2, 2, 2))
+    atoms.rattle(0.2, seed=3)
+    hypers = lode_hypers(exponent=exponent, smearing=0.5, max_angular=2, max_radial=2, weight=0.5)
+    accuracy = 1e-7
+    explicit = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy)
+    descriptor = explicit.compute(atoms, gradients=["positions", "strain"])
+    gradient = random_gradient(descriptor, rng)
+    mesh = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy, reciprocal="mesh")
+    [(grad_positions, grad_cell, grad_strain)] = mesh.backward(atoms, gradient)
+    [positions], [strain] = explicit_reference(descriptor, gradient, [atoms])
+    assert relative_error(grad_positions, positions) < 10 * accuracy
+    assert relative_error(grad_cell, reference_cell(atoms, strain, positions)) < 10 * accuracy
+    assert relative_error(grad_strain, strain) < 10 * accuracy
+    # translation invariance, within the interpolation error (smooth PME breaks it slightly)
+    assert np.abs(grad_positions.sum(axis=0)).max() < accuracy * np.abs(grad_positions).max()
