@@ -212,6 +212,13 @@ impl LodeCalculator {
         run(py, || calculator.mesh_choice(&system))
     }
 
+    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j and
+    /// B-splines of `order` (see the Rust `mesh_fraction`)
+    fn mesh_fraction(&self, py: Python<'_>, grid: i32, order: usize) -> PyResult<f64> {
+        let calculator = &self.calculator;
+        run(py, || calculator.mesh_fraction(grid, order))
+    }
+
     /// Use the grid index j for every system instead of the cost model's choice (None: the
     /// cost model again); for tests
     #[pyo3(signature = (grid))]

@@ -384,6 +384,33 @@ impl LodeSphericalExpansion {
             _ => Ok(None),
         }
     }
+
+    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j
+    /// and B-splines of `order`: a cell's mesh has K_d = the smallest FFT-friendly size (2, 3,
+    /// 5, 7) above max(k_c |a_d| / 2π / fraction, 2 ⌊k_c |a_d| / 2π⌋ + 2, order) points along
+    /// its cell vector a_d (what the TorchScript mesh needs to size meshes of any cell)
+    pub fn mesh_fraction(&self, grid: i32, order: usize) -> Result<f64, Error> {
+        let Some(accuracy) = self.parameters.accuracy else {
+            return Err(Error::InvalidParameter("the mesh needs `accuracy`".into()));
+        };
+        if !crate::lode::mesh::size::ORDERS.contains(&order) {
+            return Err(Error::InvalidParameter(format!(
+                "the B-spline order of the mesh is one of {:?}, got {order}",
+                crate::lode::mesh::size::ORDERS
+            )));
+        }
+        let density = SmearedPowerLaw {
+            smearing: wide_smearing(self.parameters.smearing, grid),
+            ..self.density
+        };
+        Ok(MeshSize::fraction(
+            &density,
+            self.parameters.max_angular,
+            self.split_k_cutoff(grid),
+            accuracy,
+            order,
+        ))
+    }
 }
 
 impl EwaldSplit {
