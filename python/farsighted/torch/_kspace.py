@@ -142,15 +142,22 @@ class KSpaceSum(torch.nn.Module):
         )
         values = values.reshape(n_atoms, n_types, -1, self.n_radial)
 
-        if self.has_k0_term and not in_plane:
-            # (1/V) ĝ(0) √(4π) Iₙ₀(0) per atom of the neighbour type, on (l, m) = (0, 0)
-            counts = type_masks.sum(dim=1)
-            k0 = self.fourier_at_zero * math.sqrt(4.0 * math.pi) / volume
-            constant = (k0 * counts).reshape(1, -1, 1) * self.radial_at_zero.to(dtype)
-            values = torch.cat(
-                [values[:, :, :1, :] + constant.unsqueeze(2), values[:, :, 1:, :]], dim=2
-            )
-        return values
+        if in_plane:
+            return values
+        return self.add_zero_term(values, type_masks, volume)
+
+    def add_zero_term(
+        self, values: torch.Tensor, type_masks: torch.Tensor, volume: torch.Tensor
+    ) -> torch.Tensor:
+        """``values`` (n_atoms, n_types, (max_angular + 1)², n_radial) of a 3D cell of volume
+        ``volume`` with the k = 0 term where it exists: (1/V) ĝ(0) √(4π) Iₙ₀(0) per atom of
+        the neighbour type, on (l, m) = (0, 0)"""
+        if not self.has_k0_term:
+            return values
+        counts = type_masks.sum(dim=1)
+        k0 = self.fourier_at_zero * math.sqrt(4.0 * math.pi) / volume
+        constant = (k0 * counts).reshape(1, -1, 1) * self.radial_at_zero.to(values.dtype)
+        return torch.cat([values[:, :, :1, :] + constant.unsqueeze(2), values[:, :, 1:, :]], dim=2)
 
     def k_vectors(self, cell: torch.Tensor, in_plane: bool) -> torch.Tensor:
         """One k of each ±k pair with 0 < |k| < k_cutoff (the set the Rust core sums),

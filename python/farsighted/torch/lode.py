@@ -8,7 +8,8 @@ formulas of the Rust core, one per geometry:
 - 3D-periodic (``pbc`` all true), pure k-space sum (``lode/kspace/mod.rs``, in ``_kspace.py``)
   minus (1 - w) × the centre's own density, w = ``center_atom_weight``;
 - 3D-periodic with ``accuracy``, Ewald split (``lode/ewald/mod.rs``): the k-space sum of the
-  wide density g_σw, plus the real-space remainder Σ F^rem_ln(d) Y_lm(d̂) over the images
+  wide density g_σw (over k-vectors, or by smooth PME on a mesh, ``lode/mesh/``, in
+  ``_mesh.py``), plus the real-space remainder Σ F^rem_ln(d) Y_lm(d̂) over the images
   closer than d_c from the neighbour list the module requests (``_pairs.py``), plus the
   centre's own remainder F^rem_0n(0) Y₀₀, minus the constant the split adds to l = 0
   (0 < p ≤ 3: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V), minus (1 - w) × the centre's density;
@@ -37,6 +38,7 @@ from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import NeighborListOptions, System
 
 from ._kspace import KSpaceSum
+from ._mesh import MeshSum
 from ._pairs import PairSum
 from ._planar import PlanarSum
 
@@ -63,6 +65,14 @@ class LodeSphericalExpansion(torch.nn.Module):
     structure is to the representative one (a cell with no k-vector shorter than k_c gets
     the k = 0 term of the wide part only, the other terms being below ε by construction).
 
+    The wide part of 3D-periodic systems is summed over k-vectors (O(N²) at fixed density)
+    or by smooth particle-mesh Ewald (O(N log N)), as the Rust core chooses for
+    ``representative_system`` (``reciprocal="auto"``) or as ``reciprocal`` forces. On the
+    mesh, the B-spline order and the largest mesh frequency at the cutoff, max |m|/K, are
+    fixed when the module is built; each structure gets the mesh of its cell that the Rust
+    core would give it with that order (its number of points along a cell vector grows with
+    the vector's length), hence the accuracy ε. Slabs always use the sum over k-vectors.
+
     Parameters
     ----------
     density
@@ -78,7 +88,13 @@ class LodeSphericalExpansion(torch.nn.Module):
     representative_system
         with ``accuracy``: a structure like those the module will see (``ase.Atoms``,
         :py:class:`metatomic.torch.System`, or what :py:class:`farsighted.LodeSphericalExpansion`
-        accepts), from which the Rust core's cost model chooses σw
+        accepts), from which the Rust core's cost model chooses σw, and whether 3D-periodic
+        systems sum the wide part over k-vectors or on a mesh
+    reciprocal
+        with ``accuracy``, as for :py:class:`farsighted.LodeSphericalExpansion`: ``"auto"``
+        (default: the cost model's choice for ``representative_system``), ``"kspace"`` (the
+        sum over k-vectors) or ``"mesh"`` (smooth particle-mesh Ewald) for the wide part of
+        3D-periodic systems
     max_slab_thickness
         to compute slabs: the largest extent (Å) along their normal of the slabs the module
         will see. The planar functions Pₗₙ(z) are splined on [0, max(thickness, σ)] to
@@ -125,6 +141,7 @@ class LodeSphericalExpansion(torch.nn.Module):
         accuracy: Optional[float] = None,
         representative_system: Optional[Any] = None,
         max_slab_thickness: Optional[float] = None,
+        reciprocal: Optional[str] = None,
         _core: Optional[Any] = None,
     ):
         super().__init__()
@@ -141,7 +158,11 @@ class LodeSphericalExpansion(torch.nn.Module):
             )
         if _core is None:
             _core = RustCalculator(
-                density=density, basis=basis, k_cutoff=k_cutoff, accuracy=accuracy
+                density=density,
+                basis=basis,
+                k_cutoff=k_cutoff,
+                accuracy=accuracy,
+                reciprocal=reciprocal,
             )
         calculator = _core._calculator
         self.max_angular = int(basis["max_angular"])
@@ -158,7 +179,11 @@ class LodeSphericalExpansion(torch.nn.Module):
             "center_contribution", torch.tensor(pairs["center_contribution"], dtype=f64)
         )
 
-        # periodic systems: the k-space sum, or the Ewald split
+        # periodic systems: the k-space sum, or the Ewald split, its wide part over k-vectors
+        # or on a mesh (B-splines of `mesh_order`, max |m|/K = `mesh_fraction` at the cutoff)
+        mesh_order = 4
+        mesh_fraction = 0.5
+        self.use_mesh = False
         if accuracy is None:
             tables = calculator.kspace_tables()
             self.kspace = KSpaceSum(tables, smearing, exponent, self.max_angular, self.n_radial)
@@ -173,8 +198,14 @@ class LodeSphericalExpansion(torch.nn.Module):
                 "radial_at_zero": tables["radial_at_zero"],
             }
         else:
-            grid = calculator.ewald_grid(_system_arrays(representative_system))
+            arrays = _system_arrays(representative_system)
+            grid = calculator.ewald_grid(arrays)
             split = calculator.split_tables(grid)
+            mesh = calculator.mesh_choice(arrays)
+            if mesh is not None:
+                self.use_mesh = True
+                mesh_order = int(mesh[1])
+                mesh_fraction = float(calculator.mesh_fraction(grid, mesh_order))
             self.kspace = KSpaceSum(
                 split["kspace"],
                 float(split["wide_smearing"]),
@@ -183,6 +214,8 @@ class LodeSphericalExpansion(torch.nn.Module):
                 self.n_radial,
                 allow_no_k_vectors=True,
             )
+        # sharing the tables of the k-space sum (a placeholder without the mesh)
+        self.mesh = MeshSum(self.kspace, mesh_fraction, mesh_order)
         # the grid index j of σw = σ 2^{j/4} (-1: no split), σw, the real-space cutoff d_c
         self.ewald_grid = int(split["grid"])
         self.wide_smearing = float(split["wide_smearing"])
@@ -386,7 +419,10 @@ class LodeSphericalExpansion(torch.nn.Module):
         """The k-space sum, or the Ewald split, without the centre's own density"""
         positions = system.positions
         cell = system.cell
-        values = self.kspace(positions, cell, type_masks, False, index)
+        if self.use_mesh:
+            values = self.mesh(positions, cell, type_masks)
+        else:
+            values = self.kspace(positions, cell, type_masks, False, index)
         if not self.has_remainder:
             return values
         values = values + self._remainder_values(system, types, type_masks)

@@ -155,27 +155,19 @@ impl Assignment {
         gradient
     }
 
-    /// Σ_g Mₚ(uⱼ - g) φ(g)
-    fn interpolate(&self, mesh: &[f64], j: usize) -> f64 {
-        let k3 = self.dims[2];
-        let p = self.order;
-        let mut sum = 0.0;
+    /// Σ_g Mₚ(uⱼ - g) φ_q(g) for the `width` meshes φ_q interleaved in `meshes` (point-major),
+    /// written into `out`
+    fn interpolate_batch(&self, meshes: &[f64], width: usize, j: usize, out: &mut [f64]) {
+        out.fill(0.0);
         self.for_each_row(j, |row, w12, w3, s3| {
-            let line: f64 = if s3 + p <= k3 {
-                mesh[row + s3..row + s3 + p]
-                    .iter()
-                    .zip(w3)
-                    .map(|(x, w)| x * w)
-                    .sum()
-            } else {
-                self.indices(2, s3)
-                    .zip(w3)
-                    .map(|(g3, w)| mesh[row + g3] * w)
-                    .sum()
-            };
-            sum += w12 * line;
+            for (g3, w) in self.indices(2, s3).zip(w3) {
+                let weight = w12 * w;
+                let start = (row + g3) * width;
+                for (o, x) in out.iter_mut().zip(&meshes[start..start + width]) {
+                    *o += weight * x;
+                }
+            }
         });
-        sum
     }
 
     /// The indices into `atoms` sorted by the first mesh point of each atom, so that
@@ -348,6 +340,9 @@ fn channels(
         .collect()
 }
 
+/// Channels transformed and interpolated together (mod.rs values)
+const BATCH: usize = 8;
+
 /// iˡ
 fn i_power(l: usize) -> Complex64 {
     match l % 4 {
@@ -382,32 +377,50 @@ impl KSpace {
         let max_angular = self.max_angular;
         let n_lm = (max_angular + 1).pow(2);
         let channels = channels(types.len(), max_angular, n_radial);
-        let columns: Vec<Vec<f64>> = channels
-            .par_iter()
+        // by batches of channels whose meshes are interleaved, so that the interpolation
+        // reads BATCH channels from each cache line
+        let batches: Vec<Vec<f64>> = channels
+            .par_chunks(BATCH)
             .map_init(
                 || {
                     (
                         fft.scratch(),
                         vec![Complex64::default(); fft.spectrum_size()],
                         vec![0.0; fft.size()],
+                        Vec::new(),
                     )
                 },
-                |(scratch, spectrum, mesh), &(t, l, m, n)| {
-                    let lm = l * l + m;
-                    let phase = i_power(l);
-                    spectrum.fill(Complex64::default());
-                    for (p, &index) in kernel.points.iter().enumerate() {
-                        let w = kernel.real_part(p, l, lm, n, n_radial);
-                        spectrum[index] = spectra[t][index] * phase * w;
+                |(scratch, spectrum, mesh, interleaved), batch| {
+                    let width = batch.len();
+                    interleaved.resize(fft.size() * width, 0.0);
+                    for (q, &(t, l, m, n)) in batch.iter().enumerate() {
+                        let lm = l * l + m;
+                        let phase = i_power(l);
+                        spectrum.fill(Complex64::default());
+                        for (p, &index) in kernel.points.iter().enumerate() {
+                            let w = kernel.real_part(p, l, lm, n, n_radial);
+                            spectrum[index] = spectra[t][index] * phase * w;
+                        }
+                        fft.inverse(spectrum, mesh, scratch);
+                        for (g, x) in mesh.iter().enumerate() {
+                            interleaved[g * width + q] = *x;
+                        }
                     }
-                    fft.inverse(spectrum, mesh, scratch);
-                    let mut column = vec![0.0; centers.len()];
+                    let mut out = vec![0.0; centers.len() * width];
                     for &c in &by_position {
-                        column[c] = assignment.interpolate(mesh, centers[c]);
+                        let row = &mut out[c * width..(c + 1) * width];
+                        assignment.interpolate_batch(interleaved, width, centers[c], row);
                     }
-                    column
+                    out
                 },
             )
+            .collect();
+        let columns: Vec<Vec<f64>> = batches
+            .iter()
+            .flat_map(|out| {
+                let width = out.len() / centers.len();
+                (0..width).map(move |q| out.iter().skip(q).step_by(width).copied().collect())
+            })
             .collect();
 
         let n_types = types.len();

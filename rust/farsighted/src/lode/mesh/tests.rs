@@ -103,3 +103,42 @@ fn mesh_equals_the_k_space_sum_within_accuracy() {
     println!("{report:#?}");
     assert_eq!(failures, 0, "{report:#?}");
 }
+
+/// Timing of the mesh against the k-space sum of the split on a large box (not a test: run
+/// with `cargo test --release -- --ignored --nocapture mesh_timing`, MESH_TIMING_ATOMS atoms)
+#[test]
+#[ignore]
+fn mesh_timing() {
+    let n: usize = std::env::var("MESH_TIMING_ATOMS")
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(16000);
+    // 0.04 atoms/Å³: the cell of random_cell has a volume of 139.4 Å³ at scale 1
+    let scale = (n as f64 / 0.04 / 139.4).powf(1.0 / 3.0);
+    let system = random_cell(n, 1, scale);
+    let systems = std::slice::from_ref(&system);
+    for reciprocal in ["mesh", "kspace"] {
+        let calculator = LodeSphericalExpansion::from_json(&format!(
+            r#"{{
+            "density": {{"type": "SmearedPowerLaw", "smearing": 1.0, "exponent": 1}},
+            "basis": {{"type": "TensorProduct", "max_angular": 4,
+                      "radial": {{"type": "Gto", "max_radial": 5, "radius": 4.0}}}},
+            "accuracy": 1e-5, "reciprocal": "{reciprocal}"
+        }}"#
+        ))
+        .unwrap();
+        let run = || {
+            calculator
+                .compute(systems, Gradients::default(), &Selection::default())
+                .unwrap()
+        };
+        run();
+        let start = std::time::Instant::now();
+        run();
+        println!(
+            "{n} atoms, {reciprocal}: {:.2} s (mesh {:?})",
+            start.elapsed().as_secs_f64(),
+            calculator.mesh_choice(&system).unwrap()
+        );
+    }
+}

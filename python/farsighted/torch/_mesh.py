@@ -1,0 +1,267 @@
+"""Smooth particle-mesh Ewald (SPME) of the k-space sum in TorchScript, as the Rust core's
+``lode/mesh/`` computes it (read its module documentation for the derivation).
+
+With the kernel K_c(k) = (4π/V) ĝ(|k|) iˡ Iₗₙ(|k|) Yₗₘ(k̂) of channel c = (l, m, n),
+
+    ⟨a c|Vᵢ⟩ = Σ_{0<|k|<k_c} K_c(k) e^{ik·rᵢ} Σ_{j∈a} e^{-ik·rⱼ}  (+ the k = 0 term)
+             ≈ Σ_g Mₚ(uᵢ - g) φ_ac(g),   φ_ac = F⁻¹[K_c |b|² F[Q_a]],   Q_a(g) = Σ_{j∈a} Mₚ(uⱼ - g)
+
+on a mesh of K₁ × K₂ × K₃ points, Mₚ the cardinal B-spline of order p, u = K s the mesh
+coordinates of the fractional coordinates s = r h⁻¹ and |b(m)|² the Euler factors. The radial
+integrals, ĝ and the harmonics are those of the k-space sum (the tables of a
+:py:class:`KSpaceSum`, shared with it); the mesh of a cell follows from the fraction x = max
+|m|/K at the cutoff and the order that the Rust core chose when the module was built:
+K_d = fast_size(max(⌈m_d / x⌉, 2⌊m_d⌋ + 2, p)), m_d = k_c |a_d| / 2π. Everything is
+differentiable by autograd with respect to positions and cell (the B-spline weights through
+the fractional coordinates, the kernel through k = m · 2π h⁻ᵀ and 1/V).
+"""
+
+import math
+from typing import List, Tuple
+
+import torch
+
+from ._harmonics import spherical_harmonics
+from ._kspace import KSpaceSum
+from ._radial import hermite_spline
+
+
+def _spline_weights_at(order: int, x: float) -> List[float]:
+    """Mₚ(x + q), q = 0..p, with the recurrence of the Rust core (``mesh/spline.rs``)"""
+    values = [x, 1.0 - x] + [0.0] * (order - 2)
+    for n in range(3, order + 1):
+        for q in range(n - 1, -1, -1):
+            y = x + q
+            previous = values[q - 1] if q > 0 else 0.0
+            values[q] = (y * values[q] + (n - y) * previous) / (n - 1)
+    return values
+
+
+def _fast_size(minimum: int) -> int:
+    """The smallest n ≥ ``minimum`` whose prime factors are 2, 3, 5 and 7"""
+    n = max(minimum, 1)
+    m = 0
+    while m != 1:
+        m = n
+        for p in [2, 3, 5, 7]:
+            while m % p == 0:
+                m = m // p
+        n += 1
+    return n - 1
+
+
+class MeshSum(torch.nn.Module):
+    """The k-space sum of ``kspace`` (a :py:class:`KSpaceSum` of a 3D cell, whose tables are
+    shared, not copied) by smooth PME with B-splines of ``order`` on meshes of largest
+    frequency ``fraction`` = max |m|/K at the cutoff (``LodeCalculator.mesh_fraction``).
+    ``max_chunk``: the inverse FFTs and interpolations run over chunks of channels holding at
+    most about this many numbers (one mesh, or the p³ weights of all atoms, per channel)."""
+
+    def __init__(self, kspace: KSpaceSum, fraction: float, order: int, max_chunk: int = 1 << 24):
+        super().__init__()
+        if order < 2 or order % 2 != 0:
+            raise ValueError(f"the B-spline order of the mesh must be even, got {order}")
+        if not 0.0 < fraction <= 0.5:
+            raise ValueError(f"the mesh fraction must be in (0, 1/2], got {fraction}")
+        self.kspace = kspace
+        self.fraction = float(fraction)
+        self.order = int(order)
+        self.max_chunk = int(max_chunk)
+        # Mₚ(q + 1), q = 0..p-2: the sums of the Euler factors
+        self.at_integers: List[float] = _spline_weights_at(self.order, 0.0)[1:]
+        # iˡ = α + iβ per feature (l, m, n)
+        n_radial = kspace.n_radial
+        phases = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]
+        alpha: List[float] = []
+        beta: List[float] = []
+        for l in range(kspace.max_angular + 1):
+            for _ in range((2 * l + 1) * n_radial):
+                alpha.append(phases[l % 4][0])
+                beta.append(phases[l % 4][1])
+        self.register_buffer("phase_real", torch.tensor(alpha, dtype=torch.float64))
+        self.register_buffer("phase_imag", torch.tensor(beta, dtype=torch.float64))
+
+    @torch.jit.export
+    def mesh_dims(self, cell: torch.Tensor) -> List[int]:
+        """(K₁, K₂, K₃) of ``cell`` (rows), as the Rust core sizes it (``mesh/size.rs``)"""
+        rows = cell.detach().to(torch.float64).cpu()
+        dims: List[int] = []
+        for d in range(3):
+            a0 = float(rows[d, 0])
+            a1 = float(rows[d, 1])
+            a2 = float(rows[d, 2])
+            m_max = self.kspace.k_cutoff * math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) / (2.0 * math.pi)
+            minimum = max(
+                max(int(math.ceil(m_max / self.fraction)), 2 * int(math.floor(m_max)) + 2),
+                self.order,
+            )
+            dims.append(_fast_size(minimum))
+        return dims
+
+    def forward(
+        self, positions: torch.Tensor, cell: torch.Tensor, type_masks: torch.Tensor
+    ) -> torch.Tensor:
+        """(n_atoms, n_types, (max_angular + 1)², n_radial) for the atoms at ``positions`` in
+        the 3D cell ``cell`` (rows; non-singular), ``type_masks`` (n_types, n_atoms) the atoms
+        of each neighbour type: :py:meth:`KSpaceSum.forward` of a 3D cell, by the mesh"""
+        dtype = positions.dtype
+        device = positions.device
+        n_atoms = positions.shape[0]
+        n_types = type_masks.shape[0]
+        kspace = self.kspace
+        n_lm = (kspace.max_angular + 1) * (kspace.max_angular + 1)
+        n_features = kspace.n_features
+        volume = torch.abs(torch.linalg.det(cell))
+        dims = self.mesh_dims(cell)
+        k1 = dims[0]
+        k2 = dims[1]
+        k3 = dims[2]
+        size = k1 * k2 * k3
+        p = self.order
+        points, weights = self._assignment(positions, cell, dims)
+
+        # F[Q_a] of each neighbour type's density, on the half spectrum (K₁, K₂, K₃/2 + 1)
+        source = (type_masks.unsqueeze(2) * weights.unsqueeze(0)).reshape(n_types, -1)
+        density = torch.zeros((n_types, size), dtype=dtype, device=device)
+        density = density.index_add(1, points.reshape(-1), source)
+        spectra = torch.fft.rfftn(density.reshape(n_types, k1, k2, k3), dim=[1, 2, 3])
+        half = spectra.shape[3]
+        spectra = spectra.reshape(n_types, -1)
+
+        # the kernel K_c |b|² / iˡ (points, features) on the points with 0 < |k| < k_c
+        kernel, inside = self._kernel(cell, volume, dims)
+        spectra_real = torch.real(spectra)[:, inside]
+        spectra_imag = torch.imag(spectra)[:, inside]
+        phase_real = self.phase_real.to(dtype)
+        phase_imag = self.phase_imag.to(dtype)
+
+        # one inverse FFT per channel (type, l, m, n), interpolated at the atoms
+        n_channels = n_types * n_features
+        chunk = max(1, self.max_chunk // max(size, n_atoms * p * p * p))
+        columns: List[torch.Tensor] = []
+        for start in range(0, n_channels, chunk):
+            channels = torch.arange(start, min(start + chunk, n_channels), device=device)
+            t = torch.div(channels, n_features, rounding_mode="floor")
+            f = channels - t * n_features
+            alpha = phase_real[f].unsqueeze(1)
+            beta = phase_imag[f].unsqueeze(1)
+            x = spectra_real[t]
+            y = spectra_imag[t]
+            w = kernel[:, f].T
+            # iˡ (x + iy) K
+            real = (alpha * x - beta * y) * w
+            imag = (alpha * y + beta * x) * w
+            n = channels.shape[0]
+            full_real = torch.zeros((n, k1 * k2 * half), dtype=dtype, device=device)
+            full_imag = torch.zeros((n, k1 * k2 * half), dtype=dtype, device=device)
+            spectrum = torch.complex(
+                full_real.index_copy(1, inside, real), full_imag.index_copy(1, inside, imag)
+            ).reshape(n, k1, k2, half)
+            mesh = torch.fft.irfftn(spectrum, s=[k1, k2, k3], dim=[1, 2, 3], norm="forward")
+            mesh = mesh.reshape(n, size)
+            columns.append((mesh[:, points] * weights).sum(dim=2))
+        values = torch.cat(columns, dim=0).T.reshape(n_atoms, n_types, n_lm, kspace.n_radial)
+        return kspace.add_zero_term(values, type_masks, volume)
+
+    def _assignment(
+        self, positions: torch.Tensor, cell: torch.Tensor, dims: List[int]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The p³ mesh points (flat indices) each atom touches, and their B-spline weights
+        Mₚ(u₁ - g₁) Mₚ(u₂ - g₂) Mₚ(u₃ - g₃): both (n_atoms, p³)"""
+        device = positions.device
+        n_atoms = positions.shape[0]
+        p = self.order
+        fractional = positions @ torch.linalg.inv(cell)
+        fractional = fractional - torch.floor(fractional.detach())
+        sizes = torch.tensor(dims, dtype=torch.long, device=device)
+        u = fractional * sizes.to(positions.dtype)
+        floor = torch.floor(u.detach())
+        spline = self._spline_weights(u - floor)
+        # weight q belongs to the point ⌊u⌋ - q (modulo K)
+        q = torch.arange(p, device=device)
+        index = torch.remainder(floor.to(torch.long).unsqueeze(2) - q, sizes.view(1, 3, 1))
+        points = (index[:, 0, :, None, None] * dims[1] + index[:, 1, None, :, None]) * dims[
+            2
+        ] + index[:, 2, None, None, :]
+        weights = (
+            spline[:, 0, :, None, None] * spline[:, 1, None, :, None] * spline[:, 2, None, None, :]
+        )
+        return points.reshape(n_atoms, -1), weights.reshape(n_atoms, -1)
+
+    def _spline_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Mₚ(x + q), q = 0..p, of x in [0, 1) (any shape): shape (..., p)"""
+        values: List[torch.Tensor] = [x, 1.0 - x]
+        for n in range(3, self.order + 1):
+            scale = 1.0 / (n - 1)
+            updated: List[torch.Tensor] = [scale * x * values[0]]
+            for q in range(1, n - 1):
+                y = x + q
+                updated.append(scale * (y * values[q] + (n - y) * values[q - 1]))
+            updated.append(scale * (1.0 - x) * values[n - 2])
+            values = updated
+        return torch.stack(values, dim=-1)
+
+    def _euler_factors(self, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """|b(m)|² for m = 0..size (``mesh/spline.rs``)"""
+        m = torch.arange(size, dtype=torch.long, device=device)
+        real = torch.zeros(size, dtype=dtype, device=device)
+        imag = torch.zeros(size, dtype=dtype, device=device)
+        for q in range(self.order - 1):
+            angle = (2.0 * math.pi) * (m * q).to(dtype) / size
+            real = real + self.at_integers[q] * torch.cos(angle)
+            imag = imag + self.at_integers[q] * torch.sin(angle)
+        norm = real * real + imag * imag
+        safe = torch.where(norm < 1e-30, torch.ones_like(norm), norm)
+        return torch.where(norm < 1e-30, torch.zeros_like(norm), 1.0 / safe)
+
+    def _kernel(
+        self, cell: torch.Tensor, volume: torch.Tensor, dims: List[int]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(4π/V) ĝ |b|² Iₗₙ Yₗₘ (points, features) on the points of the half spectrum with
+        0 < |k| < k_c, and their flat indices in the half spectrum (K₁, K₂, K₃/2 + 1)"""
+        kspace = self.kspace
+        dtype = cell.dtype
+        device = cell.device
+        half = dims[2] // 2 + 1
+        reciprocal = 2.0 * math.pi * torch.linalg.inv(cell).T
+        # |m_d| ≤ k_c |a_d| / 2π inside the sphere, and K_d > 2 max |m_d| (mesh_dims)
+        lengths = torch.linalg.norm(cell.detach().to(torch.float64), dim=1).cpu()
+        bounds: List[int] = []
+        for d in range(3):
+            bound = int(math.floor(kspace.k_cutoff * float(lengths[d]) / (2.0 * math.pi)))
+            bounds.append(min(bound, (dims[d] - 1) // 2))
+        n1 = torch.arange(-bounds[0], bounds[0] + 1, device=device)
+        n2 = torch.arange(-bounds[1], bounds[1] + 1, device=device)
+        n3 = torch.arange(0, min(bounds[2], half - 1) + 1, device=device)
+        indices = torch.cartesian_prod(n1, n2, n3).reshape(-1, 3)
+        with torch.no_grad():
+            k = indices.to(dtype) @ reciprocal.detach()
+            norm2 = k.pow(2).sum(dim=1)
+            selected = (norm2 > 0.0) & (norm2 < kspace.k_cutoff**2)
+        indices = indices[selected]
+        m1 = torch.remainder(indices[:, 0], dims[0])
+        m2 = torch.remainder(indices[:, 1], dims[1])
+        m3 = indices[:, 2]
+        flat = (m1 * dims[1] + m2) * half + m3
+
+        k = indices.to(dtype) @ reciprocal
+        norms = torch.linalg.norm(k, dim=1)
+        harmonics = spherical_harmonics(
+            k / norms.unsqueeze(1),
+            kspace.max_angular,
+            kspace.harmonics_normalization.to(dtype),
+        )
+        radial = hermite_spline(
+            norms,
+            kspace.step,
+            kspace.radial_values.to(dtype),
+            kspace.radial_derivatives.to(dtype),
+        ).reshape(-1, kspace.max_angular + 1, kspace.n_radial)
+        euler = (
+            self._euler_factors(dims[0], dtype, device)[m1]
+            * self._euler_factors(dims[1], dtype, device)[m2]
+            * self._euler_factors(dims[2], dtype, device)[m3]
+        )
+        factor = (4.0 * math.pi / volume) * kspace.fourier(norms) * euler
+        kernel = (factor.unsqueeze(1) * harmonics).unsqueeze(2) * radial[:, kspace.l_of_lm, :]
+        return kernel.reshape(k.shape[0], -1), flat

@@ -1,0 +1,191 @@
+"""farsighted.torch.LodeSphericalExpansion with the wide part of the Ewald split on a mesh
+(smooth PME, farsighted/torch/_mesh.py), against the Rust core's mesh (lode/mesh/): values
+within 1e-10 of each block's largest entry, within the accuracy ε of the converged k-space
+sum, autograd ∂L/∂positions and ∂L/∂cell within 1e-8 of the Rust backward product, second
+derivatives against finite differences, and the mesh of a cell sized as the Rust core sizes
+it."""
+
+import copy
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+metatomic_torch = pytest.importorskip("metatomic.torch")
+vesin_metatomic = pytest.importorskip("vesin.metatomic")
+
+import farsighted  # noqa: E402
+import farsighted.torch  # noqa: E402
+from farsighted.systems import to_system_arrays  # noqa: E402
+from farsighted.torch._mesh import MeshSum  # noqa: E402
+
+from helpers import lode_hypers, random_triclinic_system  # noqa: E402
+from torch_helpers import block_of, largest_block_error, to_torch  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*requires grad, but the neighbors does not")
+
+VALUES_TOLERANCE = 1e-10
+GRADIENTS_TOLERANCE = 1e-8
+SMEARING = 0.5
+ACCURACY = 1e-6
+
+
+def frame():
+    return random_triclinic_system(8, seed=3, types=(1, 8))
+
+
+def with_neighbors(module, frames):
+    systems = [to_torch(atoms) for atoms in frames]
+    for calculator in vesin_metatomic.neighbor_lists_for_model(
+        "angstrom", module, model_length_unit="angstrom", skin=0.0
+    ):
+        calculator.add_neighbor_list(systems)
+    return systems
+
+
+@pytest.fixture(scope="module", params=[1, 6])
+def calculators(request):
+    """(p, Rust calculator with reciprocal='mesh' and the module's σw, the module sharing
+    its tables, the scripted module)"""
+    hypers = lode_hypers(exponent=request.param, smearing=SMEARING, weight=0.5, spline=1e-10)
+    rust = farsighted.LodeSphericalExpansion(**hypers, accuracy=ACCURACY, reciprocal="mesh")
+    module = farsighted.torch.LodeSphericalExpansion.from_calculator(
+        rust, representative_system=frame()
+    )
+    assert module.use_mesh and module.has_remainder
+    rust._calculator.force_ewald_grid(module.ewald_grid)
+    return request.param, rust, module, torch.jit.script(module)
+
+
+def test_values_equal_rust(calculators):
+    p, rust, module, scripted = calculators
+    atoms = frame()
+    expected = rust.compute(atoms)
+    actual = scripted(with_neighbors(module, [atoms]))
+    np.testing.assert_array_equal(actual.keys.values.numpy(), expected.keys.values)
+    error = largest_block_error(actual, expected)
+    print(f"p={p}: torch mesh against Rust mesh {error:.1e}")
+    assert error < VALUES_TOLERANCE
+
+    # a saved module, and channels in chunks of a few meshes
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    buffer.seek(0)
+    loaded = torch.jit.load(buffer)
+    assert largest_block_error(loaded(with_neighbors(module, [atoms])), expected) < VALUES_TOLERANCE
+    mesh_size = int(np.prod(module.mesh.mesh_dims(torch.tensor(atoms.cell.array))))
+    chunked = copy.deepcopy(module)
+    chunked.mesh.max_chunk = 3 * max(mesh_size, len(atoms) * module.mesh.order**3)
+    actual = chunked(with_neighbors(module, [atoms]))
+    assert largest_block_error(actual, expected) < VALUES_TOLERANCE
+
+
+def test_values_meet_the_accuracy(calculators):
+    """Within ε of each block's largest entry of the converged k-space sum (k_c σ = 9, exact
+    radial integrals)"""
+    p, rust, module, scripted = calculators
+    atoms = frame()
+    hypers = lode_hypers(exponent=p, smearing=SMEARING, weight=0.5, spline=None)
+    converged = farsighted.LodeSphericalExpansion(**hypers, k_cutoff=9.0 / SMEARING)
+    expected = converged.compute(atoms)
+    actual = scripted(with_neighbors(module, [atoms]))
+    worst = 0.0
+    for key, block in expected.items():
+        other = block_of(actual, key).values.detach().numpy()
+        worst = max(worst, np.abs(other - block.values).max() / np.abs(block.values).max())
+    print(f"p={p}: torch mesh against the converged k-space sum {worst:.1e} (ε = {ACCURACY})")
+    assert worst <= ACCURACY
+
+
+def test_gradients_equal_rust_backward(calculators):
+    """Autograd ∂L/∂positions and ∂L/∂cell (fixed Cartesian positions) of L = Σ G · features,
+    G random, against the Rust core's backward product on the same mesh"""
+    p, rust, module, scripted = calculators
+    atoms = frame()
+    from test_backward import random_gradient
+
+    descriptor = rust.compute(atoms)
+    gradient = random_gradient(descriptor, np.random.default_rng(11))
+    [(positions, cell, _)] = rust.backward(atoms, gradient)
+
+    (system,) = with_neighbors(module, [atoms])
+    system.positions.requires_grad_(True)
+    system.cell.requires_grad_(True)
+    features = scripted([system])
+    loss = sum(
+        (block_of(features, key).values * torch.tensor(block.values)).sum()
+        for key, block in gradient.items()
+    )
+    actual_positions, actual_cell = torch.autograd.grad(loss, [system.positions, system.cell])
+    errors = [
+        np.abs(actual.numpy() - expected).max() / np.abs(expected).max()
+        for actual, expected in [(actual_positions, positions), (actual_cell, cell)]
+    ]
+    print(f"p={p}: positions {errors[0]:.1e}, cell {errors[1]:.1e}")
+    assert max(errors) < GRADIENTS_TOLERANCE
+
+
+def test_second_derivatives_equal_finite_differences(calculators):
+    """∂(F · v)/∂r along u by autograd (create_graph, what training on forces needs) against
+    central differences of F · v"""
+    p, _, module, scripted = calculators
+    if p != 1:
+        pytest.skip("one exponent is enough for the graph of the gradients")
+    (system,) = with_neighbors(module, [frame()])
+    rng = np.random.default_rng(7)
+    weights = [torch.tensor(rng.normal(size=b.values.shape)) for b in scripted([system]).blocks()]
+    n_atoms = system.positions.shape[0]
+    v = torch.tensor(rng.normal(size=(n_atoms, 3)))
+    u = torch.tensor(rng.normal(size=(n_atoms, 3)))
+
+    def forces(positions, create_graph):
+        moved = metatomic_torch.System(
+            types=system.types, positions=positions, cell=system.cell, pbc=system.pbc
+        )
+        for options in system.known_neighbor_lists():
+            moved.add_neighbor_list(options, system.get_neighbor_list(options))
+        energy = sum((b.values * w).sum() for b, w in zip(scripted([moved]).blocks(), weights))
+        return -torch.autograd.grad(energy, positions, create_graph=create_graph)[0]
+
+    base = system.positions.detach().clone()
+    positions = base.clone().requires_grad_(True)
+    (hessian_v,) = torch.autograd.grad((forces(positions, True) * v).sum(), positions)
+    h = 1e-5
+    values = [
+        (forces((base + sign * h * u).requires_grad_(True), False) * v).sum()
+        for sign in (1.0, -1.0)
+    ]
+    numeric = float(values[0] - values[1]) / (2 * h)
+    error = abs(float((hessian_v * u).sum()) - numeric) / abs(numeric)
+    print(f"second derivatives against finite differences {error:.1e}")
+    assert error < 1e-6
+
+
+def test_mesh_dims_equal_rust(calculators):
+    """The mesh the module sizes for a cell is the Rust core's mesh_choice of that cell, for
+    the representative cell and a longer one (each with the order the Rust core chose)"""
+    _, rust, module, scripted = calculators
+    longer = random_triclinic_system(6, seed=4, types=(1, 8)).repeat((2, 1, 1))
+    for atoms in [frame(), longer]:
+        dims, order = rust._calculator.mesh_choice(to_system_arrays(atoms))
+        cell = torch.tensor(atoms.cell.array)
+        fraction = rust._calculator.mesh_fraction(module.ewald_grid, order)
+        mesh = torch.jit.script(MeshSum(module.kspace, fraction, order))
+        print(f"{atoms.cell.lengths()}: {dims}, order {order}")
+        assert mesh.mesh_dims(cell) == list(dims)
+        if order == module.mesh.order:
+            assert scripted.mesh.mesh_dims(cell) == list(dims)
+    assert rust._calculator.mesh_choice(to_system_arrays(frame()))[1] == module.mesh.order
+
+
+def test_reciprocal_is_passed_to_the_rust_core():
+    hypers = lode_hypers(exponent=1, smearing=SMEARING, spline=1e-8)
+    module = farsighted.torch.LodeSphericalExpansion(
+        **hypers, accuracy=1e-4, representative_system=frame(), reciprocal="kspace"
+    )
+    assert not module.use_mesh
+    with pytest.raises(ValueError, match="'auto', 'kspace' or 'mesh'"):
+        farsighted.torch.LodeSphericalExpansion(
+            **hypers, accuracy=1e-4, representative_system=frame(), reciprocal="pme"
+        )
