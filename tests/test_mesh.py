@@ -19,7 +19,13 @@ def mesh_and_converged(system, accuracy, **kwargs):
 
 @pytest.mark.parametrize(
     "exponent, smearing, accuracy",
-    [(1, 1.0, 1e-4), (1, 0.5, 1e-6), (6, 1.0, 1e-5), (0, 0.7, 1e-5), (1, 1.0, 1e-8)],
+    [
+        (1, 1.0, 1e-4),
+        pytest.param(1, 0.5, 1e-6, marks=pytest.mark.slow),
+        (6, 1.0, 1e-5),
+        (0, 0.7, 1e-5),
+        (1, 1.0, 1e-8),
+    ],
 )
 def test_mesh_meets_the_accuracy_on_random_cells(exponent, smearing, accuracy):
     for seed in range(2):
@@ -71,7 +77,7 @@ def test_mesh_refuses_what_it_does_not_compute():
         farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-5, reciprocal="pme")
 
 
-@pytest.mark.parametrize("exponent", [1, 0, 6])
+@pytest.mark.parametrize("exponent", [1, pytest.param(0, marks=pytest.mark.slow), 6])
 def test_mesh_backward_against_explicit_gradients(exponent, rng):
     """∂L/∂positions, ∂L/∂cell and Ξ by the mesh's backward product, against the explicit
     gradients of the k-space split contracted with random ∂L/∂features"""

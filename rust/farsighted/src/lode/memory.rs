@@ -194,6 +194,19 @@ impl LodeSphericalExpansion {
                 let internal = slab::kspace_system(system, plan.geometry, self.basis.support());
                 largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
+            if let Method::Split {
+                mesh: Some(size), ..
+            } = plan.method
+            {
+                // the mesh computes values only (no gradients, lode/ewald/cost.rs)
+                let n_lm = (self.parameters.max_angular + 1).pow(2) as f64;
+                let n_functions = n_features / n_lm * (self.parameters.max_angular + 1) as f64;
+                let sizes = (n_lm, n_functions);
+                let mesh = size.memory(n_atoms, n_types, 2.0 * n_k, sizes, threads, false);
+                scratch = scratch.max(mesh + 8.0 * rows * n_features);
+                neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
+                continue;
+            }
             // k-vector lists and tables
             tables = tables.max(n_k * (40.0 + 8.0 * table_columns));
             // per-accumulator outputs and scratch of the values, the unpacked values, and the
@@ -254,6 +267,18 @@ impl LodeSphericalExpansion {
             // G (by parity and, for the real-space part, by feature), the result
             kept += 16.0 * rows * n_features + 8.0 * 4.0 * n_atoms;
             tables += 40.0 * n_k;
+            if let Method::Split {
+                mesh: Some(size), ..
+            } = plan.method
+            {
+                let n_lm = (self.parameters.max_angular + 1).pow(2) as f64;
+                let n_functions = n_features / n_lm * (self.parameters.max_angular + 1) as f64;
+                let sizes = (n_lm, n_functions);
+                let mesh = size.memory(n_atoms, n_types, 2.0 * n_k, sizes, threads, true);
+                scratch = scratch.max(mesh);
+                neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
+                continue;
+            }
             // per thread: phases, weights, phase and H matrices, M, the tables of one
             // chunk, the positions accumulator
             let per_thread = 8.0

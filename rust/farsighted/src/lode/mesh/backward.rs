@@ -73,6 +73,7 @@ impl KSpace {
         };
 
         let channels = channels(n_types, max_angular, n_radial);
+        let by_position = assignment.mesh_order(&input.centers);
         let partial = channels
             .par_iter()
             .fold(
@@ -91,11 +92,13 @@ impl KSpace {
                 |(mut partial, mut scratch, mut spectrum, mut mesh), &(t, l, m, n)| {
                     let lm = l * l + m;
                     let feature = lm * n_radial + n;
-                    let weights: Vec<(usize, f64)> = input
-                        .centers
+                    // in mesh order: nearby centres read and write nearby points
+                    let weights: Vec<(usize, f64)> = by_position
                         .iter()
-                        .enumerate()
-                        .map(|(c, &i)| (i, g[(c * n_types + t) * n_features + feature]))
+                        .map(|&c| {
+                            let i = input.centers[c];
+                            (i, g[(c * n_types + t) * n_features + feature])
+                        })
                         .filter(|(_, w)| *w != 0.0)
                         .collect();
                     if weights.is_empty() {

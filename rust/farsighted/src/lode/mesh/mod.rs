@@ -341,7 +341,7 @@ fn channels(
 }
 
 /// Channels transformed and interpolated together (mod.rs values)
-const BATCH: usize = 8;
+pub(crate) const BATCH: usize = 8;
 
 /// iˡ
 fn i_power(l: usize) -> Complex64 {

@@ -131,6 +131,36 @@ impl MeshSize {
         n_channels as f64 * (fft + interpolation)
     }
 
+    /// Bytes of one system on this mesh (with `n_points` kernel points inside the cutoff):
+    /// the spectra of the types and the kernel tables, and per thread the transforms'
+    /// buffers, the interleaved meshes of the values' batches, and for the backward product
+    /// the positions accumulator and the adjoint spectra
+    pub fn memory(
+        &self,
+        n_atoms: f64,
+        n_types: f64,
+        n_points: f64,
+        (n_lm, n_functions): (f64, f64),
+        threads: f64,
+        backward: bool,
+    ) -> f64 {
+        let points = self.points() as f64;
+        let shared = 8.0 * n_types * points
+            + 8.0 * n_points * (2.0 + n_lm + n_functions)
+            + if backward {
+                8.0 * n_points * (4.0 + 3.0 * n_lm + n_functions)
+            } else {
+                0.0
+            };
+        let per_thread = 40.0 * points
+            + if backward {
+                24.0 * n_atoms + 16.0 * n_types * n_points
+            } else {
+                8.0 * super::BATCH as f64 * points
+            };
+        shared + threads * per_thread
+    }
+
     /// The cheapest order's mesh for the wide `density` of a basis up to `max_angular`
     pub fn cheapest(
         system: &System,
