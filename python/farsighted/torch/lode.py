@@ -68,7 +68,7 @@ class LodeSphericalExpansion(torch.nn.Module):
     The wide part of 3D-periodic systems is summed over k-vectors (O(N²) at fixed density)
     or by smooth particle-mesh Ewald (O(N log N)), as the Rust core chooses for
     ``representative_system`` (``reciprocal="auto"``) or as ``reciprocal`` forces. On the
-    mesh, the B-spline order and the largest mesh frequency at the cutoff, max |m|/K, are
+    mesh, the B-spline order and the largest mesh frequency at the cutoff, max(abs(m)) / K, are
     fixed when the module is built; each structure gets the mesh of its cell that the Rust
     core would give it with that order (its number of points along a cell vector grows with
     the vector's length), hence the accuracy ε. Slabs always use the sum over k-vectors.
