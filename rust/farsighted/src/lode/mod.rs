@@ -6,7 +6,8 @@
 //! The physics is one definition summed by several algorithms; the folders follow them.
 //!
 //! - A system's **geometry** (bulk, slab, open) is decided from its pbc and validated once,
-//!   and paired with a **method** (k-space sum, Ewald split, pair sums) in a `plan::Plan`.
+//!   and paired with a **method** (k-space sum, Ewald split with its wide part over k-vectors
+//!   or on a mesh, pair sums) in a `plan::Plan`.
 //!   `plan.rs` is the only place that chooses a method and the only place that dispatches on
 //!   one, for values and backward products alike: a new method (particle mesh) or geometry
 //!   (wires) is a variant there and a folder of its own.
@@ -18,8 +19,11 @@
 //! - `pairs/`: sums of pair projections Fₗₙ(|d|) Yₗₘ(d̂) over a list of `Neighbor`s
 //!   (every other atom for open systems, the periodic images within a cutoff for the split's
 //!   remainder), their radial functions, and their backward product.
-//! - `ewald/`: the Ewald split (wide part by `kspace/`, remainder by `pairs/`), with its cost
-//!   model apart in `ewald/cost.rs`.
+//! - `ewald/`: the Ewald split (wide part by `kspace/` or `mesh/`, remainder by `pairs/`),
+//!   with its cost model apart in `ewald/cost.rs`.
+//! - `mesh/`: smooth particle-mesh Ewald of the split's wide part for 3D-periodic systems
+//!   (B-splines, FFTs, values and backward products), its mesh sized for the accuracy in
+//!   `mesh/size.rs`.
 //! - Beside them: `metadata.rs` (keys, samples, blocks), `positions.rs` (where positions
 //!   gradient rows go), `backward.rs` (∂L/∂features arranged by system), `accumulator.rs` (the
 //!   sums of every backward product), `radial.rs` (the quadrature and the trait shared by all
