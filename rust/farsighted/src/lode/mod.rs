@@ -9,8 +9,8 @@
 //!   and paired with a **method** (k-space sum, Ewald split with its wide part over k-vectors
 //!   or on a mesh, pair sums) in a `plan::Plan`.
 //!   `plan.rs` is the only place that chooses a method and the only place that dispatches on
-//!   one, for values and backward products alike: a new method (particle mesh) or geometry
-//!   (wires) is a variant there and a folder of its own.
+//!   one, for values and backward products alike: a new method (a mesh for open systems) or
+//!   geometry (wires) is a variant there and a folder of its own.
 //! - `kspace/`: the reciprocal-space sum Σ_k W(k) S(k) of one smeared density (`kspace::KSpace`,
 //!   owned by the calculator for σ and by each Ewald split for its wide σw): k-vectors, radial
 //!   integrals Iₗₙ(k), tables, values, positions gradients, backward products.

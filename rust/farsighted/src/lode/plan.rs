@@ -1,7 +1,7 @@
 //! The plan of one system: its geometry, decided and validated once, paired with the method
 //! that computes its features. [`LodeSphericalExpansion::plan`] is the only place that chooses
 //! a method, and [`LodeSphericalExpansion::run_values`] / [`LodeSphericalExpansion::run_backward`]
-//! the only places that dispatch on it: a new method (the particle mesh) or a new geometry
+//! the only places that dispatch on it: a new method (a mesh for open systems) or a new geometry
 //! (wires) is a variant here and a folder of its own.
 //!
 //! | geometry | `accuracy` | method                                                     |
