@@ -245,46 +245,61 @@ impl Kernel {
         let n_functions = (max_angular + 1) * kspace.n_radial;
         let n_points = found.len();
         let prefactor = 4.0 * std::f64::consts::PI / system.volume();
+        // ĝ(|k|) Iₗₙ(|k|) and its derivative, times (4π/V) |b|², at point p
+        let radial_at = |p: usize, values: &mut [f64], derivatives: &mut [f64]| {
+            let (_, k, euler, _) = found[p];
+            let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
+            radial_integral.compute(norm, values, derivatives);
+            let (g, dg) = kspace.density.fourier(norm);
+            let factor = prefactor * euler;
+            for (i, di) in values.iter_mut().zip(derivatives.iter_mut()) {
+                *di = factor * (dg * *i + g * *di);
+                *i *= factor * g;
+            }
+            k.map(|x| x / norm)
+        };
         let mut radial = vec![0.0; n_points * n_functions];
         let mut harmonics = vec![0.0; n_points * n_lm];
-        let mut radial_derivatives = vec![0.0; n_points * n_functions];
-        let mut gradients = vec![[0.0; 3]; n_points * n_lm];
         radial
             .par_chunks_mut(n_functions)
-            .zip(radial_derivatives.par_chunks_mut(n_functions))
             .zip(harmonics.par_chunks_mut(n_lm))
-            .zip(gradients.par_chunks_mut(n_lm))
-            .zip(&found)
+            .enumerate()
             .for_each_init(
-                || SolidHarmonics::new(max_angular),
-                |solid, ((((radial, derivatives), harmonics), gradients), (_, k, euler, _))| {
-                    let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
-                    radial_integral.compute(norm, radial, derivatives);
-                    let (g, dg) = kspace.density.fourier(norm);
-                    let factor = prefactor * euler;
-                    for (i, di) in radial.iter_mut().zip(derivatives.iter_mut()) {
-                        *di = factor * (dg * *i + g * *di);
-                        *i *= factor * g;
-                    }
-                    solid.compute(k.map(|x| x / norm));
+                || (SolidHarmonics::new(max_angular), vec![0.0; n_functions]),
+                |(solid, scratch), (p, (radial, harmonics))| {
+                    solid.compute(radial_at(p, radial, scratch));
                     harmonics.copy_from_slice(&solid.values[..n_lm]);
-                    gradients.copy_from_slice(&solid.gradients[..n_lm]);
                 },
             );
-        let derivatives = with_derivatives.then(|| KernelDerivatives {
-            directions: found
-                .iter()
-                .map(|(_, k, _, _)| {
-                    let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
-                    k.map(|x| x / norm)
-                })
-                .collect(),
-            norms: found
+        // the derivatives for the backward product only
+        let derivatives = with_derivatives.then(|| {
+            let mut radial = vec![0.0; n_points * n_functions];
+            let mut gradients = vec![[0.0; 3]; n_points * n_lm];
+            radial
+                .par_chunks_mut(n_functions)
+                .zip(gradients.par_chunks_mut(n_lm))
+                .enumerate()
+                .for_each_init(
+                    || (SolidHarmonics::new(max_angular), vec![0.0; n_functions]),
+                    |(solid, scratch), (p, (radial, gradients))| {
+                        solid.compute(radial_at(p, scratch, radial));
+                        gradients.copy_from_slice(&solid.gradients[..n_lm]);
+                    },
+                );
+            let norms: Vec<f64> = found
                 .iter()
                 .map(|(_, k, _, _)| (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt())
-                .collect(),
-            radial: radial_derivatives,
-            harmonics: gradients,
+                .collect();
+            KernelDerivatives {
+                directions: found
+                    .iter()
+                    .zip(&norms)
+                    .map(|((_, k, _, _), norm)| k.map(|x| x / norm))
+                    .collect(),
+                norms,
+                radial,
+                harmonics: gradients,
+            }
         });
         Ok(Kernel {
             points: found.iter().map(|&(index, ..)| index).collect(),
