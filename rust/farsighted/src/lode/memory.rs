@@ -194,15 +194,8 @@ impl LodeSphericalExpansion {
                 let internal = slab::kspace_system(system, plan.geometry, self.basis.support());
                 largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
-            if let Method::Split {
-                mesh: Some(size), ..
-            } = plan.method
-            {
-                // the mesh computes values only (no gradients, lode/ewald/cost.rs)
-                let n_lm = (self.parameters.max_angular + 1).pow(2) as f64;
-                let n_functions = n_features / n_lm * (self.parameters.max_angular + 1) as f64;
-                let sizes = (n_lm, n_functions);
-                let mesh = size.memory(n_atoms, n_types, 2.0 * n_k, sizes, threads, false);
+            // the mesh computes values only (no gradients, lode/ewald/cost.rs)
+            if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, false) {
                 scratch = scratch.max(mesh + 8.0 * rows * n_features);
                 neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
                 continue;
@@ -267,14 +260,7 @@ impl LodeSphericalExpansion {
             // G (by parity and, for the real-space part, by feature), the result
             kept += 16.0 * rows * n_features + 8.0 * 4.0 * n_atoms;
             tables += 40.0 * n_k;
-            if let Method::Split {
-                mesh: Some(size), ..
-            } = plan.method
-            {
-                let n_lm = (self.parameters.max_angular + 1).pow(2) as f64;
-                let n_functions = n_features / n_lm * (self.parameters.max_angular + 1) as f64;
-                let sizes = (n_lm, n_functions);
-                let mesh = size.memory(n_atoms, n_types, 2.0 * n_k, sizes, threads, true);
+            if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, true) {
                 scratch = scratch.max(mesh);
                 neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
                 continue;
@@ -306,6 +292,28 @@ impl LodeSphericalExpansion {
              shortens them",
         );
         estimate.check("this backward product")
+    }
+
+    /// Bytes of the mesh of a plan whose split sums its wide part on one (None otherwise), with
+    /// about 2 n_k kernel points (the half-space count doubled: the plane m₃ = 0 is whole)
+    fn mesh_memory(
+        &self,
+        plan: &Plan,
+        n_atoms: f64,
+        n_types: f64,
+        n_k: f64,
+        backward: bool,
+    ) -> Option<f64> {
+        let Method::Split {
+            mesh: Some(size), ..
+        } = plan.method
+        else {
+            return None;
+        };
+        let l = (self.parameters.max_angular + 1) as f64;
+        let sizes = (l * l, l * self.n_radial() as f64);
+        let threads = rayon::current_num_threads() as f64;
+        Some(size.memory(n_atoms, n_types, 2.0 * n_k, sizes, threads, backward))
     }
 
     /// The k-space cutoff of a plan: the wide part's for the Ewald split, 0 for pair sums

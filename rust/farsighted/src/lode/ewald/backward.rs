@@ -38,8 +38,15 @@ impl LodeSphericalExpansion {
         system: &System,
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
+        let sizes = (self.parameters.max_angular, self.n_radial());
+        // G by feature, for the mesh and the real-space remainder (built once for both)
+        let needs_rows = !input.centers.is_empty() && (mesh.is_some() || split.remainder.is_some());
+        let g = match needs_rows {
+            true => feature_rows(input, sizes.0, sizes.1),
+            false => Vec::new(),
+        };
         let result = match mesh {
-            Some(size) => split.wide.mesh_backward(size, system, input)?,
+            Some(size) => split.wide.mesh_backward(size, system, input, &g)?,
             None => split.wide.backward(geometry, s, system, input)?,
         };
         let Some(remainder) = &split.remainder else {
@@ -50,8 +57,6 @@ impl LodeSphericalExpansion {
             return Ok(result);
         }
 
-        let sizes = (self.parameters.max_angular, self.n_radial());
-        let g = feature_rows(input, sizes.0, sizes.1);
         let neighbors = self.remainder_neighbors(split, system, geometry, &input.centers);
         let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
             neighbors[c].iter().copied()

@@ -20,7 +20,6 @@ use super::{channels, i_power, type_spectra, Assignment, Fft3, Kernel, MeshSize}
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::kspace::KSpace;
-use crate::lode::pairs::backward::feature_rows;
 use crate::{Error, System};
 
 /// What each thread sums over its channels
@@ -33,12 +32,14 @@ struct Partial {
 }
 
 impl KSpace {
-    /// ∂L/∂positions and Ξ of the k-space sum of one 3D-periodic system by smooth PME
+    /// ∂L/∂positions and Ξ of the k-space sum of one 3D-periodic system by smooth PME, `g`
+    /// the rows of G by feature (`feature_rows`)
     pub fn mesh_backward(
         &self,
         size: MeshSize,
         system: &System,
         input: &SystemInput,
+        g: &[f64],
     ) -> Result<Accumulator, Error> {
         let n_atoms = system.size();
         if input.centers.is_empty() {
@@ -55,7 +56,6 @@ impl KSpace {
         let n_features = n_lm * n_radial;
         let types = &input.neighbor_types;
         let n_types = types.len();
-        let g = feature_rows(input, max_angular, n_radial);
 
         let spectra = type_spectra(system, types, &assignment, &fft);
 
