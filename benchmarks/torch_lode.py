@@ -107,9 +107,11 @@ def torch_times(atoms, device):
     return best_time(synchronized(values)), best_time(synchronized(values_and_gradients))
 
 
-def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5):
-    """Coulomb energy + forces with torch-pme's PME and Ewald, tuned to ``accuracy``; the
-    neighbour list (vesin) is computed once, the distances inside the timed function"""
+def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME", "Ewald")):
+    """Energy + forces of the charges ±1 with torch-pme's PME and Ewald, tuned to ``accuracy``
+    (its tuners are for Coulomb: other exponents use the Coulomb parameters with
+    ``InversePowerLawPotential``); the neighbour list (vesin) is computed once, the distances
+    inside the timed function"""
     import torch
     import torchpme
     import vesin
@@ -127,11 +129,18 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5):
         vectors = positions[pairs[:, 1]] - positions[pairs[:, 0]] + shifts @ cell
         return torch.linalg.norm(vectors, dim=1)
 
+    def potential(smearing):
+        if exponent == 1:
+            return torchpme.CoulombPotential(smearing=smearing)
+        return torchpme.InversePowerLawPotential(exponent=exponent, smearing=smearing)
+
     results = {}
     for name, tune, make in [
         ("PME", torchpme.tuning.tune_pme, torchpme.PMECalculator),
         ("Ewald", torchpme.tuning.tune_ewald, torchpme.EwaldCalculator),
     ]:
+        if name not in methods:
+            continue
         smearing, parameters, _ = tune(
             charges,
             cell,
@@ -141,7 +150,7 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5):
             distances(positions.detach()),
             accuracy=accuracy,
         )
-        calculator = make(torchpme.CoulombPotential(smearing=smearing), **parameters)
+        calculator = make(potential(smearing), **parameters)
 
         def energy_and_forces(calculator=calculator):
             potentials = calculator(charges, cell, positions, pairs, distances(positions))
