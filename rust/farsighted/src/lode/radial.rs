@@ -18,6 +18,11 @@ pub trait RadialFunctions: Sync {
     fn n_functions(&self) -> usize;
     /// The values and derivatives of every function at `x`
     fn compute(&self, x: f64, values: &mut [f64], derivatives: &mut [f64]);
+    /// The values of every function at `x` (`scratch`: room for the derivatives, where an
+    /// implementation computes them together)
+    fn compute_values(&self, x: f64, values: &mut [f64], scratch: &mut [f64]) {
+        self.compute(x, values, scratch);
+    }
 }
 
 /// Σ_q w_{q,f} jₗ(x_q y) and its derivative Σ_q w_{q,f} x_q jₗ'(x_q y) with respect to y, for

@@ -68,6 +68,16 @@ impl SolidHarmonics {
 
     /// Compute Rₗₘ(r) and ∇Rₗₘ(r). On the unit sphere Rₗₘ = Yₗₘ.
     pub fn compute(&mut self, r: [f64; 3]) {
+        self.compute_with::<true>(r);
+    }
+
+    /// Compute Rₗₘ(r) only (`gradients` is left as it was)
+    pub fn compute_values(&mut self, r: [f64; 3]) {
+        self.compute_with::<false>(r);
+    }
+
+    #[inline]
+    fn compute_with<const GRADIENTS: bool>(&mut self, r: [f64; 3]) {
         let [x, y, z] = r;
         let r2 = x * x + y * y + z * z;
         let lp1 = self.max_angular + 1;
@@ -81,20 +91,27 @@ impl SolidHarmonics {
                 double_factorial *= (2 * m - 1) as f64;
             }
             self.q[qi(m, m)] = double_factorial;
-            self.dq[qi(m, m)] = [0.0; 3];
+            if GRADIENTS {
+                self.dq[qi(m, m)] = [0.0; 3];
+            }
             if m + 1 < lp1 {
                 let c = (2 * m + 1) as f64 * double_factorial;
                 self.q[qi(m + 1, m)] = c * z;
-                self.dq[qi(m + 1, m)] = [0.0, 0.0, c];
+                if GRADIENTS {
+                    self.dq[qi(m + 1, m)] = [0.0, 0.0, c];
+                }
             }
             for l in (m + 2)..lp1 {
                 let a = (2 * l - 1) as f64 / (l - m) as f64;
                 let b = (l + m - 1) as f64 / (l - m) as f64;
                 let q1 = self.q[qi(l - 1, m)];
                 let q2 = self.q[qi(l - 2, m)];
+                self.q[qi(l, m)] = a * z * q1 - b * r2 * q2;
+                if !GRADIENTS {
+                    continue;
+                }
                 let d1 = self.dq[qi(l - 1, m)];
                 let d2 = self.dq[qi(l - 2, m)];
-                self.q[qi(l, m)] = a * z * q1 - b * r2 * q2;
                 let mut d = [0.0; 3];
                 for k in 0..3 {
                     d[k] = a * z * d1[k] - b * (r2 * d2[k] + 2.0 * r[k] * q2);
@@ -112,14 +129,16 @@ impl SolidHarmonics {
                 let (a_prev, b_prev, da_prev, db_prev) = (a, b, da, db);
                 a = x * a_prev - y * b_prev;
                 b = x * b_prev + y * a_prev;
-                for k in 0..3 {
-                    da[k] = x * da_prev[k] - y * db_prev[k];
-                    db[k] = x * db_prev[k] + y * da_prev[k];
+                if GRADIENTS {
+                    for k in 0..3 {
+                        da[k] = x * da_prev[k] - y * db_prev[k];
+                        db[k] = x * db_prev[k] + y * da_prev[k];
+                    }
+                    da[0] += a_prev;
+                    da[1] -= b_prev;
+                    db[0] += b_prev;
+                    db[1] += a_prev;
                 }
-                da[0] += a_prev;
-                da[1] -= b_prev;
-                db[0] += b_prev;
-                db[1] += a_prev;
             }
             for l in m..lp1 {
                 let q = self.q[qi(l, m)];
@@ -128,12 +147,17 @@ impl SolidHarmonics {
                     let i = lm_index(l, 0);
                     let n = self.normalization[i];
                     self.values[i] = n * q;
-                    self.gradients[i] = [n * dq[0], n * dq[1], n * dq[2]];
+                    if GRADIENTS {
+                        self.gradients[i] = [n * dq[0], n * dq[1], n * dq[2]];
+                    }
                 } else {
                     for (sign, c, dc) in [(1, a, da), (-1, b, db)] {
                         let i = lm_index(l, sign * m as isize);
                         let n = self.normalization[i];
                         self.values[i] = n * q * c;
+                        if !GRADIENTS {
+                            continue;
+                        }
                         self.gradients[i] = [
                             n * (dq[0] * c + q * dc[0]),
                             n * (dq[1] * c + q * dc[1]),
@@ -155,6 +179,9 @@ mod tests {
         let mut sh = SolidHarmonics::new(2);
         let r = [0.3, -0.5, 0.8];
         sh.compute(r);
+        let values = sh.values.clone();
+        sh.compute_values(r);
+        assert_eq!(values, sh.values);
         let [x, y, z] = r;
         let pi = std::f64::consts::PI;
         let c1 = (3.0 / (4.0 * pi)).sqrt();
@@ -195,7 +222,8 @@ mod tests {
             let s = (1.0 - t * t).sqrt();
             for k in 0..n_phi {
                 let phi = 2.0 * std::f64::consts::PI * k as f64 / n_phi as f64;
-                sh.compute([s * phi.cos(), s * phi.sin(), t]);
+                // the values-only path, checked against compute in explicit_low_orders
+                sh.compute_values([s * phi.cos(), s * phi.sin(), t]);
                 let weight = w * 2.0 * std::f64::consts::PI / n_phi as f64;
                 for i in 0..size {
                     for j in 0..size {

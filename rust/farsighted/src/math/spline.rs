@@ -225,6 +225,22 @@ impl HermiteSplines {
     /// Values and derivatives of all functions at x ∈ [0, x_max].
     #[inline]
     pub fn evaluate(&self, x: f64, values: &mut [f64], derivatives: &mut [f64]) {
+        self.evaluate_with::<true>(x, values, derivatives);
+    }
+
+    /// Values of all functions at x ∈ [0, x_max]
+    #[inline]
+    pub fn evaluate_values(&self, x: f64, values: &mut [f64]) {
+        self.evaluate_with::<false>(x, values, &mut []);
+    }
+
+    #[inline]
+    fn evaluate_with<const DERIVATIVES: bool>(
+        &self,
+        x: f64,
+        values: &mut [f64],
+        derivatives: &mut [f64],
+    ) {
         debug_assert!(x >= 0.0 && x <= self.x_max() * (1.0 + 1e-12));
         let position = x / self.step;
         let i = (position as usize).min(self.n_points - 2);
@@ -238,10 +254,6 @@ impl HermiteSplines {
         let h10 = t3 - 2.0 * t2 + t;
         let h01 = -2.0 * t3 + 3.0 * t2;
         let h11 = t3 - t2;
-        let d00 = (6.0 * t2 - 6.0 * t) / h;
-        let d10 = 3.0 * t2 - 4.0 * t + 1.0;
-        let d01 = (-6.0 * t2 + 6.0 * t) / h;
-        let d11 = 3.0 * t2 - 2.0 * t;
 
         let n = self.n_functions;
         let v0 = &self.values[i * n..(i + 1) * n];
@@ -250,7 +262,15 @@ impl HermiteSplines {
         let g1 = &self.derivatives[(i + 1) * n..(i + 2) * n];
         for f in 0..n {
             values[f] = h00 * v0[f] + h * h10 * g0[f] + h01 * v1[f] + h * h11 * g1[f];
-            derivatives[f] = d00 * v0[f] + d10 * g0[f] + d01 * v1[f] + d11 * g1[f];
+        }
+        if DERIVATIVES {
+            let d00 = (6.0 * t2 - 6.0 * t) / h;
+            let d10 = 3.0 * t2 - 4.0 * t + 1.0;
+            let d01 = (-6.0 * t2 + 6.0 * t) / h;
+            let d11 = 3.0 * t2 - 2.0 * t;
+            for f in 0..n {
+                derivatives[f] = d00 * v0[f] + d10 * g0[f] + d01 * v1[f] + d11 * g1[f];
+            }
         }
     }
 }
@@ -318,6 +338,9 @@ mod tests {
                 let x = 4.0 * i as f64 / 999.0;
                 spline.evaluate(x, &mut v, &mut d);
                 f(x, &mut ve, &mut de);
+                let mut values_only = [0.0; 2];
+                spline.evaluate_values(x, &mut values_only);
+                assert_eq!(values_only, v);
                 for k in 0..2 {
                     assert!((v[k] - ve[k]).abs() < 2.0 * accuracy);
                     assert!((d[k] - de[k]).abs() < 1e3 * accuracy.sqrt());

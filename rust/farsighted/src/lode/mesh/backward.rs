@@ -57,7 +57,7 @@ impl KSpace {
         let types = &input.neighbor_types;
         let n_types = types.len();
 
-        let spectra = type_spectra(system, types, &assignment, &fft);
+        let spectra = type_spectra(system, types, &assignment, &fft, &kernel);
 
         // ∂u_d/∂r = K_d b_d / 2π
         let reciprocal = system.reciprocal_cell();
@@ -112,7 +112,7 @@ impl KSpace {
                         let w = kernel.real_part(p, l, lm, n, n_radial);
                         spectrum[index] = spectra[t][index] * phase * w;
                     }
-                    fft.inverse(&mut spectrum, &mut mesh, &mut scratch);
+                    fft.inverse(&mut spectrum, &mut mesh, &kernel.support, &mut scratch);
                     for &(i, w) in &weights {
                         let gradient = to_cartesian(assignment.gradient(&mesh, i));
                         for (p, x) in partial.accumulator.positions[i].iter_mut().zip(gradient) {
@@ -122,7 +122,7 @@ impl KSpace {
 
                     // neighbours and strain: F[Γ_ac]
                     let mut gamma = assignment.spread(weights.iter().copied());
-                    fft.forward(&mut gamma, &mut spectrum, &mut scratch);
+                    fft.forward(&mut gamma, &mut spectrum, &kernel.support, &mut scratch);
                     let adjoint = &mut partial.adjoint[t * n_points..(t + 1) * n_points];
                     let strain = &mut partial.accumulator.strain;
                     for (p, &index) in kernel.points.iter().enumerate() {
@@ -177,7 +177,7 @@ impl KSpace {
                     spectrum[index] = partial.adjoint[t * n_points + p].conj();
                 }
                 let mut psi = vec![0.0; fft.size()];
-                fft.inverse(&mut spectrum, &mut psi, &mut fft.scratch());
+                fft.inverse(&mut spectrum, &mut psi, &kernel.support, &mut fft.scratch());
                 (0..n_atoms)
                     .filter(|&j| system.types[j] == a)
                     .map(|j| (j, to_cartesian(assignment.gradient(&psi, j))))

@@ -1,8 +1,13 @@
 //! Three-dimensional real FFTs on a mesh of K₁ × K₂ × K₃ points (row-major, K₃ fastest), from
 //! the 1D transforms of `realfft`/`rustfft`. The half spectrum (m₃ = 0..K₃/2) is kept in the
 //! transposed order [m₂][m₃][m₁], so that every 1D transform runs over contiguous memory and
-//! the transposition is done once each way. Each transform runs on one thread: the mesh
-//! method parallelises over the independent transforms of its channels.
+//! the transposition (the `transpose` crate, cache-blocked) is done once each way. Each
+//! transform runs on one thread: the mesh method parallelises over the independent transforms
+//! of its channels.
+//!
+//! The kernels of the mesh method vanish outside the sphere |k| < k_c, which crosses about a
+//! third of the lines along m₁ and half of the columns m₃ of the half spectrum: the transforms
+//! take the [`Support`] of the kernel and skip the 1D transforms outside it.
 
 use std::sync::Arc;
 
@@ -26,6 +31,37 @@ pub(crate) struct Scratch {
     line: Vec<Complex64>,
     spectrum: Vec<Complex64>,
     fft: Vec<Complex64>,
+}
+
+/// The lines along m₁ (index m₂ half + m₃ of the transposed half spectrum) and the columns m₃
+/// that hold a point of a kernel: an inverse transform takes its input to be zero outside
+/// them, and a forward transform leaves its output unwritten there.
+pub(crate) struct Support {
+    lines: Vec<bool>,
+    columns: Vec<bool>,
+}
+
+impl Support {
+    /// The support of the points at `indices` of the transposed half spectrum
+    pub fn new(fft: &Fft3, indices: &[usize]) -> Support {
+        let mut lines = vec![false; fft.dims[1] * fft.half];
+        let mut columns = vec![false; fft.half];
+        for index in indices {
+            let line = index / fft.dims[0];
+            lines[line] = true;
+            columns[line % fft.half] = true;
+        }
+        Support { lines, columns }
+    }
+
+    /// Every line and column
+    #[cfg(test)]
+    pub fn full(fft: &Fft3) -> Support {
+        Support {
+            lines: vec![true; fft.dims[1] * fft.half],
+            columns: vec![true; fft.half],
+        }
+    }
 }
 
 impl Fft3 {
@@ -79,80 +115,154 @@ impl Fft3 {
     }
 
     /// F(m) = Σ_g Q(g) e^{-2πi m·g/K} of a real mesh (modified: it is the transform's
-    /// scratch), written into `output` (transposed half spectrum)
-    pub fn forward(&self, mesh: &mut [f64], output: &mut [Complex64], scratch: &mut Scratch) {
+    /// scratch), written into `output` (transposed half spectrum) on `support`
+    pub fn forward(
+        &self,
+        mesh: &mut [f64],
+        output: &mut [Complex64],
+        support: &Support,
+        scratch: &mut Scratch,
+    ) {
         let [k1, k2, k3] = self.dims;
         let half = self.half;
         debug_assert_eq!(mesh.len(), self.size());
         let spectrum = &mut scratch.spectrum;
-        // along m₃: [g₁][g₂][m₃]
+        // along g₃ (real to complex), then along g₂ for each (g₁, m₃), in [g₁][g₂][m₃] order
         for (line, out) in mesh.chunks_mut(k3).zip(spectrum.chunks_mut(half)) {
             self.forward_real
                 .process_with_scratch(line, out, &mut scratch.fft)
                 .expect("sizes match the plan");
         }
-        // along m₂, within each g₁
         for slab in spectrum.chunks_mut(k2 * half) {
-            for m3 in 0..half {
-                let line = &mut scratch.line[..k2];
-                for (g2, x) in line.iter_mut().enumerate() {
-                    *x = slab[g2 * half + m3];
-                }
-                self.forward[1].process_with_scratch(line, &mut scratch.fft);
-                for (m2, x) in line.iter().enumerate() {
-                    slab[m2 * half + m3] = *x;
-                }
-            }
+            self.columns(
+                slab,
+                support,
+                &*self.forward[1],
+                &mut scratch.line,
+                &mut scratch.fft,
+            );
         }
-        // transposed to [m₂][m₃][g₁], then along m₁
-        for g1 in 0..k1 {
-            for r in 0..k2 * half {
-                output[r * k1 + g1] = spectrum[g1 * k2 * half + r];
+        // [g₁][m₂ m₃] → [m₂ m₃][g₁], then along g₁
+        transpose::transpose(spectrum, output, k2 * half, k1);
+        for (line, selected) in output.chunks_mut(k1).zip(&support.lines) {
+            if *selected {
+                self.forward[0].process_with_scratch(line, &mut scratch.fft);
             }
-        }
-        for line in output.chunks_mut(k1) {
-            self.forward[0].process_with_scratch(line, &mut scratch.fft);
         }
     }
 
-    /// φ(g) = Σ_m X(m) e^{2πi m·g/K} of a Hermitian spectrum given by its half (transposed;
-    /// modified: it is the transform's scratch), written into the real mesh `output`
-    pub fn inverse(&self, input: &mut [Complex64], output: &mut [f64], scratch: &mut Scratch) {
+    /// φ(g) = Σ_m X(m) e^{2πi m·g/K} of a Hermitian spectrum given by its half (transposed,
+    /// zero outside `support`; modified: it is the transform's scratch), written into the real
+    /// mesh `output`
+    pub fn inverse(
+        &self,
+        input: &mut [Complex64],
+        output: &mut [f64],
+        support: &Support,
+        scratch: &mut Scratch,
+    ) {
+        let mut planes = std::mem::take(&mut scratch.spectrum);
+        self.inverse_planes(input, &mut planes, support, scratch);
+        let (k3, half) = (self.dims[2], self.half);
+        for (line, out) in planes.chunks_mut(half).zip(output.chunks_mut(k3)) {
+            self.inverse_line(line, out, &mut scratch.fft);
+        }
+        scratch.spectrum = planes;
+    }
+
+    /// The last 1D transforms (along m₃, complex to real) of the spectra `planes` given by
+    /// `inverse_planes`, written interleaved point-major into `output`: channel q of point g at
+    /// g × width + q, width = planes.len(). They run line by line over all channels, so that
+    /// each line of the interleaved mesh is written while it is in cache. `planes` are
+    /// modified.
+    pub fn inverse_interleaved(
+        &self,
+        planes: &mut [Vec<Complex64>],
+        output: &mut [f64],
+        scratch: &mut Scratch,
+    ) {
+        let width = planes.len();
+        let (k3, half) = (self.dims[2], self.half);
+        debug_assert_eq!(output.len(), self.size() * width);
+        let mut line = vec![0.0; k3];
+        for (r, out) in output.chunks_mut(k3 * width).enumerate() {
+            for (q, plane) in planes.iter_mut().enumerate() {
+                let input = &mut plane[r * half..(r + 1) * half];
+                self.inverse_line(input, &mut line, &mut scratch.fft);
+                for (o, x) in out.iter_mut().skip(q).step_by(width).zip(&line) {
+                    *o = *x;
+                }
+            }
+        }
+    }
+
+    /// The 1D transforms along m₁ and m₂ of `input` (transposed half spectrum, zero outside
+    /// `support`; modified), written into `planes` in [g₁][g₂][m₃] order: the first steps of
+    /// `inverse`
+    pub fn inverse_planes(
+        &self,
+        input: &mut [Complex64],
+        planes: &mut [Complex64],
+        support: &Support,
+        scratch: &mut Scratch,
+    ) {
         let [k1, k2, _] = self.dims;
         let half = self.half;
         debug_assert_eq!(input.len(), self.spectrum_size());
-        for line in input.chunks_mut(k1) {
-            self.inverse[0].process_with_scratch(line, &mut scratch.fft);
-        }
-        let spectrum = &mut scratch.spectrum;
-        for g1 in 0..k1 {
-            for r in 0..k2 * half {
-                spectrum[g1 * k2 * half + r] = input[r * k1 + g1];
+        for (line, selected) in input.chunks_mut(k1).zip(&support.lines) {
+            if *selected {
+                self.inverse[0].process_with_scratch(line, &mut scratch.fft);
             }
         }
-        for slab in spectrum.chunks_mut(k2 * half) {
-            for m3 in 0..half {
-                let line = &mut scratch.line[..k2];
-                for (m2, x) in line.iter_mut().enumerate() {
-                    *x = slab[m2 * half + m3];
-                }
-                self.inverse[1].process_with_scratch(line, &mut scratch.fft);
-                for (g2, x) in line.iter().enumerate() {
-                    slab[g2 * half + m3] = *x;
-                }
+        // [m₂ m₃][g₁] → [g₁][m₂ m₃]
+        transpose::transpose(input, planes, k1, k2 * half);
+        for slab in planes.chunks_mut(k2 * half) {
+            self.columns(
+                slab,
+                support,
+                &*self.inverse[1],
+                &mut scratch.line,
+                &mut scratch.fft,
+            );
+        }
+    }
+
+    /// The 1D transforms along the second axis of the columns m₃ of `support` in one slab
+    /// [m₂ or g₂][m₃] of fixed g₁
+    fn columns(
+        &self,
+        slab: &mut [Complex64],
+        support: &Support,
+        transform: &dyn Fft<f64>,
+        line: &mut [Complex64],
+        fft_scratch: &mut [Complex64],
+    ) {
+        let (k2, half) = (self.dims[1], self.half);
+        let line = &mut line[..k2];
+        for (m3, selected) in support.columns.iter().enumerate() {
+            if !*selected {
+                continue;
+            }
+            for (i, x) in line.iter_mut().enumerate() {
+                *x = slab[i * half + m3];
+            }
+            transform.process_with_scratch(line, fft_scratch);
+            for (i, x) in line.iter().enumerate() {
+                slab[i * half + m3] = *x;
             }
         }
-        let k3 = self.dims[2];
-        for (line, out) in spectrum.chunks_mut(half).zip(output.chunks_mut(k3)) {
-            // the imaginary parts of m₃ = 0 and K₃/2 are rounding errors of a Hermitian input
-            line[0].im = 0.0;
-            if k3 % 2 == 0 {
-                line[half - 1].im = 0.0;
-            }
-            self.inverse_real
-                .process_with_scratch(line, out, &mut scratch.fft)
-                .expect("sizes match the plan");
+    }
+
+    /// The complex-to-real transform along m₃ of one line (modified) into `out`
+    fn inverse_line(&self, line: &mut [Complex64], out: &mut [f64], fft_scratch: &mut [Complex64]) {
+        // the imaginary parts of m₃ = 0 and K₃/2 are rounding errors of a Hermitian input
+        line[0].im = 0.0;
+        if self.dims[2] % 2 == 0 {
+            line[self.half - 1].im = 0.0;
         }
+        self.inverse_real
+            .process_with_scratch(line, out, fft_scratch)
+            .expect("sizes match the plan");
     }
 }
 
@@ -186,7 +296,8 @@ mod tests {
             .map(|i| ((i * 7919) % 113) as f64 / 113.0)
             .collect();
         let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
-        fft.forward(&mut mesh.clone(), &mut spectrum, &mut scratch);
+        let support = Support::full(&fft);
+        fft.forward(&mut mesh.clone(), &mut spectrum, &support, &mut scratch);
         let point = |g: [usize; 3]| (g[0] * dims[1] + g[1]) * dims[2] + g[2];
         for m1 in 0..dims[0] {
             for m2 in 0..dims[1] {
@@ -212,11 +323,64 @@ mod tests {
         }
         // the inverse is unnormalised: it returns K₁K₂K₃ times the mesh
         let mut back = vec![0.0; fft.size()];
-        fft.inverse(&mut spectrum, &mut back, &mut scratch);
+        fft.inverse(&mut spectrum.clone(), &mut back, &support, &mut scratch);
         for (b, x) in back.iter().zip(&mesh) {
             assert!((b / fft.size() as f64 - x).abs() < 1e-13);
         }
         assert_eq!(fast_size(11), 12);
         assert_eq!(fast_size(97), 98);
+    }
+
+    #[test]
+    fn pruned_transforms_equal_the_full_ones() {
+        let dims = [8, 9, 10];
+        let fft = Fft3::new(dims);
+        let (full, mut scratch) = (Support::full(&fft), fft.scratch());
+        // the points of a small kernel: |m₂| ≤ 1, m₃ ≤ 1 (signed frequencies)
+        let mut points = Vec::new();
+        for m1 in 0..dims[0] {
+            for m2 in [0, 1, dims[1] - 1] {
+                for m3 in [0, 1] {
+                    points.push(fft.spectrum_index([m1, m2, m3]));
+                }
+            }
+        }
+        let support = Support::new(&fft, &points);
+        assert!(support.lines.iter().any(|x| !x) && support.columns.iter().any(|x| !x));
+        let mesh: Vec<f64> = (0..fft.size()).map(|i| ((i * 31) % 17) as f64).collect();
+        let transform = |support: &Support, scratch: &mut Scratch| {
+            let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
+            fft.forward(&mut mesh.clone(), &mut spectrum, support, scratch);
+            spectrum
+        };
+        let (expected, pruned) = (
+            transform(&full, &mut scratch),
+            transform(&support, &mut scratch),
+        );
+        let mut input = vec![Complex64::default(); fft.spectrum_size()];
+        for &p in &points {
+            assert!((expected[p] - pruned[p]).norm() < 1e-12);
+            input[p] = expected[p];
+        }
+        let inverse = |support: &Support, scratch: &mut Scratch| {
+            let mut output = vec![0.0; fft.size()];
+            fft.inverse(&mut input.clone(), &mut output, support, scratch);
+            output
+        };
+        let expected = inverse(&full, &mut scratch);
+        for (a, b) in inverse(&support, &mut scratch).iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-10);
+        }
+        // two channels interleaved
+        let mut planes = vec![vec![Complex64::default(); fft.spectrum_size()]; 2];
+        for plane in &mut planes {
+            fft.inverse_planes(&mut input.clone(), plane, &support, &mut scratch);
+        }
+        let mut interleaved = vec![0.0; 2 * fft.size()];
+        fft.inverse_interleaved(&mut planes, &mut interleaved, &mut scratch);
+        for (g, x) in expected.iter().enumerate() {
+            assert!((interleaved[2 * g] - x).abs() < 1e-10);
+            assert!((interleaved[2 * g + 1] - x).abs() < 1e-10);
+        }
     }
 }

@@ -33,7 +33,7 @@ use crate::lode::kspace::KSpace;
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::math::harmonics::SolidHarmonics;
 use crate::{Error, System};
-use fft::Fft3;
+use fft::{Fft3, Support};
 pub(crate) use size::MeshSize;
 
 /// The B-spline weights of every atom on one mesh: atom j touches the `order` points
@@ -192,6 +192,8 @@ struct Kernel {
     radial: Vec<f64>,
     harmonics: Vec<f64>,
     derivatives: Option<KernelDerivatives>,
+    /// the lines and columns of the half spectrum that hold the points
+    support: Support,
 }
 
 /// What ∂K_c/∂k_α needs, per point: k̂ and |k|, d[(4π/V) ĝ |b|² Iₗₙ]/dk per (point, l, n),
@@ -301,8 +303,10 @@ impl Kernel {
                 harmonics: gradients,
             }
         });
+        let points: Vec<usize> = found.iter().map(|&(index, ..)| index).collect();
         Ok(Kernel {
-            points: found.iter().map(|&(index, ..)| index).collect(),
+            support: Support::new(fft, &points),
+            points,
             multiplicity: found.iter().map(|&(.., m)| m).collect(),
             n_functions,
             n_lm,
@@ -319,12 +323,13 @@ impl Kernel {
     }
 }
 
-/// F[Q_a] of the density of each type
+/// F[Q_a] of the density of each type, on the kernel's support
 fn type_spectra(
     system: &System,
     types: &[i32],
     assignment: &Assignment,
     fft: &Fft3,
+    kernel: &Kernel,
 ) -> Vec<Vec<Complex64>> {
     types
         .par_iter()
@@ -334,7 +339,12 @@ fn type_spectra(
                 .map(|j| (j, 1.0));
             let mut mesh = assignment.spread(atoms);
             let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
-            fft.forward(&mut mesh, &mut spectrum, &mut fft.scratch());
+            fft.forward(
+                &mut mesh,
+                &mut spectrum,
+                &kernel.support,
+                &mut fft.scratch(),
+            );
             spectrum
         })
         .collect()
@@ -382,7 +392,7 @@ impl KSpace {
 
         // the spectrum F[Q_a] of each neighbour type's density
         let types: Vec<i32> = type_index.keys().copied().collect();
-        let spectra = type_spectra(system, &types, &assignment, &fft);
+        let spectra = type_spectra(system, &types, &assignment, &fft, &kernel);
 
         // the centres in mesh order, so that consecutive interpolations read nearby points
         let by_position = assignment.mesh_order(&centers);
@@ -398,29 +408,28 @@ impl KSpace {
             .par_chunks(BATCH)
             .map_init(
                 || {
+                    let spectrum = || vec![Complex64::default(); fft.spectrum_size()];
                     (
                         fft.scratch(),
-                        vec![Complex64::default(); fft.spectrum_size()],
-                        vec![0.0; fft.size()],
+                        spectrum(),
+                        (0..BATCH).map(|_| spectrum()).collect::<Vec<_>>(),
                         Vec::new(),
                     )
                 },
-                |(scratch, spectrum, mesh, interleaved), batch| {
+                |(scratch, input, planes, interleaved), batch| {
                     let width = batch.len();
-                    interleaved.resize(fft.size() * width, 0.0);
-                    for (q, &(t, l, m, n)) in batch.iter().enumerate() {
+                    for (plane, &(t, l, m, n)) in planes.iter_mut().zip(batch) {
                         let lm = l * l + m;
                         let phase = i_power(l);
-                        spectrum.fill(Complex64::default());
+                        input.fill(Complex64::default());
                         for (p, &index) in kernel.points.iter().enumerate() {
                             let w = kernel.real_part(p, l, lm, n, n_radial);
-                            spectrum[index] = spectra[t][index] * phase * w;
+                            input[index] = spectra[t][index] * phase * w;
                         }
-                        fft.inverse(spectrum, mesh, scratch);
-                        for (g, x) in mesh.iter().enumerate() {
-                            interleaved[g * width + q] = *x;
-                        }
+                        fft.inverse_planes(input, plane, &kernel.support, scratch);
                     }
+                    interleaved.resize(fft.size() * width, 0.0);
+                    fft.inverse_interleaved(&mut planes[..width], interleaved, scratch);
                     let mut out = vec![0.0; centers.len() * width];
                     for &c in &by_position {
                         let row = &mut out[c * width..(c + 1) * width];

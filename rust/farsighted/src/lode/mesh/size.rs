@@ -133,8 +133,8 @@ impl MeshSize {
 
     /// Bytes of one system on this mesh (with `n_points` kernel points inside the cutoff):
     /// the spectra of the types and the kernel tables, and per thread the transforms'
-    /// buffers, the interleaved meshes of the values' batches, and for the backward product
-    /// the positions accumulator and the adjoint spectra
+    /// buffers, the half spectra and the interleaved meshes of the values' batches, and for
+    /// the backward product the positions accumulator and the adjoint spectra
     pub fn memory(
         &self,
         n_atoms: f64,
@@ -156,7 +156,7 @@ impl MeshSize {
             + if backward {
                 24.0 * n_atoms + 16.0 * n_types * n_points
             } else {
-                8.0 * super::BATCH as f64 * points
+                16.0 * super::BATCH as f64 * points
             };
         shared + threads * per_thread
     }

@@ -214,7 +214,14 @@ impl<R: RadialFunctions> PairSum<'_, R> {
             }
 
             let projection = &mut scratch.projection;
-            projection.prepare(d, |distance, f, df| self.radial.compute(distance, f, df));
+            if self.strain || self.layout.is_some() {
+                projection.prepare(d, |distance, f, df| self.radial.compute(distance, f, df));
+            } else {
+                // values only: no derivatives of the radial functions and harmonics
+                projection.prepare_values(d, |distance, f, df| {
+                    self.radial.compute_values(distance, f, df)
+                });
+            }
             let targets = [(t_forward.map(|t| (c, t)), false), (mirrored, true)];
             for (target, mirrored) in targets {
                 let Some((center, t)) = target else {

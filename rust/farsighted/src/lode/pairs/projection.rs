@@ -56,7 +56,20 @@ impl PairProjection {
         }
     }
 
-    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare`; `mirrored`: the term
+    /// Evaluate the terms of d for `add_values` only (no gradients); `radial(|d|, F, scratch)`
+    /// fills the radial functions
+    #[inline]
+    pub fn prepare_values(
+        &mut self,
+        d: [f64; 3],
+        radial: impl FnOnce(f64, &mut [f64], &mut [f64]),
+    ) {
+        let distance = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+        radial(distance, &mut self.radial, &mut self.dradial);
+        self.harmonics.compute_values(d.map(|x| x / distance));
+    }
+
+    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare` or `prepare_values`; `mirrored`: the term
     /// of -d, (-1)ˡ Fₗₙ Yₗₘ
     #[inline]
     pub fn add_values(&self, values: &mut [f64], mirrored: bool) {

@@ -401,6 +401,15 @@ impl RadialFunctions for PairRadialIntegral {
     fn compute(&self, d: f64, values: &mut [f64], derivatives: &mut [f64]) {
         PairRadialIntegral::compute(self, d, values, derivatives);
     }
+
+    fn compute_values(&self, d: f64, values: &mut [f64], scratch: &mut [f64]) {
+        match self.spline.as_ref() {
+            Some(spline) if d <= self.d_max && d <= spline.x_max() => {
+                spline.evaluate_values(d, values)
+            }
+            _ => PairRadialIntegral::compute(self, d, values, scratch),
+        }
+    }
 }
 
 #[cfg(test)]
