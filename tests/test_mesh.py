@@ -61,6 +61,49 @@ def test_cost_model_takes_the_mesh_for_large_boxes_only():
     assert order in (4, 6, 8) and min(dims) >= 2 * 20
 
 
+def nacl_box(n, seed):
+    """Random Na/Cl box at 0.04 atoms/Å³, the density of the benchmarks"""
+    rng = np.random.default_rng(seed)
+    length = (n / 0.04) ** (1 / 3)
+    return ase.Atoms(
+        numbers=rng.choice([11, 17], n),
+        positions=rng.uniform(0, length, (n, 3)),
+        cell=np.eye(3) * length,
+        pbc=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exponent", [1, 6])
+def test_averaged_margins_of_large_cells_meet_the_accuracy(exponent):
+    """Cells at least twice as wide as the remainder's cutoff get the averaged margins
+    (lode/ewald/margins.rs): values, forces and cell gradient within ε of the converged sum,
+    by the mesh and by the k-space sum of the wide part"""
+    from farsighted.systems import to_system_arrays
+
+    atoms = nacl_box(1000, exponent)
+    hypers = lode_hypers(
+        exponent=exponent, smearing=1.0, max_angular=4, max_radial=5, radius=4.0, spline=1e-12
+    )
+    converged = farsighted.LodeSphericalExpansion(**hypers, k_cutoff=9.0)
+    expected = converged.compute(atoms)
+    [(forces, cell, _)] = converged.backward(atoms, expected)
+    for accuracy in [1e-3, 1e-6]:
+        for reciprocal in ["mesh", "kspace"]:
+            calculator = farsighted.LodeSphericalExpansion(
+                **hypers, accuracy=accuracy, reciprocal=reciprocal
+            )
+            _, averaged = calculator._calculator.ewald_split(to_system_arrays(atoms))
+            assert averaged
+            error = max_relative_difference(calculator.compute(atoms), expected)
+            [(forces_split, cell_split, _)] = calculator.backward(atoms, expected)
+            force_error = np.abs(forces_split - forces).max() / np.abs(forces).max()
+            cell_error = np.abs(cell_split - cell).max() / np.abs(cell).max()
+            print(f"{reciprocal} ε={accuracy:.0e}: {error / accuracy:.3f} ε values, ", end="")
+            print(f"{force_error / accuracy:.3f} ε forces, {cell_error / accuracy:.3f} ε cell")
+            assert max(error, force_error, cell_error) <= accuracy
+
+
 def test_mesh_refuses_what_it_does_not_compute():
     hypers = lode_hypers()
     system = random_triclinic_system(4, 0)

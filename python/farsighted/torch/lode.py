@@ -199,13 +199,14 @@ class LodeSphericalExpansion(torch.nn.Module):
             }
         else:
             arrays = _system_arrays(representative_system)
-            grid = calculator.ewald_grid(arrays)
-            split = calculator.split_tables(grid)
+            # σw and the margins of the truncations (tight, or averaged in large cells)
+            grid, averaged = calculator.ewald_split(arrays)
+            split = calculator.split_tables(grid, averaged)
             mesh = calculator.mesh_choice(arrays)
             if mesh is not None:
                 self.use_mesh = True
                 mesh_order = int(mesh[1])
-                mesh_fraction = float(calculator.mesh_fraction(grid, mesh_order))
+                mesh_fraction = float(calculator.mesh_fraction(grid, mesh_order, averaged))
             self.kspace = KSpaceSum(
                 split["kspace"],
                 float(split["wide_smearing"]),

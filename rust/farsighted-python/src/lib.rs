@@ -200,6 +200,15 @@ impl LodeCalculator {
         run(py, || calculator.ewald_grid(&system))
     }
 
+    /// The grid index j of `ewald_grid`, and whether the split's truncations have the averaged
+    /// margins of cells at least twice as wide as the remainder's cutoff (true) or the tight
+    /// ones
+    fn ewald_split(&self, py: Python<'_>, system: &Bound<'_, PyAny>) -> PyResult<(i32, bool)> {
+        let system = extract_system(system, 0)?;
+        let calculator = &self.calculator;
+        run(py, || calculator.ewald_split(&system))
+    }
+
     /// The mesh (points along each cell vector, B-spline order) on which the Ewald split sums
     /// its wide part for the values of this system, or None where it sums over k-vectors
     fn mesh_choice(
@@ -212,11 +221,19 @@ impl LodeCalculator {
         run(py, || calculator.mesh_choice(&system))
     }
 
-    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j and
-    /// B-splines of `order` (see the Rust `mesh_fraction`)
-    fn mesh_fraction(&self, py: Python<'_>, grid: i32, order: usize) -> PyResult<f64> {
+    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j,
+    /// margins (`averaged`, see `ewald_split`) and B-splines of `order` (see the Rust
+    /// `mesh_fraction`)
+    #[pyo3(signature = (grid, order, averaged = false))]
+    fn mesh_fraction(
+        &self,
+        py: Python<'_>,
+        grid: i32,
+        order: usize,
+        averaged: bool,
+    ) -> PyResult<f64> {
         let calculator = &self.calculator;
-        run(py, || calculator.mesh_fraction(grid, order))
+        run(py, || calculator.mesh_fraction(grid, averaged, order))
     }
 
     /// Use the grid index j for every system instead of the cost model's choice (None: the
@@ -226,10 +243,17 @@ impl LodeCalculator {
         self.calculator.force_ewald_grid(grid);
     }
 
-    /// The structure-independent tables of the Ewald split with σw = σ 2^{grid/4}
-    fn split_tables<'py>(&self, py: Python<'py>, grid: i32) -> PyResult<Bound<'py, PyDict>> {
+    /// The structure-independent tables of the Ewald split with σw = σ 2^{grid/4} and the
+    /// averaged or tight margins (see `ewald_split`)
+    #[pyo3(signature = (grid, averaged = false))]
+    fn split_tables<'py>(
+        &self,
+        py: Python<'py>,
+        grid: i32,
+        averaged: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = run(py, || calculator.split_tables_of_grid(grid))?;
+        let tables = run(py, || calculator.split_tables_of_grid(grid, averaged))?;
         let n_radial = tables.radial_at_zero.len();
         let dict = PyDict::new(py);
         dict.set_item("grid", tables.grid)?;

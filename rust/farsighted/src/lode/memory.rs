@@ -320,7 +320,7 @@ impl LodeSphericalExpansion {
     fn k_space_cutoff(&self, plan: &Plan) -> f64 {
         match plan.method {
             Method::KSpace => self.kspace.k_cutoff,
-            Method::Split { grid, .. } => self.split_k_cutoff(grid),
+            Method::Split { grid, margins, .. } => self.split_k_cutoff(grid, margins),
             Method::Pairs => 0.0,
         }
     }
@@ -342,10 +342,10 @@ impl LodeSphericalExpansion {
 
     /// Neighbours of all centres in the real-space part of the Ewald split (0 without it)
     fn estimated_neighbors(&self, system: &System, plan: &Plan) -> f64 {
-        let Method::Split { grid, .. } = plan.method else {
+        let Method::Split { grid, margins, .. } = plan.method else {
             return 0.0;
         };
-        let cutoff = self.estimated_remainder_cutoff(grid);
+        let cutoff = self.estimated_remainder_cutoff(grid, margins);
         let n_atoms = system.size() as f64;
         let images = match plan.geometry {
             // in-plane images of every atom within the cutoff

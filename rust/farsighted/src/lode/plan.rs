@@ -14,6 +14,7 @@
 //! | open     | any        | pair sums over every other atom (lode/pairs/)              |
 
 use super::backward::{BackwardGradients, SystemInput};
+use super::ewald::Margins;
 use super::mesh::MeshSize;
 use super::metadata::{SystemTask, SystemValues};
 use super::{pairs, slab, Gradients, LodeSphericalExpansion};
@@ -75,10 +76,14 @@ impl Geometry {
 pub(crate) enum Method {
     /// the reciprocal-space sum with the calculator's smearing (lode/kspace/, lode/slab/)
     KSpace,
-    /// the Ewald split with σw = σ 2^{grid/4}: the wide part summed over k-vectors, or on a
-    /// mesh by smooth PME (lode/mesh/), and pair sums of the short-ranged remainder over the
-    /// periodic images (lode/ewald/)
-    Split { grid: i32, mesh: Option<MeshSize> },
+    /// the Ewald split with σw = σ 2^{grid/4} and the `margins` of its truncations: the wide
+    /// part summed over k-vectors, or on a mesh by smooth PME (lode/mesh/), and pair sums of
+    /// the short-ranged remainder over the periodic images (lode/ewald/)
+    Split {
+        grid: i32,
+        margins: Margins,
+        mesh: Option<MeshSize>,
+    },
     /// pair projections over every other atom, no images (lode/pairs/)
     Pairs,
 }
@@ -127,8 +132,12 @@ impl LodeSphericalExpansion {
         let method = match (geometry, self.parameters.accuracy) {
             (Geometry::Open, _) => Method::Pairs,
             (_, Some(_)) => {
-                let (grid, mesh) = self.choose_split(system, geometry, gradients)?;
-                Method::Split { grid, mesh }
+                let (grid, margins, mesh) = self.choose_split(system, geometry, gradients)?;
+                Method::Split {
+                    grid,
+                    margins,
+                    mesh,
+                }
             }
             (_, None) => Method::KSpace,
         };
@@ -149,12 +158,15 @@ impl LodeSphericalExpansion {
             match (plan.geometry, plan.method) {
                 (Geometry::Bulk, Method::KSpace) => self.kspace.radial().map(|_| ())?,
                 (Geometry::Slab, Method::KSpace) => (),
-                (Geometry::Slab, Method::Split { grid, .. }) => {
-                    self.split_tables(grid)?.wide.prepare_slabs([system])?
-                }
-                (_, Method::Split { grid, .. }) => {
-                    self.split_tables(grid)?.wide.radial().map(|_| ())?
-                }
+                (Geometry::Slab, Method::Split { grid, margins, .. }) => self
+                    .split_tables(grid, margins)?
+                    .wide
+                    .prepare_slabs([system])?,
+                (_, Method::Split { grid, margins, .. }) => self
+                    .split_tables(grid, margins)?
+                    .wide
+                    .radial()
+                    .map(|_| ())?,
                 (_, Method::Pairs) => self.pair_radial().map(|_| ())?,
                 (Geometry::Open, Method::KSpace) => return Err(mismatch(plan)),
             }
@@ -167,8 +179,12 @@ impl LodeSphericalExpansion {
     pub(crate) fn run_values(&self, plan: &Plan, task: SystemTask) -> Result<SystemValues, Error> {
         let mut result = match plan.method {
             Method::KSpace => self.kspace.values(plan.geometry, task)?,
-            Method::Split { grid, mesh } => {
-                let split = self.split_tables(grid)?;
+            Method::Split {
+                grid,
+                margins,
+                mesh,
+            } => {
+                let split = self.split_tables(grid, margins)?;
                 self.split_values(&split, plan.geometry, mesh, task)?
             }
             Method::Pairs if plan.geometry == Geometry::Open => {
@@ -195,8 +211,12 @@ impl LodeSphericalExpansion {
     ) -> Result<BackwardGradients, Error> {
         let total = match plan.method {
             Method::KSpace => self.kspace.backward(plan.geometry, s, system, input)?,
-            Method::Split { grid, mesh } => {
-                let split = self.split_tables(grid)?;
+            Method::Split {
+                grid,
+                margins,
+                mesh,
+            } => {
+                let split = self.split_tables(grid, margins)?;
                 self.split_backward(&split, plan.geometry, mesh, s, system, input)?
             }
             Method::Pairs if plan.geometry == Geometry::Open => {

@@ -227,7 +227,9 @@ impl LodeSphericalExpansion {
         }
         if let Some(grid) = grid {
             self.check_grid(grid)?;
-            return self.split_tables(grid)?.wide.planar_tables(z_max);
+            // slabs have the tight margins (lode/ewald/margins.rs)
+            let split = self.split_tables(grid, ewald::Margins::Tight)?;
+            return split.wide.planar_tables(z_max);
         }
         self.check_no_split()?;
         self.kspace.planar_tables(z_max)
@@ -251,23 +253,30 @@ impl LodeSphericalExpansion {
     /// The grid index j of the wide smearing σw = σ 2^{j/4} that the cost model chooses for
     /// `system` (3D-periodic or slab) when only values are computed, or the forced one
     pub fn ewald_grid(&self, system: &System) -> Result<i32, Error> {
+        Ok(self.ewald_split(system)?.0)
+    }
+
+    /// The grid index j of `ewald_grid`, and whether the split's truncations have the
+    /// averaged margins of large cells (true) or the tight ones (lode/ewald/margins.rs)
+    pub fn ewald_split(&self, system: &System) -> Result<(i32, bool), Error> {
         if self.parameters.accuracy.is_none() {
             return Err(Error::InvalidParameter(
                 "the Ewald split needs `accuracy`".into(),
             ));
         }
         match self.plan(system, 0, Gradients::default())?.method {
-            Method::Split { grid, .. } => Ok(grid),
+            Method::Split { grid, margins, .. } => Ok((grid, margins == ewald::Margins::Averaged)),
             _ => Err(Error::InvalidSystem(
                 "system 0: open systems have no Ewald split".into(),
             )),
         }
     }
 
-    /// The tables of the Ewald split with σw = σ 2^{grid/4}, for `accuracy` calculators
-    pub fn split_tables_of_grid(&self, grid: i32) -> Result<SplitTables, Error> {
+    /// The tables of the Ewald split with σw = σ 2^{grid/4} and the averaged margins of large
+    /// cells or the tight ones (`averaged`, see `ewald_split`), for `accuracy` calculators
+    pub fn split_tables_of_grid(&self, grid: i32, averaged: bool) -> Result<SplitTables, Error> {
         self.check_grid(grid)?;
-        let split = self.split_tables(grid)?;
+        let split = self.split_tables(grid, ewald::Margins::from_averaged(averaged))?;
         let remainder = split
             .remainder
             .as_ref()

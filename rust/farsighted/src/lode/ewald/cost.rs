@@ -4,7 +4,7 @@
 //! estimates of both cutoffs that the memory model needs. The physics of the split, and its
 //! accuracy, do not depend on it (lode/ewald/mod.rs): every σw gives the same features within ε.
 
-use super::{wide_k_cutoff, wide_smearing, MAX_GRID, R_SCALE};
+use super::{wide_k_cutoff, wide_smearing, Margins, MAX_GRID};
 use crate::density::SmearedPowerLaw;
 use crate::lode::mesh::MeshSize;
 use crate::lode::plan::Geometry;
@@ -25,14 +25,15 @@ const COST_PAIR_VALUES: f64 = 10.0;
 const COST_PAIR_POSITIONS: f64 = 20.0;
 
 impl LodeSphericalExpansion {
-    /// Grid index j of σw = σ 2^{j/4} and the mesh of the wide part (None: its k-space sum)
-    /// minimising the cost model for this system, within the method `reciprocal` allows
+    /// Grid index j of σw = σ 2^{j/4}, the margins of the truncations (lode/ewald/margins.rs)
+    /// and the mesh of the wide part (None: its k-space sum) minimising the cost model for
+    /// this system, within the method `reciprocal` allows
     pub(crate) fn choose_split(
         &self,
         system: &System,
         geometry: Geometry,
         gradients: Gradients,
-    ) -> Result<(i32, Option<MeshSize>), Error> {
+    ) -> Result<(i32, Margins, Option<MeshSize>), Error> {
         let reciprocal = self.parameters.reciprocal;
         // the mesh gives values of 3D-periodic systems; their gradients are the backward
         // product's
@@ -51,7 +52,12 @@ impl LodeSphericalExpansion {
             Reciprocal::Mesh => true,
         };
         let accuracy = self.parameters.accuracy.expect("split calculator");
-        let mesh_of = |grid: i32| {
+        let margins_of = |grid: i32| {
+            let cutoff = self.parameters.radius
+                + wide_smearing(self.parameters.smearing, grid) * Margins::Averaged.reach(accuracy);
+            Margins::of_cell(system, geometry, cutoff)
+        };
+        let mesh_of = |grid: i32, margins: Margins| {
             let density = SmearedPowerLaw {
                 smearing: wide_smearing(self.parameters.smearing, grid),
                 ..self.density
@@ -60,14 +66,15 @@ impl LodeSphericalExpansion {
                 system,
                 &density,
                 self.parameters.max_angular,
-                self.split_k_cutoff(grid),
-                accuracy,
+                self.split_k_cutoff(grid, margins),
+                margins.mesh_target(accuracy),
                 system.size(),
             )
         };
         if let Some(grid) = *self.splits.forced.lock().expect("no panic") {
-            let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid));
-            return Ok((grid, mesh));
+            let margins = margins_of(grid);
+            let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid, margins));
+            return Ok((grid, margins, mesh));
         }
         let original = system;
         let sigma = self.parameters.smearing;
@@ -79,12 +86,11 @@ impl LodeSphericalExpansion {
             .iter()
             .map(|b| b.iter().map(|x| x * x).sum::<f64>().sqrt())
             .fold(f64::INFINITY, f64::min);
-        // d_c ≈ radius + σw √(2 ln(1/(R_SCALE ε))): the Gaussian tail of g_σw below R_SCALE ε
-        let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
-        let mut best = (f64::INFINITY, (0, None));
+        let mut best = (f64::INFINITY, (0, Margins::Tight, None));
         for grid in 0..=MAX_GRID {
+            let margins = margins_of(grid);
             let wide = wide_smearing(sigma, grid);
-            let k_cutoff = wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide);
+            let k_cutoff = self.split_k_cutoff(grid, margins);
             if grid > 0 && k_cutoff < shortest {
                 // no k-vector left in the wide part
                 break;
@@ -93,13 +99,13 @@ impl LodeSphericalExpansion {
             let d_c = if grid == 0 {
                 0.0
             } else {
-                self.parameters.radius + wide * reach
+                self.parameters.radius + wide * margins.reach(accuracy)
             };
             let n_pairs = n / volume * 4.0 / 3.0 * std::f64::consts::PI * d_c.powi(3);
             let mut k_cost = COST_K_VALUES * n * n_k;
             let mut mesh = None;
             if use_mesh {
-                let size = mesh_of(grid);
+                let size = mesh_of(grid, margins);
                 let mesh_cost = size.cost(original.size(), 1);
                 if reciprocal == Reciprocal::Mesh || mesh_cost < k_cost {
                     k_cost = mesh_cost;
@@ -111,30 +117,31 @@ impl LodeSphericalExpansion {
                 cost += COST_K_POSITIONS * n * n * n_k + COST_PAIR_POSITIONS * n * n_pairs;
             }
             if cost < best.0 {
-                best = (cost, (grid, mesh));
+                best = (cost, (grid, margins, mesh));
             }
         }
         Ok(best.1)
     }
 
-    /// The k-space cutoff of the wide part of the split with grid index j
-    pub(crate) fn split_k_cutoff(&self, grid: i32) -> f64 {
+    /// The k-space cutoff of the wide part of the split with grid index j and `margins`
+    pub(crate) fn split_k_cutoff(&self, grid: i32, margins: Margins) -> f64 {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         let wide = wide_smearing(self.parameters.smearing, grid);
-        wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide)
+        wide_k_cutoff(wide, accuracy, margins).min(NEGLIGIBLE_K_SIGMA / wide)
     }
 
-    /// An upper estimate of the real-space cutoff d_c of the split with grid index j (the
-    /// one of the tables when they are built), for the memory model
-    pub(crate) fn estimated_remainder_cutoff(&self, grid: i32) -> f64 {
+    /// An upper estimate of the real-space cutoff d_c of the split with grid index j and
+    /// `margins` (the one of the tables when they are built), for the memory model
+    pub(crate) fn estimated_remainder_cutoff(&self, grid: i32, margins: Margins) -> f64 {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         if grid == 0 {
             return 0.0;
         }
-        if let Some(split) = self.splits.tables.lock().expect("no panic").get(&grid) {
+        let tables = self.splits.tables.lock().expect("no panic");
+        if let Some(split) = tables.get(&(grid, margins)) {
             return split.cutoff;
         }
-        let reach = (2.0 * (1.0 / (R_SCALE * accuracy)).ln()).sqrt();
-        self.parameters.radius + wide_smearing(self.parameters.smearing, grid) * reach
+        self.parameters.radius
+            + wide_smearing(self.parameters.smearing, grid) * margins.reach(accuracy)
     }
 }

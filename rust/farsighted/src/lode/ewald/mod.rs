@@ -3,9 +3,10 @@
 //!   g_σ = g_σw + (g_σ - g_σw),  σw ≥ σ, same exponent p.
 //!
 //! The wide part is the k-space sum (lode/kspace/) of the density with smearing σw and
-//! k_c σw = √(2 ln(K_SCALE/ε)); the remainder is summed in real space as pair projections
+//! k_c σw = √(2 ln(k_scale/ε)); the remainder is summed in real space as pair projections
 //! F^rem_ln(d) Yₗₘ(d̂) over all images closer than d_c, the largest distance where some
-//! F^rem_ln exceeds R_SCALE ε of its largest value, plus the centre's own remainder (T = 0).
+//! F^rem_ln exceeds r_scale ε of its largest value, plus the centre's own remainder (T = 0).
+//! The margins k_scale and r_scale depend on the size of the cell (lode/ewald/margins.rs).
 //!
 //! k = 0: for 0 < p ≤ 3 the pure k-space sum drops the k = 0 term, but the real-space
 //! remainder carries its integral (ĝ_σ - ĝ_σw)(0) per atom and unit volume; it is removed,
@@ -13,10 +14,11 @@
 //! ĝ_σw(0) and the remainder ĝ_σ(0) - ĝ_σw(0): together the k = 0 term of the pure sum.
 //!
 //! σw is chosen per system on the grid σ 2^{j/4} by a cost model, and the tables of each grid
-//! value are built once and cached.
+//! value and margins are built once and cached.
 
 mod backward;
 mod cost;
+mod margins;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,16 +35,8 @@ use crate::lode::pairs::PairSum;
 use crate::lode::plan::{Geometry, Method};
 use crate::lode::{Gradients, LodeSphericalExpansion, NEGLIGIBLE_K_SIGMA};
 use crate::{Error, System};
+pub(crate) use margins::Margins;
 
-/// k_c σw = √(2 ln(K_SCALE/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}. With
-/// K_SCALE = 10 the k-space error of the tests of this module reached 1.0 ε (σw = 4 Å in a
-/// 5 Å cell); 100 leaves a margin.
-const K_SCALE: f64 = 100.0;
-/// d_c is where max_n |F^rem_ln| falls below R_SCALE ε max_d,n |F^rem_ln|: the sum over the
-/// neighbours near d_c adds up many such terms. 0.1 gave errors of 8.5 ε in the tests of this
-/// module (σw = 2σ, 0.04 atoms/Å³) and 1e-3 up to 0.8 ε (σ = 2, σw = 3.4 Å); 1e-4 leaves a
-/// margin.
-pub(crate) const R_SCALE: f64 = 1e-4;
 /// Points of the scan for d_c over [0, basis support + 10 σw]
 const CUTOFF_SCAN_POINTS: usize = 512;
 /// Largest grid index j of σw = σ 2^{j/4} (σw ≤ 1024 σ)
@@ -60,10 +54,10 @@ pub(crate) struct EwaldSplit {
     self_term: Vec<f64>,
 }
 
-/// Cache of the splits, by grid index j
+/// Cache of the splits, by grid index j and margins
 #[derive(Default)]
 pub(crate) struct SplitCache {
-    pub(crate) tables: Mutex<BTreeMap<i32, Arc<EwaldSplit>>>,
+    pub(crate) tables: Mutex<BTreeMap<(i32, Margins), Arc<EwaldSplit>>>,
     /// a grid index used instead of the cost model's choice (tests)
     pub(crate) forced: Mutex<Option<i32>>,
 }
@@ -73,26 +67,31 @@ pub(crate) fn wide_smearing(sigma: f64, grid: i32) -> f64 {
 }
 
 /// k-space cutoff of the wide part
-pub(crate) fn wide_k_cutoff(wide: f64, accuracy: f64) -> f64 {
-    (2.0 * (K_SCALE / accuracy).ln()).sqrt() / wide
+pub(crate) fn wide_k_cutoff(wide: f64, accuracy: f64, margins: Margins) -> f64 {
+    (2.0 * (margins.k_scale() / accuracy).ln()).sqrt() / wide
 }
 
 impl LodeSphericalExpansion {
-    /// The split tables for grid index j, built once
-    pub(crate) fn split_tables(&self, grid: i32) -> Result<Arc<EwaldSplit>, Error> {
-        if let Some(split) = self.splits.tables.lock().expect("no panic").get(&grid) {
+    /// The split tables for grid index j and `margins`, built once
+    pub(crate) fn split_tables(
+        &self,
+        grid: i32,
+        margins: Margins,
+    ) -> Result<Arc<EwaldSplit>, Error> {
+        let key = (grid, margins);
+        if let Some(split) = self.splits.tables.lock().expect("no panic").get(&key) {
             return Ok(Arc::clone(split));
         }
-        let split = Arc::new(self.build_split(grid)?);
+        let split = Arc::new(self.build_split(grid, margins)?);
         self.splits
             .tables
             .lock()
             .expect("no panic")
-            .insert(grid, Arc::clone(&split));
+            .insert(key, Arc::clone(&split));
         Ok(split)
     }
 
-    fn build_split(&self, grid: i32) -> Result<EwaldSplit, Error> {
+    fn build_split(&self, grid: i32, margins: Margins) -> Result<EwaldSplit, Error> {
         let parameters = &self.parameters;
         let accuracy = parameters.accuracy.expect("split calculator");
         let wide = wide_smearing(parameters.smearing, grid);
@@ -100,7 +99,7 @@ impl LodeSphericalExpansion {
             smearing: wide,
             ..self.density
         };
-        let k_cutoff = wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide);
+        let k_cutoff = wide_k_cutoff(wide, accuracy, margins).min(NEGLIGIBLE_K_SIGMA / wide);
         // the splined k-space radial integrals must not limit the accuracy
         let spline_accuracy = parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
         let wide_part = KSpace::new(
@@ -155,12 +154,12 @@ impl LodeSphericalExpansion {
                     *s = s.max(*v);
                 }
             }
-            // the largest d where some F^rem_ln exceeds R_SCALE ε of its l's largest value
+            // the largest d where some F^rem_ln exceeds r_scale ε of its l's largest value
             let last = scan.iter().rposition(|point| {
                 point
                     .iter()
                     .zip(&scale)
-                    .any(|(v, s)| *v > R_SCALE * accuracy * s)
+                    .any(|(v, s)| *v > margins.r_scale() * accuracy * s)
             });
             let cutoff = last.map_or(0.0, |q| ((q + 1) as f64 * step).min(exact.d_max()));
             (cutoff, scale)
@@ -361,10 +360,10 @@ impl LodeSphericalExpansion {
         system: &System,
         gradients: Gradients,
     ) -> Result<Option<(f64, f64, f64)>, Error> {
-        let Method::Split { grid, .. } = self.plan(system, 0, gradients)?.method else {
+        let Method::Split { grid, margins, .. } = self.plan(system, 0, gradients)?.method else {
             return Ok(None);
         };
-        let split = self.split_tables(grid)?;
+        let split = self.split_tables(grid, margins)?;
         Ok(Some((
             split.wide_smearing(),
             split.k_cutoff(),
@@ -385,11 +384,12 @@ impl LodeSphericalExpansion {
         }
     }
 
-    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j
+    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j,
+    /// the averaged margins of large cells or the tight ones (`averaged`, lode/ewald/margins.rs)
     /// and B-splines of `order`: a cell's mesh has K_d = the smallest FFT-friendly size (2, 3,
     /// 5, 7) above max(k_c |a_d| / 2π / fraction, 2 ⌊k_c |a_d| / 2π⌋ + 2, order) points along
     /// its cell vector a_d (what the TorchScript mesh needs to size meshes of any cell)
-    pub fn mesh_fraction(&self, grid: i32, order: usize) -> Result<f64, Error> {
+    pub fn mesh_fraction(&self, grid: i32, averaged: bool, order: usize) -> Result<f64, Error> {
         let Some(accuracy) = self.parameters.accuracy else {
             return Err(Error::InvalidParameter("the mesh needs `accuracy`".into()));
         };
@@ -403,11 +403,12 @@ impl LodeSphericalExpansion {
             smearing: wide_smearing(self.parameters.smearing, grid),
             ..self.density
         };
+        let margins = Margins::from_averaged(averaged);
         Ok(MeshSize::fraction(
             &density,
             self.parameters.max_angular,
-            self.split_k_cutoff(grid),
-            accuracy,
+            self.split_k_cutoff(grid, margins),
+            margins.mesh_target(accuracy),
             order,
         ))
     }
@@ -537,7 +538,8 @@ mod tests {
                 let split = calculator(sigma, p, spline, &format!(r#", "accuracy": {accuracy}"#));
                 for &grid in grids {
                     // the wide part needs k-vectors
-                    if wide_k_cutoff(wide_smearing(sigma, grid), accuracy) < shortest {
+                    let wide = wide_smearing(sigma, grid);
+                    if wide_k_cutoff(wide, accuracy, Margins::Tight) < shortest {
                         continue;
                     }
                     split.force_ewald_grid(Some(grid));

@@ -6,10 +6,11 @@
 //! frequency s = |k|/k_c by wₗ(s) = |ĝ(k)| kˡ (the radial integrals grow like kˡ), relative
 //! to its largest value, so that the mesh must give
 //!
-//!   max_s maxₗ wₗ(s) · 12 (x s/(1 - x s))ᵖ ≤ ε / MESH_SCALE
+//!   max_s maxₗ wₗ(s) · 12 (x s/(1 - x s))ᵖ ≤ ε_mesh
 //!
-//! with x the largest |m|/K at the cutoff. MESH_SCALE is a margin, set by the tests against
-//! the converged k-space sum (mesh/tests.rs, tests/test_mesh.py).
+//! with x the largest |m|/K at the cutoff, and ε_mesh the accuracy the margins of the split
+//! give the mesh (lode/ewald/margins.rs): ε on small cells, where the tests against the
+//! converged k-space sum need the worst case (mesh/tests.rs, tests/test_mesh.py).
 
 use super::fft::fast_size;
 use crate::density::SmearedPowerLaw;
@@ -24,9 +25,6 @@ pub(crate) struct MeshSize {
 
 /// The orders the cost model chooses from
 pub(crate) const ORDERS: [usize; 3] = [4, 6, 8];
-
-/// The margin of the interpolation error below ε (module documentation)
-const MESH_SCALE: f64 = 1.0;
 
 /// Relative costs, in the units of the k-space sum's cost model (one atom and k-vector of the
 /// values, all channels): one mesh point × log₂(mesh size) of the inverse FFTs, and one
@@ -66,14 +64,13 @@ fn largest_fraction(order: usize, weights: &[f64], accuracy: f64) -> f64 {
             })
             .fold(0.0_f64, f64::max)
     };
-    let target = accuracy / MESH_SCALE;
     let (mut low, mut high) = (0.0, 0.5);
-    if error(high) <= target {
+    if error(high) <= accuracy {
         return high;
     }
     for _ in 0..60 {
         let middle = 0.5 * (low + high);
-        if error(middle) <= target {
+        if error(middle) <= accuracy {
             low = middle;
         } else {
             high = middle;
