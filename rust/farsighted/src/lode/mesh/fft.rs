@@ -54,6 +54,16 @@ impl Support {
         Support { lines, columns }
     }
 
+    /// Zero the lines of the support in a transposed half spectrum of `fft`: the only ones the
+    /// inverse transforms modify, so that a spectrum zero elsewhere is ready for new input
+    pub fn clear(&self, fft: &Fft3, spectrum: &mut [Complex64]) {
+        for (line, selected) in spectrum.chunks_mut(fft.dims[0]).zip(&self.lines) {
+            if *selected {
+                line.fill(Complex64::default());
+            }
+        }
+    }
+
     /// Every line and column
     #[cfg(test)]
     pub fn full(fft: &Fft3) -> Support {
@@ -172,18 +182,18 @@ impl Fft3 {
 
     /// The last 1D transforms (along m₃, complex to real) of the spectra `planes` given by
     /// `inverse_planes`, written interleaved point-major into `output`: channel q of point g at
-    /// g × width + q, width = planes.len(). They run line by line over all channels, so that
+    /// g × width + q (width ≥ planes.len()). They run line by line over all channels, so that
     /// each line of the interleaved mesh is written while it is in cache. `planes` are
     /// modified.
     pub fn inverse_interleaved(
         &self,
         planes: &mut [Vec<Complex64>],
+        width: usize,
         output: &mut [f64],
         scratch: &mut Scratch,
     ) {
-        let width = planes.len();
         let (k3, half) = (self.dims[2], self.half);
-        debug_assert_eq!(output.len(), self.size() * width);
+        debug_assert!(width >= planes.len() && output.len() == self.size() * width);
         let mut line = vec![0.0; k3];
         for (r, out) in output.chunks_mut(k3 * width).enumerate() {
             for (q, plane) in planes.iter_mut().enumerate() {
@@ -377,7 +387,7 @@ mod tests {
             fft.inverse_planes(&mut input.clone(), plane, &support, &mut scratch);
         }
         let mut interleaved = vec![0.0; 2 * fft.size()];
-        fft.inverse_interleaved(&mut planes, &mut interleaved, &mut scratch);
+        fft.inverse_interleaved(&mut planes, 2, &mut interleaved, &mut scratch);
         for (g, x) in expected.iter().enumerate() {
             assert!((interleaved[2 * g] - x).abs() < 1e-10);
             assert!((interleaved[2 * g + 1] - x).abs() < 1e-10);

@@ -155,19 +155,25 @@ impl Assignment {
         gradient
     }
 
-    /// Σ_g Mₚ(uⱼ - g) φ_q(g) for the `width` meshes φ_q interleaved in `meshes` (point-major),
-    /// written into `out`
-    fn interpolate_batch(&self, meshes: &[f64], width: usize, j: usize, out: &mut [f64]) {
-        out.fill(0.0);
+    /// Σ_g Mₚ(uⱼ - g) φ_q(g) for the W meshes φ_q interleaved in `meshes` (point-major): the
+    /// sums of a row along the third direction, then of the rows, in registers
+    #[inline]
+    fn interpolate_batch<const W: usize>(&self, meshes: &[f64], j: usize) -> [f64; W] {
+        let mut sum = [0.0; W];
         self.for_each_row(j, |row, w12, w3, s3| {
+            let mut line = [0.0; W];
             for (g3, w) in self.indices(2, s3).zip(w3) {
-                let weight = w12 * w;
-                let start = (row + g3) * width;
-                for (o, x) in out.iter_mut().zip(&meshes[start..start + width]) {
-                    *o += weight * x;
+                let start = (row + g3) * W;
+                let x: &[f64; W] = meshes[start..start + W].try_into().expect("W values");
+                for (l, x) in line.iter_mut().zip(x) {
+                    *l += w * x;
                 }
             }
+            for (s, l) in sum.iter_mut().zip(&line) {
+                *s += w12 * l;
+            }
         });
+        sum
     }
 
     /// The indices into `atoms` sorted by the first mesh point of each atom, so that
@@ -421,19 +427,24 @@ impl KSpace {
                     for (plane, &(t, l, m, n)) in planes.iter_mut().zip(batch) {
                         let lm = l * l + m;
                         let phase = i_power(l);
-                        input.fill(Complex64::default());
+                        // zero outside the kernel's points: the transforms change the support
+                        kernel.support.clear(&fft, input);
                         for (p, &index) in kernel.points.iter().enumerate() {
                             let w = kernel.real_part(p, l, lm, n, n_radial);
                             input[index] = spectra[t][index] * phase * w;
                         }
                         fft.inverse_planes(input, plane, &kernel.support, scratch);
                     }
-                    interleaved.resize(fft.size() * width, 0.0);
-                    fft.inverse_interleaved(&mut planes[..width], interleaved, scratch);
+                    // BATCH columns, the last batch's unused ones zero
+                    interleaved.resize(fft.size() * BATCH, 0.0);
+                    if width < BATCH {
+                        interleaved.fill(0.0);
+                    }
+                    fft.inverse_interleaved(&mut planes[..width], BATCH, interleaved, scratch);
                     let mut out = vec![0.0; centers.len() * width];
                     for &c in &by_position {
-                        let row = &mut out[c * width..(c + 1) * width];
-                        assignment.interpolate_batch(interleaved, width, centers[c], row);
+                        let sums = assignment.interpolate_batch::<BATCH>(interleaved, centers[c]);
+                        out[c * width..(c + 1) * width].copy_from_slice(&sums[..width]);
                     }
                     out
                 },
