@@ -110,10 +110,8 @@ def test_mesh_refuses_what_it_does_not_compute():
     mesh = farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-5, reciprocal="mesh")
     with pytest.raises(ValueError, match="backward product for forces"):
         mesh.compute(system, gradients=["positions"])
-    slab = system.copy()
-    slab.pbc = [True, True, False]
-    with pytest.raises(ValueError, match="3D-periodic systems only"):
-        mesh.compute(slab)
+    with pytest.raises(ValueError, match="backward product for forces"):
+        mesh.compute(random_slab(4, 0), gradients=["strain"])
     with pytest.raises(ValueError, match="needs `accuracy`"):
         farsighted.LodeSphericalExpansion(**hypers, reciprocal="mesh")
     with pytest.raises(ValueError, match="'auto', 'kspace' or 'mesh'"):
@@ -141,3 +139,105 @@ def test_mesh_backward_against_explicit_gradients(exponent, rng):
     assert relative_error(grad_strain, strain) < 10 * accuracy
     # translation invariance, within the interpolation error (smooth PME breaks it slightly)
     assert np.abs(grad_positions.sum(axis=0)).max() < accuracy * np.abs(grad_positions).max()
+
+
+def random_slab(n_atoms, seed):
+    """A random triclinic cell made a slab: periodic along its first two vectors, whose plane
+    is tilted with respect to the axes, the atoms spread over the height of the cell"""
+    atoms = random_triclinic_system(n_atoms, seed)
+    atoms.pbc = [True, True, False]
+    return atoms
+
+
+@pytest.mark.parametrize(
+    "exponent, accuracy",
+    [
+        (1, 1e-4),
+        (1, 1e-7),
+        (6, 1e-4),
+        (6, 1e-7),
+        (0, 1e-4),
+        (0, 1e-7),
+    ],
+)
+def test_slab_mesh_meets_the_accuracy(exponent, accuracy):
+    """The slab's k∥ ≠ 0 part on the mesh of its internal cell: against the split's sum over
+    the same k-vectors (the mesh's error alone) and the converged pure slab sum"""
+    from farsighted.systems import to_system_arrays
+
+    smearing = 0.8
+    hypers = lode_hypers(exponent=exponent, smearing=smearing, weight=0.3, spline=1e-10)
+    converged = farsighted.LodeSphericalExpansion(**hypers, k_cutoff=12.0 / smearing)
+    mesh = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy, reciprocal="mesh")
+    kspace = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy, reciprocal="kspace")
+    system = random_slab(8, 5)
+    arrays = to_system_arrays(system)
+    # the same σw for both (left to itself, the forced mesh takes a large σw for 8 atoms, whose
+    # real-space tables are slow to build)
+    mesh._calculator.force_ewald_grid(kspace._calculator.ewald_grid(arrays))
+    assert mesh._calculator.mesh_choice(arrays) is not None
+    assert kspace._calculator.mesh_choice(arrays) is None
+    expected = converged.compute(system)
+    on_mesh = mesh.compute(system)
+    same_k = max_relative_difference(on_mesh, kspace.compute(system))
+    error = max_relative_difference(on_mesh, expected)
+    print(f"p={exponent} ε={accuracy:.0e}: mesh vs k-sum {same_k:.2e}, vs converged {error:.2e}")
+    assert same_k <= accuracy
+    assert error <= accuracy
+
+
+@pytest.mark.parametrize("exponent", [1, 6])
+def test_slab_mesh_backward_against_explicit_gradients(exponent, rng):
+    """∂L/∂positions, ∂L/∂cell and Ξ of a slab by the mesh's backward product, against the
+    explicit gradients of the k-space split contracted with random ∂L/∂features"""
+    from test_backward import explicit_reference, random_gradient, relative_error
+
+    atoms = random_slab(6, 7).repeat((2, 2, 1))
+    atoms.rattle(0.2, seed=3)
+    hypers = lode_hypers(exponent=exponent, smearing=0.5, max_angular=2, max_radial=2, weight=0.5)
+    accuracy = 1e-7
+    explicit = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy)
+    descriptor = explicit.compute(atoms, gradients=["positions", "strain"])
+    gradient = random_gradient(descriptor, rng)
+    mesh = farsighted.LodeSphericalExpansion(**hypers, accuracy=accuracy, reciprocal="mesh")
+    [(grad_positions, grad_cell, grad_strain)] = mesh.backward(atoms, gradient)
+    [positions], [strain] = explicit_reference(descriptor, gradient, [atoms])
+    errors = {
+        "positions": relative_error(grad_positions, positions),
+        "strain": relative_error(grad_strain, strain),
+        # Ξ = hᵀ ∂L/∂h + Rᵀ ∂L/∂R, the non-periodic row of ∂L/∂h being zero
+        "cell": relative_error(
+            atoms.cell.array.T @ grad_cell + atoms.positions.T @ grad_positions, strain
+        ),
+    }
+    print(errors)
+    assert np.all(grad_cell[~atoms.pbc] == 0.0)
+    assert max(errors.values()) < 10 * accuracy, errors
+
+
+def test_cost_model_takes_the_mesh_for_large_slabs():
+    """reciprocal="auto": the k-space sum for a small slab, the mesh of the internal cell
+    (long along the normal) for a large one"""
+    from farsighted.systems import to_system_arrays
+
+    rng = np.random.default_rng(4)
+    hypers = lode_hypers(smearing=1.0, max_angular=4, max_radial=5, radius=4.0)
+    calculator = farsighted.LodeSphericalExpansion(**hypers, accuracy=1e-5)
+
+    def slab(n, thickness=20.0):
+        side = (n / 0.04 / thickness) ** 0.5
+        cell = np.array([[side, 0.0, 0.0], [0.3 * side, 0.95 * side, 0.0], [0.0, 0.0, 0.0]])
+        fractions = rng.uniform(0, 1, (n, 2))
+        heights = rng.uniform(0, thickness, n)
+        atoms = ase.Atoms(
+            numbers=rng.choice([11, 17], n),
+            positions=fractions @ cell[:2] + np.outer(heights, [0.0, 0.0, 1.0]),
+            cell=cell,
+            pbc=[True, True, False],
+        )
+        return to_system_arrays(atoms)
+
+    assert calculator._calculator.mesh_choice(slab(64)) is None
+    dims, order = calculator._calculator.mesh_choice(slab(20000))
+    # the third direction is the internal cell's normal, L ≈ 37 × side / 2π + thickness
+    assert order in (4, 6, 8) and dims[2] > 4 * max(dims[:2])

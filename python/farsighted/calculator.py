@@ -64,8 +64,9 @@ class LodeSphericalExpansion:
     reciprocal
         How the Ewald split sums its wide part (needs ``accuracy``): ``"auto"`` (default) lets
         the cost model choose per system between the sum over k-vectors (O(N²) at fixed
-        density) and smooth particle-mesh Ewald (O(N log N), 3D-periodic values and backward
-        products); ``"kspace"`` or ``"mesh"`` force one. Both meet the same ``accuracy``.
+        density) and smooth particle-mesh Ewald (O(N log N), values and backward products of
+        3D-periodic systems and slabs; explicit gradients use the sum over k-vectors);
+        ``"kspace"`` or ``"mesh"`` force one. Both meet the same ``accuracy``.
 
     Examples
     --------

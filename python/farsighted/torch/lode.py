@@ -71,7 +71,9 @@ class LodeSphericalExpansion(torch.nn.Module):
     mesh, the B-spline order and the largest mesh frequency at the cutoff, max(abs(m)) / K, are
     fixed when the module is built; each structure gets the mesh of its cell that the Rust
     core would give it with that order (its number of points along a cell vector grows with
-    the vector's length), hence the accuracy ε. Slabs always use the sum over k-vectors.
+    the vector's length), hence the accuracy ε. Slabs always use the sum over k-vectors here
+    (the Rust core may sum a large slab on a mesh: the two then agree within ε, not to
+    rounding).
 
     Parameters
     ----------

@@ -194,7 +194,8 @@ impl LodeSphericalExpansion {
                 let internal = slab::kspace_system(system, plan.geometry, self.basis.support());
                 largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
-            // the mesh computes values only (no gradients, lode/ewald/cost.rs)
+            // the mesh computes values only (no gradients, lode/ewald/cost.rs); for slabs on
+            // their internal cell
             if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, false) {
                 scratch = scratch.max(mesh + 8.0 * rows * n_features);
                 neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
@@ -330,10 +331,14 @@ impl LodeSphericalExpansion {
         let k_cutoff = self.k_space_cutoff(plan);
         match (plan.method, plan.geometry) {
             (Method::Pairs, _) | (_, Geometry::Open) => 0.0,
-            (_, Geometry::Slab) => {
+            (method, Geometry::Slab) => {
                 // the cylinder |k∥| < k_cutoff of the internal cell, cut at the slab's k bound
+                // (the wide part's with the split: its mesh holds the same k-vectors)
                 let internal = slab::internal_system(system, self.basis.support());
-                let bound = self.kspace.slab_k_bound().max(k_cutoff);
+                let bound = match method {
+                    Method::Split { grid, .. } => self.split_slab_k_bound(grid),
+                    _ => self.kspace.slab_k_bound().max(k_cutoff),
+                };
                 slab::estimated_k_count(&internal, k_cutoff, bound)
             }
             (_, Geometry::Bulk) => kvectors::estimated_count(system, k_cutoff),

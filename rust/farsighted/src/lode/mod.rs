@@ -21,8 +21,8 @@
 //!   remainder), their radial functions, and their backward product.
 //! - `ewald/`: the Ewald split (wide part by `kspace/` or `mesh/`, remainder by `pairs/`),
 //!   with its cost model apart in `ewald/cost.rs`.
-//! - `mesh/`: smooth particle-mesh Ewald of the split's wide part for 3D-periodic systems
-//!   (B-splines, FFTs, values and backward products), its mesh sized for the accuracy in
+//! - `mesh/`: smooth particle-mesh Ewald of the split's wide part for 3D-periodic systems and
+//!   slabs (B-splines, FFTs, values and backward products), its mesh sized for the accuracy in
 //!   `mesh/size.rs`.
 //! - Beside them: `metadata.rs` (keys, samples, blocks), `positions.rs` (where positions
 //!   gradient rows go), `backward.rs` (∂L/∂features arranged by system), `accumulator.rs` (the

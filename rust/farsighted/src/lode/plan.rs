@@ -11,6 +11,7 @@
 //! | bulk     | ε          | Ewald split: k-space wide part + real-space pairs (lode/ewald/) |
 //! | bulk     | ε          | Ewald split with the wide part on a mesh, smooth PME (lode/mesh/) |
 //! | slab     | ε          | Ewald split on the slab's k-space sum (lode/ewald/)        |
+//! | slab     | ε          | Ewald split, the k∥ ≠ 0 part of the wide part on a mesh of the internal cell (lode/mesh/) |
 //! | open     | any        | pair sums over every other atom (lode/pairs/)              |
 
 use super::backward::{BackwardGradients, SystemInput};
@@ -178,7 +179,7 @@ impl LodeSphericalExpansion {
     /// `center_atom_weight`; positions gradients are written into the task's outputs
     pub(crate) fn run_values(&self, plan: &Plan, task: SystemTask) -> Result<SystemValues, Error> {
         let mut result = match plan.method {
-            Method::KSpace => self.kspace.values(plan.geometry, task)?,
+            Method::KSpace => self.kspace.values(plan.geometry, None, task)?,
             Method::Split {
                 grid,
                 margins,
@@ -210,7 +211,9 @@ impl LodeSphericalExpansion {
         input: &SystemInput,
     ) -> Result<BackwardGradients, Error> {
         let total = match plan.method {
-            Method::KSpace => self.kspace.backward(plan.geometry, s, system, input)?,
+            Method::KSpace => self
+                .kspace
+                .backward(plan.geometry, None, s, system, input)?,
             Method::Split {
                 grid,
                 margins,

@@ -45,10 +45,8 @@ impl LodeSphericalExpansion {
             true => feature_rows(input, sizes.0, sizes.1),
             false => Vec::new(),
         };
-        let result = match mesh {
-            Some(size) => split.wide.mesh_backward(size, system, input, &g)?,
-            None => split.wide.backward(geometry, s, system, input)?,
-        };
+        let on_mesh = mesh.map(|size| (size, g.as_slice()));
+        let result = split.wide.backward(geometry, on_mesh, s, system, input)?;
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);

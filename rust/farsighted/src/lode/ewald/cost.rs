@@ -6,9 +6,9 @@
 
 use super::{wide_k_cutoff, wide_smearing, Margins, MAX_GRID};
 use crate::density::SmearedPowerLaw;
-use crate::lode::mesh::MeshSize;
+use crate::lode::mesh::{KSet, MeshSize};
 use crate::lode::plan::Geometry;
-use crate::lode::slab::kspace_system;
+use crate::lode::slab::{self, estimated_k_count, kspace_system, slab_k_bound};
 use crate::lode::{Gradients, LodeSphericalExpansion, NEGLIGIBLE_K_SIGMA};
 use crate::{Error, Reciprocal, System};
 
@@ -35,15 +35,16 @@ impl LodeSphericalExpansion {
         gradients: Gradients,
     ) -> Result<(i32, Margins, Option<MeshSize>), Error> {
         let reciprocal = self.parameters.reciprocal;
-        // the mesh gives values of 3D-periodic systems; their gradients are the backward
-        // product's
-        let mesh_possible = geometry == Geometry::Bulk && !gradients.positions && !gradients.strain;
+        // the mesh gives values of 3D-periodic systems and slabs; their gradients are the
+        // backward product's
+        let periodic = matches!(geometry, Geometry::Bulk | Geometry::Slab);
+        let mesh_possible = periodic && !gradients.positions && !gradients.strain;
         if reciprocal == Reciprocal::Mesh && !mesh_possible {
             return Err(Error::InvalidParameter(format!(
-                "reciprocal='mesh' computes the values of 3D-periodic systems only (pbc={:?}, \
-                 gradients: positions={}, strain={}): use the backward product for forces and \
-                 stress, or reciprocal='auto'",
-                system.pbc, gradients.positions, gradients.strain
+                "reciprocal='mesh' computes values only, without explicit gradients \
+                 (gradients: positions={}, strain={}): use the backward product for forces \
+                 and stress, or reciprocal='auto'",
+                gradients.positions, gradients.strain
             )));
         }
         let use_mesh = match reciprocal {
@@ -57,18 +58,25 @@ impl LodeSphericalExpansion {
                 + wide_smearing(self.parameters.smearing, grid) * Margins::Averaged.reach(accuracy);
             Margins::of_cell(system, geometry, cutoff)
         };
+        let original = system;
+        // the cell of the k-space sum: for slabs, the internal cell (a, b, L n̂)
+        let system = kspace_system(system, geometry, self.basis.support());
+        let k_set = |grid: i32, margins: Margins| {
+            let k_cutoff = self.split_k_cutoff(grid, margins);
+            KSet::of(geometry, k_cutoff, || self.split_slab_k_bound(grid))
+        };
         let mesh_of = |grid: i32, margins: Margins| {
             let density = SmearedPowerLaw {
                 smearing: wide_smearing(self.parameters.smearing, grid),
                 ..self.density
             };
             MeshSize::cheapest(
-                system,
+                &system,
                 &density,
                 self.parameters.max_angular,
-                self.split_k_cutoff(grid, margins),
+                k_set(grid, margins),
                 margins.mesh_target(accuracy),
-                system.size(),
+                original.size(),
             )
         };
         if let Some(grid) = *self.splits.forced.lock().expect("no panic") {
@@ -76,9 +84,7 @@ impl LodeSphericalExpansion {
             let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid, margins));
             return Ok((grid, margins, mesh));
         }
-        let original = system;
         let sigma = self.parameters.smearing;
-        let system = kspace_system(system, geometry, self.basis.support());
         let n = system.size() as f64;
         let volume = system.volume();
         let shortest = system
@@ -86,6 +92,19 @@ impl LodeSphericalExpansion {
             .iter()
             .map(|b| b.iter().map(|x| x * x).sum::<f64>().sqrt())
             .fold(f64::INFINITY, f64::min);
+        // neighbours of an atom within d: at the atoms' density in 3D; slabs of thickness t
+        // and area A (not the internal cell's volume, mostly vacuum), n/A min(4πd³/3t, πd²)
+        let (area, thickness) = match geometry {
+            Geometry::Slab => slab::area_and_thickness(original),
+            _ => (0.0, 0.0),
+        };
+        let neighbors = |d: f64| {
+            let ball = 4.0 / 3.0 * std::f64::consts::PI * d.powi(3);
+            match geometry {
+                Geometry::Slab => n / area * (ball / thickness).min(std::f64::consts::PI * d * d),
+                _ => n / volume * ball,
+            }
+        };
         let mut best = (f64::INFINITY, (0, Margins::Tight, None));
         for grid in 0..=MAX_GRID {
             let margins = margins_of(grid);
@@ -95,13 +114,18 @@ impl LodeSphericalExpansion {
                 // no k-vector left in the wide part
                 break;
             }
-            let n_k = volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2));
+            let n_k = match k_set(grid, margins) {
+                KSet::Slab { k_cutoff, bound } => estimated_k_count(&system, k_cutoff, bound),
+                KSet::Sphere { .. } => {
+                    volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2))
+                }
+            };
             let d_c = if grid == 0 {
                 0.0
             } else {
                 self.parameters.radius + wide * margins.reach(accuracy)
             };
-            let n_pairs = n / volume * 4.0 / 3.0 * std::f64::consts::PI * d_c.powi(3);
+            let n_pairs = neighbors(d_c);
             let mut k_cost = COST_K_VALUES * n * n_k;
             let mut mesh = None;
             if use_mesh {
@@ -128,6 +152,34 @@ impl LodeSphericalExpansion {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         let wide = wide_smearing(self.parameters.smearing, grid);
         wide_k_cutoff(wide, accuracy, margins).min(NEGLIGIBLE_K_SIGMA / wide)
+    }
+
+    /// The bound max(k_c, K) of the k_z sums of slabs for the wide part of the split with
+    /// grid index j (that of its tables, `KSpace::slab_k_bound`), computed once per grid
+    pub(crate) fn split_slab_k_bound(&self, grid: i32) -> f64 {
+        let built = self
+            .splits
+            .tables
+            .lock()
+            .expect("no panic")
+            .get(&(grid, Margins::Tight))
+            .cloned();
+        if let Some(split) = built {
+            return split.wide.slab_k_bound();
+        }
+        if let Some(&bound) = self.splits.slab_bounds.lock().expect("no panic").get(&grid) {
+            return bound;
+        }
+        let density = SmearedPowerLaw {
+            smearing: wide_smearing(self.parameters.smearing, grid),
+            ..self.density
+        };
+        let max_angular = self.parameters.max_angular;
+        // slabs have the tight margins (lode/ewald/margins.rs)
+        let k_cutoff = self.split_k_cutoff(grid, Margins::Tight);
+        let bound = slab_k_bound(&self.basis, max_angular, density, k_cutoff);
+        let mut bounds = self.splits.slab_bounds.lock().expect("no panic");
+        *bounds.entry(grid).or_insert(bound)
     }
 
     /// An upper estimate of the real-space cutoff d_c of the split with grid index j and

@@ -60,6 +60,8 @@ pub(crate) struct SplitCache {
     pub(crate) tables: Mutex<BTreeMap<(i32, Margins), Arc<EwaldSplit>>>,
     /// a grid index used instead of the cost model's choice (tests)
     pub(crate) forced: Mutex<Option<i32>>,
+    /// the bound of the k_z sums of slabs, by grid index j (lode/ewald/cost.rs)
+    pub(crate) slab_bounds: Mutex<BTreeMap<i32, f64>>,
 }
 
 pub(crate) fn wide_smearing(sigma: f64, grid: i32) -> f64 {
@@ -197,7 +199,7 @@ impl LodeSphericalExpansion {
     }
 
     /// Values (and strain) of one periodic system (bulk or slab) by the Ewald split, its wide
-    /// part on `mesh` where given (bulk values only); positions gradients are written into
+    /// part on `mesh` where given (values only); positions gradients are written into
     /// `outputs`, except the centres' own rows
     pub(crate) fn split_values(
         &self,
@@ -216,10 +218,7 @@ impl LodeSphericalExpansion {
         // the wide part writes the positions gradient rows first, the pairs add to them
         // slabs: the 2D-periodic sum of the wide part, and a neighbour list periodic in the
         // plane only, on the internal cell (whose third vector is valid, unlike the input's)
-        let mut result = match mesh {
-            Some(size) => split.wide.mesh_values(size, task)?,
-            None => split.wide.values(geometry, task)?,
-        };
+        let mut result = split.wide.values(geometry, mesh, task)?;
         if result.centers.is_empty() {
             return Ok(result);
         }

@@ -30,6 +30,7 @@ use rayon::prelude::*;
 use super::{k_blocks, AtomPhases, KSpace, KTables, KVectors, StructureFactors, K_CHUNK};
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
+use crate::lode::mesh::MeshSize;
 use crate::lode::plan::Geometry;
 use crate::lode::KSpaceRadialIntegral;
 use crate::{Error, System};
@@ -49,17 +50,19 @@ pub(crate) struct ChunkInput<'a> {
 }
 
 impl KSpace {
-    /// ∂L/∂positions and Ξ of one system of this geometry
+    /// ∂L/∂positions and Ξ of one system of this geometry, over k-vectors or on a mesh
+    /// (lode/mesh/, with G by feature, `feature_rows`)
     pub fn backward(
         &self,
         geometry: Geometry,
+        mesh: Option<(MeshSize, &[f64])>,
         s: usize,
         system: &System,
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
         match geometry {
-            Geometry::Bulk => self.bulk_backward(s, system, input),
-            Geometry::Slab => self.slab_backward(system, input),
+            Geometry::Bulk => self.bulk_backward(mesh, s, system, input),
+            Geometry::Slab => self.slab_backward(mesh, system, input),
             Geometry::Open => Err(Error::InvalidSystem(format!(
                 "internal error: system {s} is open, it has no k-space sum"
             ))),
@@ -69,6 +72,7 @@ impl KSpace {
     /// A 3D-periodic system: the k-sum and the k = 0 term
     fn bulk_backward(
         &self,
+        mesh: Option<(MeshSize, &[f64])>,
         s: usize,
         system: &System,
         input: &SystemInput,
@@ -76,8 +80,13 @@ impl KSpace {
         if input.centers.is_empty() {
             return Ok(Accumulator::new(system.size()));
         }
-        let kvectors = self.bulk_k_vectors(s, system)?;
-        let (total, mut lattice) = self.backward_sum(self.radial()?, system, input, &kvectors);
+        let (total, mut lattice) = match mesh {
+            Some((size, g)) => self.mesh_backward_sum(Geometry::Bulk, size, system, input, g)?,
+            None => {
+                let kvectors = self.bulk_k_vectors(s, system)?;
+                self.backward_sum(self.radial()?, system, input, &kvectors)
+            }
+        };
 
         // Σ G X over the lattice part of the features: the k-sum and the k = 0 term
         lattice += self.zero_term_lattice(system, input);

@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 
 use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
+use crate::lode::mesh::MeshSize;
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::plan::Geometry;
 use crate::lode::radial::RadialFunctions;
@@ -104,12 +105,18 @@ impl KSpace {
         (self.max_angular + 1).pow(2) * self.n_radial
     }
 
-    /// Values (and strain) of one system of this geometry; positions gradients are written
-    /// into the task's outputs, except the centres' own rows
-    pub fn values(&self, geometry: Geometry, task: SystemTask) -> Result<SystemValues, Error> {
+    /// Values (and strain) of one system of this geometry, over k-vectors or on `mesh`
+    /// (lode/mesh/, values only); positions gradients are written into the task's outputs,
+    /// except the centres' own rows
+    pub fn values(
+        &self,
+        geometry: Geometry,
+        mesh: Option<MeshSize>,
+        task: SystemTask,
+    ) -> Result<SystemValues, Error> {
         match geometry {
-            Geometry::Bulk => self.bulk_values(task),
-            Geometry::Slab => self.slab_values(task),
+            Geometry::Bulk => self.bulk_values(mesh, task),
+            Geometry::Slab => self.slab_values(mesh, task),
             Geometry::Open => Err(Error::InvalidSystem(format!(
                 "internal error: system {} is open, it has no k-space sum",
                 task.s
@@ -130,10 +137,15 @@ impl KSpace {
     }
 
     /// A 3D-periodic system: the k-sum, and the k = 0 term where ĝ(0) is finite
-    fn bulk_values(&self, task: SystemTask) -> Result<SystemValues, Error> {
+    fn bulk_values(&self, mesh: Option<MeshSize>, task: SystemTask) -> Result<SystemValues, Error> {
         let system = task.system;
-        let kvectors = self.bulk_k_vectors(task.s, system)?;
-        let mut result = self.sum(self.radial()?, task, &kvectors);
+        let mut result = match mesh {
+            Some(size) => self.mesh_sum(Geometry::Bulk, size, task)?,
+            None => {
+                let kvectors = self.bulk_k_vectors(task.s, system)?;
+                self.sum(self.radial()?, task, &kvectors)
+            }
+        };
         if result.centers.is_empty() {
             return Ok(result);
         }

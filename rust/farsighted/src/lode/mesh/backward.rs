@@ -12,6 +12,9 @@
 //! - strain: the fractional coordinates, hence Q and Γ, do not change under
 //!   r' = r (1 + ε), h' = h (1 + ε); only the kernel does, through k' = (1 + ε)⁻ᵀ k and 1/V:
 //!   Ξ_αβ = Σ_m (-k_β ∂K_c/∂k_α) |b|² F[Q_a] F[Γ_ac]* - δ_αβ L.
+//!
+//! Slabs: the same on the internal cell with the slab's kernel (`KSet::Slab`), as the k-sum's
+//! backward product there (lode/slab/backward.rs adds the planar part).
 
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
@@ -20,6 +23,7 @@ use super::{channels, i_power, type_spectra, Assignment, Fft3, Kernel, MeshSize}
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::kspace::KSpace;
+use crate::lode::plan::Geometry;
 use crate::{Error, System};
 
 /// What each thread sums over its channels
@@ -32,22 +36,25 @@ struct Partial {
 }
 
 impl KSpace {
-    /// ∂L/∂positions and Ξ of the k-space sum of one 3D-periodic system by smooth PME, `g`
-    /// the rows of G by feature (`feature_rows`)
-    pub fn mesh_backward(
+    /// The backward product of the k-space sum over the k-set of `geometry` of one system by
+    /// smooth PME (for slabs, `system` is the internal cell), and Σ G X over it (whose strain
+    /// derivative is -δ_αβ times itself, the volume factor 1/V): the mesh's counterpart of
+    /// `backward_sum`, `g` the rows of G by feature (`feature_rows`)
+    pub fn mesh_backward_sum(
         &self,
+        geometry: Geometry,
         size: MeshSize,
         system: &System,
         input: &SystemInput,
         g: &[f64],
-    ) -> Result<Accumulator, Error> {
+    ) -> Result<(Accumulator, f64), Error> {
         let n_atoms = system.size();
         if input.centers.is_empty() {
-            return Ok(Accumulator::new(n_atoms));
+            return Ok((Accumulator::new(n_atoms), 0.0));
         }
         let fft = Fft3::new(size.dims);
         let assignment = Assignment::new(system, size);
-        let kernel = Kernel::new(self, system, &fft, size.order, true)?;
+        let kernel = Kernel::new(self, geometry, system, &fft, size.order, true)?;
         let derivatives = kernel.derivatives.as_ref().expect("asked for");
         let n_points = kernel.points.len();
         let n_radial = self.n_radial;
@@ -164,7 +171,7 @@ impl KSpace {
                 lattice: a.lattice + b.lattice,
             });
         let Some(partial) = partial else {
-            return Ok(Accumulator::new(n_atoms));
+            return Ok((Accumulator::new(n_atoms), 0.0));
         };
 
         // neighbours: ∇ψ_a at the atoms of type a
@@ -190,7 +197,6 @@ impl KSpace {
                 *p += x;
             }
         }
-        let lattice = partial.lattice + self.zero_term_lattice(system, input);
-        Ok(accumulator.with_volume_factor(lattice))
+        Ok((accumulator, partial.lattice))
     }
 }

@@ -18,6 +18,12 @@
 //! functions are not band-limited, so that projection needs a fine quadrature per atom, while
 //! the kernel K_c is known exactly on the mesh (the theory docs give the counts).
 //!
+//! Slabs (lode/slab/): their k∥ ≠ 0 part is the k-space sum on the internal cell (a, b, L n̂)
+//! over the k-vectors 0 < |k∥| < k_c, |k| < K (`slab_k_vectors`). On the mesh it is the same
+//! smooth PME on the internal cell, with the kernel restricted to exactly that set (`KSet`):
+//! no k∥ = 0 point (the planar part, computed apart, holds them), and the mesh reaches K along
+//! b₃ ∥ n̂ and k_c in the plane (mesh/size.rs).
+//!
 //! The mesh and the order are chosen for the split's accuracy by mesh/size.rs; the plan
 //! chooses between this and the k-space sum by cost (lode/ewald/cost.rs).
 
@@ -31,6 +37,9 @@ use rustfft::num_complex::Complex64;
 
 use crate::lode::kspace::KSpace;
 use crate::lode::metadata::{SystemTask, SystemValues};
+use crate::lode::plan::Geometry;
+use crate::lode::slab::in_slab_k_set;
+use crate::lode::KSpaceRadialIntegral;
 use crate::math::harmonics::SolidHarmonics;
 use crate::{Error, System};
 use fft::{Fft3, Support};
@@ -185,8 +194,73 @@ impl Assignment {
     }
 }
 
-/// The kernel on the points of the half spectrum with 0 < |k| < k_c: (4π/V) ĝ |b|² Iₗₙ per
-/// (point, l, n) and Yₗₘ(k̂) per (point, lm); with `derivatives`, what the strain needs
+/// The k-vectors of the sum a mesh holds, on the mesh's cell
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum KSet {
+    /// 3D-periodic systems: 0 < |k| < k_cutoff
+    Sphere { k_cutoff: f64 },
+    /// the k∥ ≠ 0 part of slabs on their internal cell (a, b, L n̂): 0 < |k∥| < k_cutoff and
+    /// |k| < bound (`slab_k_vectors`), k∥ the part along b₁, b₂
+    Slab { k_cutoff: f64, bound: f64 },
+}
+
+impl KSet {
+    /// The set of a sum to `k_cutoff` on a system of `geometry`, `slab_bound` the bound
+    /// max(k_cutoff, K) of the k_z sums of slabs (`slab_k_bound`)
+    pub fn of(geometry: Geometry, k_cutoff: f64, slab_bound: impl FnOnce() -> f64) -> KSet {
+        match geometry {
+            Geometry::Slab => KSet::Slab {
+                k_cutoff,
+                bound: slab_bound(),
+            },
+            Geometry::Bulk | Geometry::Open => KSet::Sphere { k_cutoff },
+        }
+    }
+
+    /// The largest |k|
+    pub fn largest(self) -> f64 {
+        match self {
+            KSet::Sphere { k_cutoff } => k_cutoff,
+            KSet::Slab { bound, .. } => bound,
+        }
+    }
+
+    /// A bound on |k · a_d| / |a_d| over the set, for each cell vector a_d: |k| < k_c in 3D;
+    /// for slabs k · a = k∥ · a in the plane, and |k_z| < K along a₃ = L n̂
+    pub fn reach(self) -> [f64; 3] {
+        match self {
+            KSet::Sphere { k_cutoff } => [k_cutoff; 3],
+            KSet::Slab { k_cutoff, bound } => [k_cutoff, k_cutoff, bound],
+        }
+    }
+
+    /// Whether k = m₁b₁ + m₂b₂ + m₃b₃ belongs to the set, `parallel` = m₁b₁ + m₂b₂
+    fn contains(self, parallel: [f64; 3], k: [f64; 3]) -> bool {
+        match self {
+            KSet::Sphere { k_cutoff } => {
+                let k2 = k[0] * k[0] + k[1] * k[1] + k[2] * k[2];
+                k2 > 0.0 && k2 < k_cutoff * k_cutoff
+            }
+            KSet::Slab { k_cutoff, bound } => in_slab_k_set(parallel, k, k_cutoff, bound),
+        }
+    }
+}
+
+impl KSpace {
+    /// The k-vectors this sum holds for a geometry, and the radial integrals that reach them
+    fn mesh_k_set(&self, geometry: Geometry) -> Result<(KSet, &KSpaceRadialIntegral), Error> {
+        let set = KSet::of(geometry, self.k_cutoff, || self.slab_k_bound());
+        let radial = match geometry {
+            Geometry::Slab => self.slab_radial()?,
+            Geometry::Bulk | Geometry::Open => self.radial()?,
+        };
+        Ok((set, radial))
+    }
+}
+
+/// The kernel on the points of the half spectrum in the k-set of the sum (`KSet`): (4π/V) ĝ
+/// |b|² Iₗₙ per (point, l, n) and Yₗₘ(k̂) per (point, lm); with `derivatives`, what the strain
+/// needs
 struct Kernel {
     /// position of each point in the transposed half spectrum
     points: Vec<usize>,
@@ -212,19 +286,20 @@ struct KernelDerivatives {
 }
 
 impl Kernel {
+    /// The kernel of `kspace` for a system of `geometry` (the internal cell of slabs)
     fn new(
         kspace: &KSpace,
+        geometry: Geometry,
         system: &System,
         fft: &Fft3,
         order: usize,
         with_derivatives: bool,
     ) -> Result<Kernel, Error> {
-        let radial_integral = kspace.radial()?;
+        let (set, radial_integral) = kspace.mesh_k_set(geometry)?;
         let dims = fft.dims;
         let factors = [0, 1, 2].map(|d| spline::euler_factors(order, dims[d]));
         let b = system.reciprocal_cell();
-        let cutoff2 = kspace.k_cutoff * kspace.k_cutoff;
-        // signed frequency of mesh index i (the Nyquist index never lies inside the sphere,
+        // signed frequency of mesh index i (the Nyquist index never lies inside the set,
         // mesh/size.rs)
         let signed = |i: usize, k: usize| {
             if 2 * i > k {
@@ -238,9 +313,9 @@ impl Kernel {
             for m2 in 0..dims[1] {
                 for m3 in 0..fft.half {
                     let n = [signed(m1, dims[0]), signed(m2, dims[1]), m3 as i64];
-                    let k = [0, 1, 2].map(|x| (0..3).map(|d| n[d] as f64 * b[d][x]).sum::<f64>());
-                    let k2 = k[0] * k[0] + k[1] * k[1] + k[2] * k[2];
-                    if k2 > 0.0 && k2 < cutoff2 {
+                    let parallel = [0, 1, 2].map(|x| n[0] as f64 * b[0][x] + n[1] as f64 * b[1][x]);
+                    let k = [0, 1, 2].map(|x| parallel[x] + n[2] as f64 * b[2][x]);
+                    if set.contains(parallel, k) {
                         let euler = factors[0][m1] * factors[1][m2] * factors[2][m3];
                         let multiplicity = if m3 == 0 { 1.0 } else { 2.0 };
                         found.push((fft.spectrum_index([m1, m2, m3]), k, euler, multiplicity));
@@ -385,8 +460,15 @@ fn i_power(l: usize) -> Complex64 {
 }
 
 impl KSpace {
-    /// Values of the k-space sum of one 3D-periodic system by smooth PME on `size`
-    pub fn mesh_values(&self, size: MeshSize, task: SystemTask) -> Result<SystemValues, Error> {
+    /// Values of the k-space sum over the k-set of `geometry` (`KSet`, without k = 0) of one
+    /// system by smooth PME on `size`: the mesh's counterpart of `sum` (for slabs, `task` is
+    /// on the internal cell)
+    pub fn mesh_sum(
+        &self,
+        geometry: Geometry,
+        size: MeshSize,
+        task: SystemTask,
+    ) -> Result<SystemValues, Error> {
         let (centers, type_index) = task.centers_and_types();
         if centers.is_empty() {
             return Ok(SystemValues::default());
@@ -394,7 +476,7 @@ impl KSpace {
         let system = task.system;
         let fft = Fft3::new(size.dims);
         let assignment = Assignment::new(system, size);
-        let kernel = Kernel::new(self, system, &fft, size.order, false)?;
+        let kernel = Kernel::new(self, geometry, system, &fft, size.order, false)?;
 
         // the spectrum F[Q_a] of each neighbour type's density
         let types: Vec<i32> = type_index.keys().copied().collect();
@@ -467,15 +549,13 @@ impl KSpace {
                 values[(c * n_types + t) * n_features + feature] = *x;
             }
         }
-        let mut result = SystemValues {
+        Ok(SystemValues {
             centers,
             type_index,
             n_types,
             values,
             strain: Vec::new(),
-        };
-        self.add_zero_term(system, &mut result);
-        Ok(result)
+        })
     }
 }
 

@@ -11,8 +11,14 @@
 //! with x the largest |m|/K at the cutoff, and ε_mesh the accuracy the margins of the split
 //! give the mesh (lode/ewald/margins.rs): ε on small cells, where the tests against the
 //! converged k-space sum need the worst case (mesh/tests.rs, tests/test_mesh.py).
+//!
+//! Slabs (`KSet::Slab`, on the internal cell): the weights are scanned to the bound K of the
+//! k_z sums, and each direction d has its own fraction x_d at its reach κ_d (k_c in the plane,
+//! K along n̂, `KSet::reach`): |m_d|/K_d ≤ x_d min(|k|, κ_d)/κ_d, so that s = min(|k|/κ_d, 1)
+//! in the condition above. Each direction meets it alone, which bounds the sum of the three.
 
 use super::fft::fast_size;
+use super::KSet;
 use crate::density::SmearedPowerLaw;
 use crate::System;
 
@@ -34,12 +40,12 @@ pub(crate) const ORDERS: [usize; 3] = [4, 6, 8];
 pub(crate) const COST_FFT: f64 = 7.0;
 pub(crate) const COST_INTERPOLATION: f64 = 28.0;
 
-/// Points of the scan over s = |k|/k_c
+/// Points of the scan over |k| ≤ the largest |k| of the set
 const SCAN: usize = 200;
 
-/// maxₗ wₗ(s) on the scan s = i/SCAN, i = 1..=SCAN (module documentation)
-fn frequency_weights(density: &SmearedPowerLaw, k_cutoff: f64, max_angular: usize) -> Vec<f64> {
-    let k = |i: usize| i as f64 / SCAN as f64 * k_cutoff;
+/// maxₗ wₗ(k) on the scan k = i k_max/SCAN, i = 1..=SCAN (module documentation)
+fn frequency_weights(density: &SmearedPowerLaw, k_max: f64, max_angular: usize) -> Vec<f64> {
+    let k = |i: usize| i as f64 / SCAN as f64 * k_max;
     let g: Vec<f64> = (1..=SCAN).map(|i| density.fourier(k(i)).0.abs()).collect();
     let mut weights = vec![0.0_f64; SCAN];
     for l in 0..=max_angular as i32 {
@@ -52,14 +58,15 @@ fn frequency_weights(density: &SmearedPowerLaw, k_cutoff: f64, max_angular: usiz
     weights
 }
 
-/// The largest x = |m|/K at the cutoff that meets the accuracy (module documentation)
-fn largest_fraction(order: usize, weights: &[f64], accuracy: f64) -> f64 {
+/// The largest x = |m|/K at the reach of a direction that meets the accuracy, `reach` ≤ 1
+/// relative to the end of the scan of the weights (module documentation)
+fn largest_fraction(order: usize, weights: &[f64], reach: f64, accuracy: f64) -> f64 {
     let error = |x: f64| {
         weights
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                let s = (i + 1) as f64 / SCAN as f64;
+                let s = ((i + 1) as f64 / SCAN as f64 / reach).min(1.0);
                 w * 12.0 * (x * s / (1.0 - x * s)).powi(order as i32)
             })
             .fold(0.0_f64, f64::max)
@@ -80,7 +87,7 @@ fn largest_fraction(order: usize, weights: &[f64], accuracy: f64) -> f64 {
 }
 
 impl MeshSize {
-    /// The largest |m|/K at the cutoff of a mesh for the wide `density` of a basis up to
+    /// The largest |m|/K at the cutoff of a 3D mesh for the wide `density` of a basis up to
     /// `max_angular` with B-splines of `order` (the mesh of a cell follows from it, `new`)
     pub fn fraction(
         density: &SmearedPowerLaw,
@@ -90,25 +97,35 @@ impl MeshSize {
         order: usize,
     ) -> f64 {
         let weights = frequency_weights(density, k_cutoff, max_angular);
-        largest_fraction(order, &weights, accuracy)
+        largest_fraction(order, &weights, 1.0, accuracy)
     }
 
-    /// The mesh of `system` for the wide density summed to `k_cutoff` with accuracy ε,
-    /// B-splines of `order`
+    /// The mesh of `system` (the internal cell of slabs) holding the k-vectors of `set` with
+    /// accuracy ε, B-splines of `order`, `weights` the frequency weights scanned to
+    /// `set.largest()`
     pub fn new(
         system: &System,
-        k_cutoff: f64,
+        set: KSet,
         weights: &[f64],
         accuracy: f64,
         order: usize,
     ) -> MeshSize {
-        let x = largest_fraction(order, weights, accuracy);
+        let reach = set.reach();
+        let largest = set.largest();
+        let mut fractions = [0.0; 3];
+        for d in 0..3 {
+            fractions[d] = match d {
+                // the same reach, the same fraction
+                1 | 2 if reach[d] == reach[d - 1] => fractions[d - 1],
+                _ => largest_fraction(order, weights, reach[d] / largest, accuracy),
+            };
+        }
         let dims = [0, 1, 2].map(|d| {
             let a = system.cell[d];
-            let m_max = k_cutoff * (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
+            let m_max = reach[d] * (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
                 / (2.0 * std::f64::consts::PI);
-            // above 2 max|m| + 1: the Nyquist frequency is never inside the sphere
-            let minimum = ((m_max / x).ceil() as usize)
+            // above 2 max|m| + 1: the Nyquist frequency is never inside the set
+            let minimum = ((m_max / fractions[d]).ceil() as usize)
                 .max(2 * m_max.floor() as usize + 2)
                 .max(order);
             fast_size(minimum)
@@ -158,19 +175,20 @@ impl MeshSize {
         shared + threads * per_thread
     }
 
-    /// The cheapest order's mesh for the wide `density` of a basis up to `max_angular`
+    /// The cheapest order's mesh of `system` (the internal cell of slabs) for the k-vectors
+    /// `set` of the wide `density` of a basis up to `max_angular`
     pub fn cheapest(
         system: &System,
         density: &SmearedPowerLaw,
         max_angular: usize,
-        k_cutoff: f64,
+        set: KSet,
         accuracy: f64,
         n_centers: usize,
     ) -> MeshSize {
-        let weights = frequency_weights(density, k_cutoff, max_angular);
+        let weights = frequency_weights(density, set.largest(), max_angular);
         ORDERS
             .iter()
-            .map(|&order| MeshSize::new(system, k_cutoff, &weights, accuracy, order))
+            .map(|&order| MeshSize::new(system, set, &weights, accuracy, order))
             .min_by(|a, b| a.cost(n_centers, 1).total_cmp(&b.cost(n_centers, 1)))
             .expect("ORDERS is not empty")
     }

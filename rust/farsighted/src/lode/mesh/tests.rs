@@ -104,6 +104,105 @@ fn mesh_equals_the_k_space_sum_within_accuracy() {
     assert_eq!(failures, 0, "{report:#?}");
 }
 
+/// A random slab with a triclinic in-plane cell, two types, `n` atoms over `thickness` Å
+fn random_slab(n: usize, seed: u64, thickness: f64) -> System {
+    let mut system = random_cell(n, seed, 1.0);
+    let cell = [[5.3, 0.0, 0.0], [1.4, 4.6, 0.0], [0.0; 3]];
+    for (j, r) in system.positions.iter_mut().enumerate() {
+        // in-plane fractional coordinates from the 3D ones, heights over the thickness
+        let f = [r[0] / 6.0, r[1] / 6.0];
+        let z = thickness * (j as f64 / n as f64 - 0.5) + 0.3 * r[2].sin();
+        *r =
+            [0, 1, 2].map(|a| f[0] * cell[0][a] + f[1] * cell[1][a] + if a == 2 { z } else { 0.0 });
+    }
+    system.cell = cell;
+    system.pbc = [true, true, false];
+    system
+}
+
+#[test]
+fn slab_mesh_equals_the_slab_k_space_sum_within_accuracy() {
+    // (σ, p, ε, grid of σw = σ 2^{j/4}); measured error/ε: 1.4e-2, 2.8e-3, 2.1e-4 (p = 0:
+    // tests/test_mesh.py)
+    let cases = [
+        (1.0, 1.0, 1e-4, 4),
+        (1.0, 1.0, 1e-7, 4),
+        (0.8, 6.0, 1e-5, 4),
+    ];
+    let mut report = Vec::new();
+    let mut failures = 0;
+    for (k, &(sigma, p, accuracy, grid)) in cases.iter().enumerate() {
+        let system = random_slab(16, 3 + k as u64, 4.0);
+        let systems = std::slice::from_ref(&system);
+        let compute = |reciprocal: &str| {
+            let calculator = calculator(
+                sigma,
+                p,
+                &format!(r#", "accuracy": {accuracy}, "reciprocal": "{reciprocal}""#),
+            );
+            calculator.force_ewald_grid(Some(grid));
+            let result = calculator
+                .compute(systems, Gradients::default(), &Selection::default())
+                .unwrap();
+            let mesh = calculator.mesh_choice(&system).unwrap();
+            (result, mesh)
+        };
+        let (reference, none) = compute("kspace");
+        assert!(none.is_none());
+        let (mesh, size) = compute("mesh");
+        let error = worst_error(&mesh, &reference);
+        report.push(format!(
+            "slab sigma={sigma} p={p} accuracy={accuracy:e} grid={grid} mesh={size:?}: \
+             error/accuracy = {:.2e}",
+            error / accuracy
+        ));
+        if error > accuracy {
+            failures += 1;
+        }
+    }
+    println!("{report:#?}");
+    assert_eq!(failures, 0, "{report:#?}");
+}
+
+/// The kernel of a slab holds exactly the k-vectors of its k-space sum, ±k
+#[test]
+fn slab_kernel_holds_the_slab_k_vectors() {
+    let system = random_slab(6, 1, 3.0);
+    let calculator = calculator(1.0, 1.0, r#", "accuracy": 1e-5, "reciprocal": "mesh""#);
+    calculator.force_ewald_grid(Some(4));
+    let split = calculator
+        .split_tables(4, crate::lode::ewald::Margins::Tight)
+        .unwrap();
+    let wide = &split.wide;
+    let internal = crate::lode::slab::internal_system(&system, wide.basis.support());
+    let (dims, order) = calculator.mesh_choice(&system).unwrap().unwrap();
+    let fft = super::Fft3::new(dims);
+    let kernel = super::Kernel::new(
+        wide,
+        crate::lode::plan::Geometry::Slab,
+        &internal,
+        &fft,
+        order,
+        false,
+    )
+    .unwrap();
+    let kvectors = crate::lode::slab::slab_k_vectors(&internal, wide.k_cutoff, wide.slab_k_bound());
+    // every k of the sum, or its opposite, is a point of the half spectrum of the kernel
+    let index = |n: [i32; 3]| {
+        let n = if n[2] < 0 { n.map(|x| -x) } else { n };
+        let m = [0, 1, 2].map(|d| n[d].rem_euclid(dims[d] as i32) as usize);
+        fft.spectrum_index(m)
+    };
+    let points: std::collections::BTreeSet<usize> = kernel.points.iter().copied().collect();
+    assert_eq!(points.len(), kernel.points.len());
+    for n in &kvectors.indices {
+        assert!(points.contains(&index(*n)), "{n:?}");
+    }
+    // the kernel's weights count each ±k pair twice
+    let weight: f64 = kernel.multiplicity.iter().sum();
+    assert_eq!(weight, 2.0 * kvectors.indices.len() as f64);
+}
+
 /// Timing of the mesh against the k-space sum of the split on a large box (not a test: run
 /// with `cargo test --release -- --ignored --nocapture mesh_timing`, MESH_TIMING_ATOMS atoms)
 #[test]

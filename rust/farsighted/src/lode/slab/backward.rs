@@ -1,6 +1,7 @@
 //! Backward products of slabs: the k∥ ≠ 0 part by the periodic backward on the internal cell
 //! (a, b, L n̂) over the k-vectors of the values (0 < |k∥| < k_cutoff, k_z summed to
-//! convergence, lode/slab/mod.rs), so that it differentiates exactly the values computed; the
+//! convergence, lode/slab/mod.rs), or on the same mesh as the values (lode/mesh/backward.rs),
+//! so that it differentiates exactly the values computed; the
 //! planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop over all pairs, like the forward pass.
 //!
 //! ∂L/∂cell: the features do not depend on the non-periodic cell vector, whose gradient is
@@ -14,7 +15,9 @@ use rayon::prelude::*;
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::{cell_gradient, SystemInput};
 use crate::lode::kspace::KSpace;
+use crate::lode::mesh::MeshSize;
 use crate::lode::pairs::backward::feature_rows;
+use crate::lode::plan::Geometry;
 use crate::lode::slab::strain::PlaneStrain;
 use crate::lode::slab::{internal_system, slab_k_vectors, Plane};
 use crate::math::harmonics::lm_index;
@@ -39,9 +42,10 @@ pub(crate) fn slab_cell_gradient(
 
 impl KSpace {
     /// ∂L/∂positions and Ξ of one slab: the k∥ ≠ 0 part on the internal cell (no k = 0 term),
-    /// and the planar part
+    /// over its k-vectors or on a mesh (with G by feature), and the planar part
     pub(crate) fn slab_backward(
         &self,
+        mesh: Option<(MeshSize, &[f64])>,
         system: &System,
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
@@ -49,8 +53,13 @@ impl KSpace {
             return Ok(Accumulator::new(system.size()));
         }
         let internal = internal_system(system, self.basis.support());
-        let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
-        let (total, lattice) = self.backward_sum(self.slab_radial()?, &internal, input, &kvectors);
+        let (total, lattice) = match mesh {
+            Some((size, g)) => self.mesh_backward_sum(Geometry::Slab, size, &internal, input, g)?,
+            None => {
+                let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
+                self.backward_sum(self.slab_radial()?, &internal, input, &kvectors)
+            }
+        };
         let planar = self.backward_planar(system, input)?;
         Ok(total.with_volume_factor(lattice).add(planar))
     }

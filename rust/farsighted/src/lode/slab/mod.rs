@@ -23,6 +23,10 @@
 //! where the k_z grid falls with respect to the sphere: on L, at the level of the summand at
 //! k_cutoff.) The radial integrals of slabs reach max(k_cutoff, K) (`slab_radial`).
 //!
+//! With the Ewald split, the k∥ ≠ 0 part of the wide part can be summed on a mesh of the
+//! internal cell instead (lode/mesh/, `KSet::Slab`: the same k-vectors, values and backward
+//! products), the planar part staying as it is.
+//!
 //! The centre's own density and `center_atom_weight` are handled as in 3D. Positions
 //! gradients: the k∥ ≠ 0 part through the 3D pair code, the planar part through Pₗₙ' n̂.
 //! Strain gradients: the k∥ ≠ 0 part by the 3D code on the internal cell, the planar part in
@@ -41,6 +45,7 @@ use crate::basis::GtoBasis;
 use crate::density::SmearedPowerLaw;
 use crate::lode::kspace::kvectors::max_indices;
 use crate::lode::kspace::KSpace;
+use crate::lode::mesh::MeshSize;
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::plan::Geometry;
 use crate::lode::slab::planar::{PlanarProjection, PlanarTable};
@@ -204,19 +209,15 @@ pub(crate) fn slab_k_vectors(internal: &System, k_cutoff: f64, bound: f64) -> KV
     let b = internal.reciprocal_cell();
     let in_plane = max_indices(internal, k_cutoff);
     let max = [in_plane[0], in_plane[1], max_indices(internal, bound)[2]];
-    let (cutoff2, bound2) = (k_cutoff * k_cutoff, bound * bound);
     let mut indices = Vec::new();
     let mut vectors = Vec::new();
     for n1 in 0..=max[0] {
         let n2_start = if n1 == 0 { 1 } else { -max[1] };
         for n2 in n2_start..=max[1] {
             let parallel = [0, 1, 2].map(|d| n1 as f64 * b[0][d] + n2 as f64 * b[1][d]);
-            if dot(parallel, parallel) >= cutoff2 {
-                continue;
-            }
             for n3 in -max[2]..=max[2] {
                 let k = [0, 1, 2].map(|d| parallel[d] + n3 as f64 * b[2][d]);
-                if dot(k, k) < bound2 {
+                if in_slab_k_set(parallel, k, k_cutoff, bound) {
                     indices.push([n1, n2, n3]);
                     vectors.push(k);
                 }
@@ -228,6 +229,24 @@ pub(crate) fn slab_k_vectors(internal: &System, k_cutoff: f64, bound: f64) -> KV
         vectors,
         max_index: max,
     }
+}
+
+/// The rule of the k∥ ≠ 0 part for k = k∥ + k_z n̂, `parallel` = k∥: 0 < |k∥| < `k_cutoff`
+/// and |k| < `bound` (`slab_k_vectors`, and the kernel of the mesh, lode/mesh/)
+pub(crate) fn in_slab_k_set(parallel: [f64; 3], k: [f64; 3], k_cutoff: f64, bound: f64) -> bool {
+    let parallel2 = dot(parallel, parallel);
+    parallel2 > 0.0 && parallel2 < k_cutoff * k_cutoff && dot(k, k) < bound * bound
+}
+
+/// max(k_cutoff, K): the bound of the k_z sums of the k∥ ≠ 0 part for `density` summed to
+/// `k_cutoff` (`converged_k_bound`)
+pub(crate) fn slab_k_bound(
+    basis: &GtoBasis,
+    max_angular: usize,
+    density: SmearedPowerLaw,
+    k_cutoff: f64,
+) -> f64 {
+    converged_k_bound(basis, max_angular, density).max(k_cutoff)
 }
 
 /// An estimate of the number of half-space k-vectors of `slab_k_vectors`, to check memory:
@@ -261,6 +280,13 @@ fn heights(system: &System, plane: &Plane) -> (Vec<f64>, f64) {
     (heights, thickness)
 }
 
+/// The area of a slab's cell and the extent of its atoms along the normal (the cost model)
+pub(crate) fn area_and_thickness(system: &System) -> (f64, f64) {
+    let plane = Plane::new(system);
+    let (_, thickness) = heights(system, &plane);
+    (plane.area, thickness)
+}
+
 /// What slabs need beyond the 3D tables, built on first use: the bound max(k_cutoff, K) of
 /// the k_z sums, the radial integrals Iₗₙ(k) up to it, and the planar projections Pₗₙ(z)
 #[derive(Default)]
@@ -275,7 +301,7 @@ impl KSpace {
     /// below this bound (`converged_k_bound`)
     pub(crate) fn slab_k_bound(&self) -> f64 {
         *self.slab.bound.get_or_init(|| {
-            converged_k_bound(&self.basis, self.max_angular, self.density).max(self.k_cutoff)
+            slab_k_bound(&self.basis, self.max_angular, self.density, self.k_cutoff)
         })
     }
 
@@ -332,9 +358,14 @@ impl KSpace {
         Ok((heights, self.planar()?.covering(thickness)))
     }
 
-    /// Values of one slab: the k∥ ≠ 0 part on the internal cell, and the planar part;
-    /// positions gradients are written into `outputs` directly, except the centres' own rows
-    pub(crate) fn slab_values(&self, task: SystemTask) -> Result<SystemValues, Error> {
+    /// Values of one slab: the k∥ ≠ 0 part on the internal cell, over its k-vectors or on
+    /// `mesh` (lode/mesh/, values only), and the planar part; positions gradients are written
+    /// into `outputs` directly, except the centres' own rows
+    pub(crate) fn slab_values(
+        &self,
+        mesh: Option<MeshSize>,
+        task: SystemTask,
+    ) -> Result<SystemValues, Error> {
         let SystemTask {
             system,
             gradients,
@@ -343,12 +374,17 @@ impl KSpace {
             ..
         } = task;
         let internal = internal_system(system, self.basis.support());
-        let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
         let internal_task = SystemTask {
             system: &internal,
             ..task
         };
-        let mut result = self.sum(self.slab_radial()?, internal_task, &kvectors);
+        let mut result = match mesh {
+            Some(size) => self.mesh_sum(Geometry::Slab, size, internal_task)?,
+            None => {
+                let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
+                self.sum(self.slab_radial()?, internal_task, &kvectors)
+            }
+        };
         if result.centers.is_empty() {
             return Ok(result);
         }
