@@ -8,9 +8,10 @@
 //! tight margins. In a cell at least 2 d_c wide along every direction, many atoms and wave
 //! vectors contribute near each cutoff with random phases, and the tight margins leave the
 //! error at 1e-3 to 1e-2 of ε: time spent on accuracy nobody asked for. Such cells get the
-//! averaged margins, measured on random Na/Cl boxes of 2000 atoms at 0.04 atoms/Å³ (σ = 1 Å,
-//! p = 1 and 6, ε = 1e-3 to 1e-8) against the converged k-space sum: values within 0.02 to
-//! 0.3 ε, and the backward product's forces and cell gradient within 0.002 to 0.1 ε.
+//! averaged margins, measured on random Na/Cl boxes of 1000 and 2000 atoms at 0.04 atoms/Å³
+//! (σ = 1 Å, p = 1 and 6, ε = 1e-3 to 1e-8) against the converged k-space sum: values within
+//! 0.008 to 0.33 ε, and the backward product's forces and cell gradient within 0.002 to 0.11 ε
+//! (tests/test_mesh.py, benchmarks/lode_mesh.py).
 
 use crate::lode::plan::Geometry;
 use crate::System;
