@@ -333,10 +333,15 @@ impl LodeSphericalExpansion {
             (Method::Pairs, _) | (_, Geometry::Open) => 0.0,
             (method, Geometry::Slab) => {
                 // the cylinder |k∥| < k_cutoff of the internal cell, cut at the slab's k bound
-                // (the wide part's with the split: its mesh holds the same k-vectors)
+                // (the wide part's for a mesh, which holds the same k-vectors; otherwise the
+                // calculator's, larger, which needs no scan of its own)
                 let internal = slab::internal_system(system, self.basis.support());
                 let bound = match method {
-                    Method::Split { grid, .. } => self.split_slab_k_bound(grid),
+                    Method::Split {
+                        grid,
+                        mesh: Some(_),
+                        ..
+                    } => self.split_slab_k_bound(grid),
                     _ => self.kspace.slab_k_bound().max(k_cutoff),
                 };
                 slab::estimated_k_count(&internal, k_cutoff, bound)

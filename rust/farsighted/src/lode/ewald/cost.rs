@@ -23,6 +23,8 @@ const COST_K_VALUES: f64 = 1.0;
 const COST_K_POSITIONS: f64 = 0.25;
 const COST_PAIR_VALUES: f64 = 10.0;
 const COST_PAIR_POSITIONS: f64 = 20.0;
+/// The smallest system for which `reciprocal="auto"` considers the mesh
+const MESH_MIN_ATOMS: usize = 500;
 
 impl LodeSphericalExpansion {
     /// Grid index j of σw = σ 2^{j/4}, the margins of the truncations (lode/ewald/margins.rs)
@@ -47,8 +49,11 @@ impl LodeSphericalExpansion {
                 gradients.positions, gradients.strain
             )));
         }
+        // the mesh pays for itself on large systems only (measured crossovers: 1000 to 5000
+        // atoms); below, the bound K of each σw that the mesh of a slab needs (a scan each) is
+        // not worth computing
         let use_mesh = match reciprocal {
-            Reciprocal::Auto => mesh_possible,
+            Reciprocal::Auto => mesh_possible && system.size() >= MESH_MIN_ATOMS,
             Reciprocal::KSpace => false,
             Reciprocal::Mesh => true,
         };
@@ -114,9 +119,10 @@ impl LodeSphericalExpansion {
                 // no k-vector left in the wide part
                 break;
             }
-            let n_k = match k_set(grid, margins) {
-                KSet::Slab { k_cutoff, bound } => estimated_k_count(&system, k_cutoff, bound),
-                KSet::Sphere { .. } => {
+            let n_k = match use_mesh.then(|| k_set(grid, margins)) {
+                None => volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2)),
+                Some(KSet::Slab { k_cutoff, bound }) => estimated_k_count(&system, k_cutoff, bound),
+                Some(KSet::Sphere { .. }) => {
                     volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2))
                 }
             };
