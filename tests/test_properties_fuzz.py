@@ -294,14 +294,7 @@ def test_hostile_systems(worker, name, geometry):
     [
         pytest.param(
             h,
-            marks=([pytest.mark.slow] if h in SLOW_HYPERS else [])
-            + (
-                # known: after the other cases in the same worker, σ = 1e5 on the slab takes over
-                # 60 s since the slab mesh landed (6 s alone); under investigation (issue 14)
-                [pytest.mark.xfail(reason="slow after other cases in the worker", strict=False)]
-                if h == {"smearing": 1e5}
-                else []
-            ),
+            marks=[pytest.mark.slow] if h in SLOW_HYPERS else [],
         )
         for h in HOSTILE_HYPERS
     ],

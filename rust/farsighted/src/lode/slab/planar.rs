@@ -24,7 +24,9 @@
 //! The spline's grid is fixed once per calculator: its step is the one that reaches the
 //! accuracy on [0, 4 max(σ, w)] (w the narrowest Gaussian of the basis), where Pₗₙ has its
 //! sharpest features (φ's smoothed kink and the non-smooth Kₗₙ meet at z = 0), and the table
-//! grows on that grid as thicker slabs need it. The interpolant, and so the features, are then
+//! grows on that grid as thicker slabs need it. (For σ far wider than the basis that range
+//! is halved, down to 4 times the basis support, until the values on it can be represented
+//! to the accuracy: `step_range`.) The interpolant, and so the features, are then
 //! a function of the heights alone, not of the range a system needs, and derivatives of the
 //! interpolant are those of the values. (With σ = 0.8 Å, a GTO basis of radius 3 Å and
 //! accuracy 1e-8, the step set on [0, 3.2 Å] keeps the error below 5e-10 out to 30 Å, p = 1
@@ -235,7 +237,7 @@ impl PlanarProjection {
         };
         if let Some(accuracy) = accuracy {
             let spline = HermiteSplines::new(
-                INITIAL_RANGE_WIDTHS * basis.min_width().max(density.smearing),
+                projection.step_range(basis, accuracy),
                 n_functions,
                 accuracy,
                 |z, v, d| projection.exact(z, v, d),
@@ -247,6 +249,32 @@ impl PlanarProjection {
 
     pub fn n_functions(&self) -> usize {
         (self.max_angular + 1) * self.size
+    }
+
+    /// The range [0, z] on which the spline's step is set: 4 max(σ, w), halved (not below
+    /// 4 max(w, basis support)) while the largest |Pₗₙ(z)| exceeds 1e10 times the
+    /// accuracy. For p ≤ 2, Pₗₙ grows with z (as z²/σ for p = 1): on 4σ with σ = 1e5 Å it
+    /// reaches 1e8, whose rounding alone exceeds an accuracy of 1e-8, while the heights of any
+    /// slab lie far inside the range; there φ varies on the scale σ, far slower than over the
+    /// basis support, so the shorter range needs no finer step.
+    fn step_range(&self, basis: &GtoBasis, accuracy: f64) -> f64 {
+        /// Values up to this multiple of the accuracy keep their rounding (1e-16 of them)
+        /// a million times below it
+        const REPRESENTABLE: f64 = 1e10;
+        let width = basis.min_width();
+        let floor = INITIAL_RANGE_WIDTHS * width.max(basis.support());
+        let mut range = INITIAL_RANGE_WIDTHS * width.max(self.potential.density.smearing);
+        let n_functions = self.n_functions();
+        let (mut values, mut derivatives) = (vec![0.0; n_functions], vec![0.0; n_functions]);
+        while range > floor {
+            self.exact(range, &mut values, &mut derivatives);
+            let largest = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            if largest <= REPRESENTABLE * accuracy {
+                break;
+            }
+            range = (0.5 * range).max(floor);
+        }
+        range
     }
 
     /// Pₗₙ(z) for |z| ≤ `z_max`: the splines, extended on their grid if needed (up to
