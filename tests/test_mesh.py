@@ -186,13 +186,17 @@ def test_slab_mesh_meets_the_accuracy(exponent, accuracy):
     assert error <= accuracy
 
 
-@pytest.mark.parametrize("exponent", [1, 6])
-def test_slab_mesh_backward_against_explicit_gradients(exponent, rng):
+@pytest.mark.parametrize(
+    "exponent, repeat",
+    # 48 atoms: the planar part on a grid of heights (13 points, at most N/2)
+    [(1, (2, 2, 1)), (6, (2, 2, 1)), pytest.param(1, (2, 4, 1), marks=pytest.mark.slow)],
+)
+def test_slab_mesh_backward_against_explicit_gradients(exponent, repeat, rng):
     """∂L/∂positions, ∂L/∂cell and Ξ of a slab by the mesh's backward product, against the
     explicit gradients of the k-space split contracted with random ∂L/∂features"""
     from test_backward import explicit_reference, random_gradient, relative_error
 
-    atoms = random_slab(6, 7).repeat((2, 2, 1))
+    atoms = random_slab(6, 7).repeat(repeat)
     atoms.rattle(0.2, seed=3)
     hypers = lode_hypers(exponent=exponent, smearing=0.5, max_angular=2, max_radial=2, weight=0.5)
     accuracy = 1e-7
@@ -210,6 +214,8 @@ def test_slab_mesh_backward_against_explicit_gradients(exponent, rng):
             atoms.cell.array.T @ grad_cell + atoms.positions.T @ grad_positions, strain
         ),
     }
+    # the values the backward product differentiates
+    errors["values"] = max_relative_difference(mesh.compute(atoms), descriptor)
     print(errors)
     assert np.all(grad_cell[~atoms.pbc] == 0.0)
     assert max(errors.values()) < 10 * accuracy, errors

@@ -39,6 +39,9 @@ pub(crate) use margins::Margins;
 
 /// Points of the scan for d_c over [0, basis support + 10 σw]
 const CUTOFF_SCAN_POINTS: usize = 512;
+/// The error of the planar grid of slabs (lode/slab/planar_grid.rs) relative to ε, on the
+/// largest planar function of each l
+const PLANAR_GRID_TOLERANCE: f64 = 1e-2;
 /// Largest grid index j of σw = σ 2^{j/4} (σw ≤ 1024 σ)
 pub(crate) const MAX_GRID: i32 = 40;
 
@@ -104,13 +107,15 @@ impl LodeSphericalExpansion {
         let k_cutoff = wide_k_cutoff(wide, accuracy, margins).min(NEGLIGIBLE_K_SIGMA / wide);
         // the splined k-space radial integrals must not limit the accuracy
         let spline_accuracy = parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
-        let wide_part = KSpace::new(
+        let mut wide_part = KSpace::new(
             &self.basis,
             parameters.max_angular,
             wide_density,
             k_cutoff,
             spline_accuracy,
         );
+        // the planar part of large slabs on a grid of heights, well inside the accuracy
+        wide_part.planar_tolerance = Some(PLANAR_GRID_TOLERANCE * accuracy);
         if grid == 0 {
             return Ok(EwaldSplit {
                 wide: wide_part,

@@ -48,6 +48,10 @@ pub(crate) struct KSpace {
     /// the k-vectors summed have |k| below it: min(k_cutoff, 10.2/σ)
     pub k_cutoff: f64,
     pub spline_accuracy: Option<f64>,
+    /// the error allowed to the planar part of slabs summed on a grid of heights, relative
+    /// to the largest planar function of each l (lode/slab/planar_grid.rs): set by the Ewald
+    /// split for its wide part, None (no grid) for the calculator's own sum
+    pub planar_tolerance: Option<f64>,
     projector: RadialProjector,
     radial: OnceLock<Result<KSpaceRadialIntegral, Error>>,
     /// √(4π) ∫ r² Rₙ(r) g(r) dr: the atom's own density projected on (l, m) = (0, 0)
@@ -80,6 +84,7 @@ impl KSpace {
             n_radial: basis.size(),
             k_cutoff,
             spline_accuracy,
+            planar_tolerance: None,
             projector,
             radial: OnceLock::new(),
             center_contribution,
@@ -101,7 +106,7 @@ impl KSpace {
         &self.center_contribution
     }
 
-    fn n_features(&self) -> usize {
+    pub(crate) fn n_features(&self) -> usize {
         (self.max_angular + 1).pow(2) * self.n_radial
     }
 

@@ -30,7 +30,7 @@
 pub(crate) mod backward;
 mod fft;
 pub(crate) mod size;
-mod spline;
+pub(crate) mod spline;
 
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;

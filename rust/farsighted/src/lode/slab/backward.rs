@@ -60,12 +60,18 @@ impl KSpace {
                 self.backward_sum(self.slab_radial()?, &internal, input, &kvectors)
             }
         };
-        let planar = self.backward_planar(system, input)?;
+        let planar = self.backward_planar(mesh.is_some(), system, input)?;
         Ok(total.with_volume_factor(lattice).add(planar))
     }
 
-    /// ∂L/∂positions and Ξ of L = Σᵢₐ Σ_f Gᵢₐf Σ_{j∈a} (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂)
-    fn backward_planar(&self, system: &System, input: &SystemInput) -> Result<Accumulator, Error> {
+    /// ∂L/∂positions and Ξ of L = Σᵢₐ Σ_f Gᵢₐf Σ_{j∈a} (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂), on the grid
+    /// of heights of the values where they used one (`on_mesh`, lode/slab/planar_grid.rs)
+    fn backward_planar(
+        &self,
+        on_mesh: bool,
+        system: &System,
+        input: &SystemInput,
+    ) -> Result<Accumulator, Error> {
         let max_angular = self.max_angular;
         let n_radial = self.n_radial;
         let n_features = (max_angular + 1).pow(2) * n_radial;
@@ -78,6 +84,16 @@ impl KSpace {
 
         // G with all features of a row together, indexed by lm_index(l, m) * n_radial + n
         let g = feature_rows(input, max_angular, n_radial);
+        if let Some(grid) = self.planar_grid(on_mesh, &projection, &heights) {
+            return Ok(self.backward_planar_on_grid(
+                &grid,
+                (&heights, plane.normal),
+                &plane_strain,
+                input,
+                &atom_type_index,
+                &g,
+            ));
+        }
 
         let n_functions = projection.n_functions();
         let total = input

@@ -34,6 +34,7 @@
 
 pub(crate) mod backward;
 pub(crate) mod planar;
+pub(crate) mod planar_grid;
 pub(crate) mod strain;
 
 use std::borrow::Cow;
@@ -404,6 +405,24 @@ impl KSpace {
         let n_types = result.n_types;
         let type_index = &result.type_index;
         let n_functions = projection.n_functions();
+        // large slabs whose k∥ ≠ 0 part is on a mesh: the planar part on a grid of heights
+        let on_mesh = mesh.is_some() && !gradients.positions && !gradients.strain;
+        if let Some(grid) = self.planar_grid(on_mesh, &projection, &heights) {
+            let type_of: Vec<Option<usize>> = system
+                .types
+                .iter()
+                .map(|t| type_index.get(t).copied())
+                .collect();
+            self.add_planar_on_grid(
+                &grid,
+                &heights,
+                &type_of,
+                (&result.centers, n_types),
+                &y,
+                &mut result.values,
+            );
+            return Ok(result);
+        }
         let centers = &result.centers;
         result
             .values
