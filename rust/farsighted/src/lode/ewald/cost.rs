@@ -23,6 +23,10 @@ const COST_K_VALUES: f64 = 1.0;
 const COST_K_POSITIONS: f64 = 0.25;
 const COST_PAIR_VALUES: f64 = 10.0;
 const COST_PAIR_POSITIONS: f64 = 20.0;
+/// One pair of heights of the planar part of slabs summed over all pairs, beside the sum over
+/// k-vectors (on the mesh it is on a grid of heights, lode/slab/planar_grid.rs): estimated
+/// like one (atom, k-vector) term, as both update every channel of the pair's block
+const COST_PLANAR_PAIR: f64 = 1.0;
 /// The smallest system for which `reciprocal="auto"` considers the mesh
 const MESH_MIN_ATOMS: usize = 500;
 
@@ -120,9 +124,8 @@ impl LodeSphericalExpansion {
                 break;
             }
             let n_k = match use_mesh.then(|| k_set(grid, margins)) {
-                None => volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2)),
                 Some(KSet::Slab { k_cutoff, bound }) => estimated_k_count(&system, k_cutoff, bound),
-                Some(KSet::Sphere { .. }) => {
+                None | Some(KSet::Sphere { .. }) => {
                     volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2))
                 }
             };
@@ -133,6 +136,9 @@ impl LodeSphericalExpansion {
             };
             let n_pairs = neighbors(d_c);
             let mut k_cost = COST_K_VALUES * n * n_k;
+            if geometry == Geometry::Slab {
+                k_cost += COST_PLANAR_PAIR * n * n;
+            }
             let mut mesh = None;
             if use_mesh {
                 let size = mesh_of(grid, margins);
