@@ -178,7 +178,9 @@ def subprocess_case(method, n_atoms, args):
     except subprocess.TimeoutExpired:
         return {"error": f"no answer after {timeout} s"}
     except subprocess.CalledProcessError as error:
-        return {"error": error.stderr.strip().splitlines()[-1]}
+        # a process killed for memory (SIGKILL) writes nothing
+        lines = error.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {error.returncode}"}
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -2,7 +2,8 @@
 //! (a, b, L n̂) over the k-vectors of the values (0 < |k∥| < k_cutoff, k_z summed to
 //! convergence, lode/slab/mod.rs), or on the same mesh as the values (lode/mesh/backward.rs),
 //! so that it differentiates exactly the values computed; the
-//! planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) by a loop over all pairs, like the forward pass.
+//! planar part (1/A) Pₗₙ(zᵢⱼ) Yₗₘ(n̂) like the forward pass: by a loop over all pairs, or on
+//! the values' grid of heights with the mesh (lode/slab/planar_grid.rs).
 //!
 //! ∂L/∂cell: the features do not depend on the non-periodic cell vector, whose gradient is
 //! zero. The periodic rows follow from Ξ (the strain derivative, frame independent) as in 3D,
@@ -84,7 +85,7 @@ impl KSpace {
 
         // G with all features of a row together, indexed by lm_index(l, m) * n_radial + n
         let g = feature_rows(input, max_angular, n_radial);
-        if let Some(grid) = self.planar_grid(on_mesh, &projection, &heights) {
+        if let Some(grid) = self.planar_grid(on_mesh, &heights) {
             return Ok(self.backward_planar_on_grid(
                 &grid,
                 (&heights, plane.normal),

@@ -344,7 +344,7 @@ impl KSpace {
             .reduce(f64::max);
         if let Some(thickness) = thickness {
             self.slab_radial()?;
-            self.planar()?.covering(thickness);
+            self.planar()?.covering(self.planar_range(thickness));
         }
         Ok(())
     }
@@ -407,7 +407,7 @@ impl KSpace {
         let n_functions = projection.n_functions();
         // large slabs whose k∥ ≠ 0 part is on a mesh: the planar part on a grid of heights
         let on_mesh = mesh.is_some() && !gradients.positions && !gradients.strain;
-        if let Some(grid) = self.planar_grid(on_mesh, &projection, &heights) {
+        if let Some(grid) = self.planar_grid(on_mesh, &heights) {
             let type_of: Vec<Option<usize>> = system
                 .types
                 .iter()

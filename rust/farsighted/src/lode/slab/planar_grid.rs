@@ -10,7 +10,9 @@
 //! integer d, γ the autocorrelation of the B-spline at integers, whose transform is
 //! 1/|b(m)|² of smooth PME (`euler_factors`). The deconvolution is done by FFT over the range
 //! of d the grid needs plus `MARGIN` points on each side, where the error of cutting the
-//! periodic sequence decays like the inverse filter (0.54ᵈ for order 8). Then
+//! periodic sequence decays like the inverse filter (d 0.54ᵈ for order 8, a double pole).
+//! The samples come from the splined table, made to cover them (`planar_range`), so that they
+//! do not depend on how far other slabs have grown it. Then
 //!
 //!   Σ_{j∈a} Ŝ(uᵢ, uⱼ) = Σ_a Mₚ(uᵢ - a) U[a],   U = c ∗ ρ_a,   ρ_a[b] = Σ_{j∈a} Mₚ(uⱼ - b),
 //!
@@ -35,8 +37,11 @@ use crate::lode::slab::strain::PlaneStrain;
 
 /// B-spline order: the interpolation error falls as h⁸
 const ORDER: usize = 8;
-/// Points beyond the range of differences in the deconvolution (0.54⁸⁰ ≈ 1e-22)
+/// Points beyond the range of differences in the deconvolution (80 × 0.54⁸⁰ ≈ 2e-20)
 const MARGIN: usize = 80;
+/// The samples reach the thickness plus this many steps: the spare points below and above
+/// the heights, the B-spline's reach and the margin
+const SAMPLE_STEPS: usize = ORDER + 3 + MARGIN;
 /// Halvings of the step from σ/2
 const MAX_HALVINGS: usize = 10;
 
@@ -75,14 +80,15 @@ impl PlanarGrid {
         let high = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut step = 0.5 * smearing;
         for _ in 0..=MAX_HALVINGS {
-            // the first point touched by the lowest height is point 0
-            let origin = ((low / step).floor() - (ORDER - 1) as f64) * step;
-            let n_points = ((high - origin) / step).floor() as usize + 1;
+            // the lowest height touches point 1 and up, the highest the last point but one:
+            // a spare point on each side, whatever the rounding of u
+            let origin = ((low / step).floor() - ORDER as f64) * step;
+            let n_points = ((high - origin) / step).floor() as usize + 2;
             if n_points > max_points {
                 return None;
             }
             let grid = PlanarGrid::interpolating(table, step, origin, n_points);
-            if grid.meets(table, high - low, (max_angular, n_radial), tolerance) {
+            if grid.meets(table, (max_angular, n_radial), tolerance) {
                 return Some(grid);
             }
             step *= 0.5;
@@ -135,17 +141,18 @@ impl PlanarGrid {
     }
 
     /// Whether Ŝ(u, v) is within the tolerance of P((u - v) h) at points between the grid
-    /// points, for every difference of grid points up to the thickness
+    /// points, for every difference of heights on the grid (five offsets between the points,
+    /// values only: the derivatives are those of a smooth interpolant of the same accuracy)
     fn meets(
         &self,
         table: &PlanarTable,
-        thickness: f64,
         (max_angular, n_radial): (usize, usize),
         tolerance: f64,
     ) -> bool {
         let n_functions = self.n_functions;
         let (mut values, mut derivatives) = (vec![0.0; n_functions], vec![0.0; n_functions]);
-        let span = ((thickness / self.step).ceil() as isize + 1).min(self.n_points as isize - 1);
+        // heights on the grid have ⌊u⌋ in ORDER - 1..n_points: differences of ⌊u⌋ up to span
+        let span = (self.n_points - ORDER) as isize;
         // the largest |Pₗₙ| of each l over the differences
         let mut scale = vec![0.0_f64; max_angular + 1];
         for d in 0..=span {
@@ -174,9 +181,8 @@ impl PlanarGrid {
                 interpolated.fill(0.0);
                 for (t1, x1) in wu.iter().enumerate() {
                     for (t2, x2) in wv.iter().enumerate() {
-                        let row = (d + t2 as isize - t1 as isize + self.n_points as isize - 1)
-                            .clamp(0, 2 * self.n_points as isize - 2)
-                            as usize;
+                        let row =
+                            (d + t2 as isize - t1 as isize + self.n_points as isize - 1) as usize;
                         let c = &self.coefficients[row * n_functions..(row + 1) * n_functions];
                         for (s, c) in interpolated.iter_mut().zip(c) {
                             *s += x1 * x2 * c;
@@ -202,14 +208,17 @@ impl PlanarGrid {
         self.n_functions
     }
 
-    /// The B-spline weights of height z, which lies on the grid
+    /// The B-spline weights of height z, between the lowest and highest heights the grid was
+    /// built for
     pub fn weights(&self, z: f64) -> HeightWeights {
         let u = (z - self.origin) / self.step;
         let (mut w, mut dw) = ([0.0; ORDER], [0.0; ORDER]);
         weights(ORDER, u, &mut w, &mut dw);
         // weight q belongs to the point ⌊u⌋ - q: ascending from ⌊u⌋ - (p - 1)
-        let start = u.floor() as usize - (ORDER - 1);
-        debug_assert!(start + ORDER <= self.n_points);
+        let start = (u.floor() as usize)
+            .checked_sub(ORDER - 1)
+            .filter(|start| start + ORDER <= self.n_points)
+            .expect("a height within the grid's range");
         let mut out = HeightWeights {
             start,
             values: [0.0; ORDER],
@@ -315,18 +324,25 @@ fn type_fields(
 }
 
 impl KSpace {
+    /// The heights the planar table must cover for a slab of `thickness`: beyond it, the
+    /// samples of the grid (`SAMPLE_STEPS` of its coarsest step σ/2) where it can have one
+    pub(crate) fn planar_range(&self, thickness: f64) -> f64 {
+        match self.planar_tolerance {
+            Some(_) => thickness + SAMPLE_STEPS as f64 * 0.5 * self.density.smearing,
+            None => thickness,
+        }
+    }
+
     /// The grid of a slab's planar part, where its k∥ ≠ 0 part is on a mesh (`on_mesh`: the
     /// values alone or their backward product), the split set a tolerance, and a grid of at
-    /// most N/2 points meets it (so that M² ≤ N²/4 pair terms)
-    pub(crate) fn planar_grid(
-        &self,
-        on_mesh: bool,
-        table: &PlanarTable,
-        heights: &[f64],
-    ) -> Option<PlanarGrid> {
+    /// most N/2 points meets it (its convolutions then cost at most N²/4 terms per type)
+    pub(crate) fn planar_grid(&self, on_mesh: bool, heights: &[f64]) -> Option<PlanarGrid> {
         let tolerance = self.planar_tolerance.filter(|_| on_mesh)?;
+        let low = heights.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let table = self.planar().ok()?.covering(self.planar_range(high - low));
         PlanarGrid::new(
-            table,
+            &table,
             heights,
             self.density.smearing,
             (self.max_angular, self.n_radial),
@@ -505,7 +521,7 @@ mod tests {
         for (p, tolerance) in [(1.0, 1e-7), (6.0, 1e-7), (1.0, 1e-10)] {
             let (kspace, heights, types, normal, area) = slab(p, tolerance);
             let table = kspace.planar().unwrap().covering(15.0);
-            let grid = kspace.planar_grid(true, &table, &heights).expect("a grid");
+            let grid = kspace.planar_grid(true, &heights).expect("a grid");
             let centers: Vec<usize> = (0..heights.len()).collect();
             let y = plane_harmonics(normal, area);
             let n_features = kspace.n_features();
@@ -549,10 +565,23 @@ mod tests {
     }
 
     #[test]
+    fn heights_on_multiples_of_the_step_lie_inside_the_grid() {
+        // σ = 1.3 Å: the steps 0.65 / 2^k are not representable, and a height of 0 gave
+        // ⌊u⌋ = 6.999… → 6 before the spare point below
+        let (mut kspace, _, _, _, _) = slab(1.0, 1e-6);
+        kspace.density.smearing = 1.3;
+        let heights: Vec<f64> = (0..200).map(|j| 0.065 * j as f64).collect();
+        let grid = kspace.planar_grid(true, &heights).expect("a grid");
+        for z in &heights {
+            let w = grid.weights(*z);
+            assert!(w.start >= 1 && w.start + ORDER < grid.n_points);
+        }
+    }
+
+    #[test]
     fn grid_backward_is_the_derivative_of_the_grid_values() {
         let (kspace, heights, types, normal, area) = slab(1.0, 1e-8);
-        let table = kspace.planar().unwrap().covering(15.0);
-        let grid = kspace.planar_grid(true, &table, &heights).expect("a grid");
+        let grid = kspace.planar_grid(true, &heights).expect("a grid");
         let n_features = kspace.n_features();
         // a third of the atoms are centres, G random
         let centers: Vec<usize> = (0..heights.len()).step_by(3).collect();
