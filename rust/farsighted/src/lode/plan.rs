@@ -154,15 +154,22 @@ impl LodeSphericalExpansion {
             .zip(plans)
             .filter(|(_, plan)| *plan == &PLAIN_SLAB)
             .map(|(system, _)| system);
-        self.kspace.prepare_slabs(kspace_slabs)?;
+        self.kspace.prepare_slabs(kspace_slabs, false)?;
         for (system, plan) in systems.iter().zip(plans) {
             match (plan.geometry, plan.method) {
                 (Geometry::Bulk, Method::KSpace) => self.kspace.radial().map(|_| ())?,
                 (Geometry::Slab, Method::KSpace) => (),
-                (Geometry::Slab, Method::Split { grid, margins, .. }) => self
+                (
+                    Geometry::Slab,
+                    Method::Split {
+                        grid,
+                        margins,
+                        mesh,
+                    },
+                ) => self
                     .split_tables(grid, margins)?
                     .wide
-                    .prepare_slabs([system])?,
+                    .prepare_slabs([system], mesh.is_some())?,
                 (_, Method::Split { grid, margins, .. }) => self
                     .split_tables(grid, margins)?
                     .wide

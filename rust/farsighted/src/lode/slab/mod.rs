@@ -331,12 +331,14 @@ impl KSpace {
     }
 
     /// Build the tables that the slabs among `systems` need before they are computed in
-    /// parallel: the radial integrals to max(k_cutoff, K) and Pₗₙ over the largest thickness.
-    /// (Built inside the parallel tasks, their own parallel loops could make a task wait for
-    /// itself.)
+    /// parallel: the radial integrals to max(k_cutoff, K) and Pₗₙ over the largest thickness,
+    /// and beyond it over the samples of a grid of heights where the k∥ ≠ 0 part is on a mesh
+    /// (`on_mesh`, lode/slab/planar_grid.rs). (Built inside the parallel tasks, their own
+    /// parallel loops could make a task wait for itself.)
     pub(crate) fn prepare_slabs<'a>(
         &self,
         systems: impl IntoIterator<Item = &'a System>,
+        on_mesh: bool,
     ) -> Result<(), Error> {
         let thickness = systems
             .into_iter()
@@ -344,7 +346,11 @@ impl KSpace {
             .reduce(f64::max);
         if let Some(thickness) = thickness {
             self.slab_radial()?;
-            self.planar()?.covering(self.planar_range(thickness));
+            let range = match on_mesh {
+                true => self.planar_range(thickness),
+                false => thickness,
+            };
+            self.planar()?.covering(range);
         }
         Ok(())
     }
