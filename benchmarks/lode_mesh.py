@@ -22,9 +22,11 @@ the converged pure k-space sum (k_cutoff = 9/σ). The log-log slope of the time 
 between consecutive sizes.
 
 ``--exponent 6`` gives the dispersion case (torch-pme: ``InversePowerLawPotential(6)`` on PME
-with the parameters its tuner gives for Coulomb at ε, the only tuner it has), ``--slab`` Na/Cl
-slabs (the same boxes, periodic along x and y only; featomic and torch-pme have no slabs). Run
-``python benchmarks/lode_mesh.py --help``.
+with the parameters its tuner gives for Coulomb at ε, the only tuner it has), ``--geometry
+slab`` Na/Cl slabs (the same boxes, periodic along x and y only; featomic and torch-pme have no
+slabs), ``--geometry open`` Na/Cl clusters (the same atoms, no periodicity: the mesh of a box
+about twice the cluster, against ``k-sum`` = the pair sums over all pairs; the accuracy is
+measured against the pair sums without split). Run ``python benchmarks/lode_mesh.py --help``.
 """
 
 import argparse
@@ -56,6 +58,7 @@ ACCURACY = 1e-5
 ACCURACIES = [1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
 METHODS = ["mesh", "backward", "k-sum", "featomic", "torch-pme"]
 SLAB_METHODS = ["mesh", "backward", "k-sum"]
+GEOMETRIES = {"bulk": [True] * 3, "slab": [True, True, False], "open": [False] * 3}
 NOT_AVAILABLE = "—"
 
 
@@ -80,17 +83,17 @@ def best_time(function, repeat):
     return min(times)
 
 
-def structure(n_atoms, slab):
-    """The Na/Cl box of the benchmark, or the same atoms as a slab periodic along x and y"""
+def structure(n_atoms, geometry):
+    """The Na/Cl box of the benchmark, or the same atoms as a slab periodic along x and y, or
+    as a cluster"""
     atoms = nacl_box(n_atoms, 0)
-    if slab:
-        atoms.pbc = [True, True, False]
+    atoms.pbc = GEOMETRIES[geometry]
     return atoms
 
 
-def run_case(method, n_atoms, repeat, exponent, slab):
+def run_case(method, n_atoms, repeat, exponent, geometry):
     """The time of one (method, size) in this process, and what it chose"""
-    atoms = structure(n_atoms, slab)
+    atoms = structure(n_atoms, geometry)
     info = {}
     if method in ("mesh", "backward", "k-sum"):
         import farsighted
@@ -125,14 +128,16 @@ def run_case(method, n_atoms, repeat, exponent, slab):
     return {"seconds": seconds, "peak_memory_gib": peak, **info}
 
 
-def measured_accuracy(n_atoms, exponent, slab):
+def measured_accuracy(n_atoms, exponent, geometry):
     """measured error / ε for each ε of ACCURACIES: max over blocks of max|mesh - converged| /
     max|converged| for the values, and max|mesh - converged| / max|converged| for the backward
     product's positions and cell gradients (G = the converged features), the mesh forced"""
     import farsighted
 
-    atoms = structure(n_atoms, slab)
-    converged = farsighted.LodeSphericalExpansion(**hypers(exponent), k_cutoff=9.0 / SMEARING)
+    atoms = structure(n_atoms, geometry)
+    # open systems: the pair sums over all pairs, without split
+    converge = {} if geometry == "open" else {"k_cutoff": 9.0 / SMEARING}
+    converged = farsighted.LodeSphericalExpansion(**hypers(exponent), **converge)
     expected = converged.compute(atoms)
     [(forces_converged, cell_converged, _)] = converged.backward(atoms, expected)
     ratios = {}
@@ -169,7 +174,7 @@ def accuracy_table(ratios):
 def subprocess_case(method, n_atoms, args):
     command = [sys.executable, __file__, "--case", method, str(n_atoms)]
     command += ["--repeat", str(args.repeat), "--exponent", str(args.exponent)]
-    command += ["--slab"] if args.slab else []
+    command += ["--geometry", args.geometry]
     timeout = args.timeout
     try:
         output = subprocess.run(
@@ -202,21 +207,26 @@ def main():
     parser.add_argument("--featomic-max", type=int, default=4000, help="largest featomic size")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per case")
     parser.add_argument("--exponent", type=int, default=EXPONENT, help="p of the density")
-    parser.add_argument("--slab", action="store_true", help="slabs, periodic along x and y")
+    parser.add_argument(
+        "--geometry", choices=list(GEOMETRIES), default="bulk", help="slab: periodic along x, y"
+    )
     parser.add_argument("--accuracy-size", type=int, help="size of the accuracy measurement")
     parser.add_argument("--case", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
-    parser.add_argument("--output", type=Path, help="results/lode_mesh[_p6][_slab] by default")
+    parser.add_argument(
+        "--output", type=Path, help="results/lode_mesh[_p6][_slab|_open] by default"
+    )
     args = parser.parse_args()
 
     if args.case is not None:
         method, n_atoms = args.case
-        print(json.dumps(run_case(method, int(n_atoms), args.repeat, args.exponent, args.slab)))
+        case = run_case(method, int(n_atoms), args.repeat, args.exponent, args.geometry)
+        print(json.dumps(case))
         return
     suffix = (f"_p{args.exponent}" if args.exponent != EXPONENT else "") + (
-        "_slab" if args.slab else ""
+        f"_{args.geometry}" if args.geometry != "bulk" else ""
     )
     output = args.output or RESULTS / f"lode_mesh{suffix}"
-    methods = SLAB_METHODS if args.slab else METHODS
+    methods = METHODS if args.geometry == "bulk" else SLAB_METHODS
 
     sizes = [500, 2000] if args.quick else sorted(args.sizes)
     limits = {"k-sum": args.k_sum_max, "featomic": args.featomic_max}
@@ -224,7 +234,7 @@ def main():
     results["settings"] = {
         "density_atoms_per_A3": DENSITY,
         "exponent": args.exponent,
-        "geometry": "slab (x, y periodic)" if args.slab else "bulk",
+        "geometry": args.geometry,
         "smearing": SMEARING,
         "max_angular": MAX_ANGULAR,
         "max_radial": MAX_RADIAL,
@@ -233,7 +243,9 @@ def main():
     }
     accuracy_size = args.accuracy_size or sizes[0]
     results["accuracy_size"] = accuracy_size
-    results["accuracy_over_epsilon"] = measured_accuracy(accuracy_size, args.exponent, args.slab)
+    results["accuracy_over_epsilon"] = measured_accuracy(
+        accuracy_size, args.exponent, args.geometry
+    )
     cases = {}
     for n_atoms in sizes:
         for method in methods:

@@ -43,11 +43,10 @@ def test_split_matches_converged_k_space(exponent, smearing):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exponent", [1, 6])
-def test_split_small_smearing_and_high_accuracy(exponent):
+@pytest.mark.parametrize("exponent, accuracy, smearing", [(1, 1e-4, 0.2), (6, 1e-8, 0.5)])
+def test_split_small_smearing_and_high_accuracy(exponent, accuracy, smearing):
     system = random_triclinic_system(6, seed=5, types=(8, 11)).repeat((2, 1, 1))
-    check_accuracy(system, 1e-8, exponent=exponent, smearing=0.5)
-    check_accuracy(system, 1e-4, exponent=exponent, smearing=0.2)
+    check_accuracy(system, accuracy, exponent=exponent, smearing=smearing)
 
 
 @pytest.mark.slow

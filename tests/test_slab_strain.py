@@ -54,8 +54,7 @@ SLABS = {"upright": upright_slab, "tilted": tilted_slab}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exponent", [1, 6, 1.5])
-@pytest.mark.parametrize("geometry", SLABS)
+@pytest.mark.parametrize("exponent, geometry", [(1, "tilted"), (6, "upright"), (1.5, "tilted")])
 def test_strain_by_finite_differences(exponent, geometry):
     atoms = SLABS[geometry]()
     calc = calculator(exponent)
@@ -166,8 +165,7 @@ def test_backward_against_explicit_gradients(exponent, geometry, rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exponent", [1, 6])
-@pytest.mark.parametrize("geometry", SLABS)
+@pytest.mark.parametrize("exponent, geometry", [(1, "upright"), (6, "tilted")])
 def test_cell_gradient_by_finite_differences(exponent, geometry, rng):
     """∂L/∂cell of the periodic rows at fixed Cartesian positions, against central
     differences of L = Σ G X"""
@@ -226,8 +224,7 @@ def test_wires_stay_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exponent", [1, 6])
-@pytest.mark.parametrize("geometry", SLABS)
+@pytest.mark.parametrize("exponent, geometry", [(1, "tilted"), (6, "upright")])
 def test_split_strain_matches_pure_sum(exponent, geometry):
     """The 2D Ewald split's strain gradients equal those of the converged pure slab sum
     (checked by finite differences above) within the requested accuracy"""

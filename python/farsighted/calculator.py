@@ -59,14 +59,18 @@ class LodeSphericalExpansion:
         space, with the wide smearing chosen per system by a cost model; for each block,
         ``max |result - converged| ≤ ε max |converged|`` for values and gradients. Not together
         with ``k_cutoff``; without both, the pure k-space sum at the default cutoff is used.
-        Open systems are not affected. ε must be at least 1e-11: below it the rounding of
-        the tables is larger than what ε asks of them.
+        Open systems are summed over all pairs, or, for large ones, by the same split in free
+        space (``reciprocal``). ε must be at least 1e-11: below it the rounding of the tables
+        is larger than what ε asks of them.
     reciprocal
         How the Ewald split sums its wide part (needs ``accuracy``): ``"auto"`` (default) lets
         the cost model choose per system between the sum over k-vectors (O(N²) at fixed
         density) and smooth particle-mesh Ewald (O(N log N), values and backward products of
         3D-periodic systems and slabs; explicit gradients use the sum over k-vectors);
-        ``"kspace"`` or ``"mesh"`` force one. Both meet the same ``accuracy``.
+        ``"kspace"`` or ``"mesh"`` force one. Both meet the same ``accuracy``. For open
+        systems (pbc all False) the choice is between the sum over all pairs (O(N²),
+        ``"kspace"``) and the split with its wide part on the mesh of a periodic box about
+        twice the system along each direction (Hockney's zero padding, ``"mesh"``).
 
     Examples
     --------

@@ -247,7 +247,7 @@ impl LodeSphericalExpansion {
         for ((system, input), plan) in systems.iter().zip(inputs).zip(plans) {
             let n_atoms = system.size() as f64;
             let rows = (input.centers.len() * input.neighbor_types.len()) as f64;
-            if plan.geometry == Geometry::Open {
+            if plan.method == Method::Pairs {
                 // G twice (by parity and by feature), per-task positions accumulators
                 kept += 16.0 * rows * n_features + 4.0 * threads * 24.0 * n_atoms;
                 continue;
@@ -330,7 +330,12 @@ impl LodeSphericalExpansion {
     fn estimated_k_vectors(&self, system: &System, plan: &Plan) -> f64 {
         let k_cutoff = self.k_space_cutoff(plan);
         match (plan.method, plan.geometry) {
-            (Method::Pairs, _) | (_, Geometry::Open) => 0.0,
+            (Method::Pairs, _) => 0.0,
+            // the sphere of the wide part on the box (lode/mesh/open.rs)
+            (_, Geometry::Open) => match self.free_space(system, plan) {
+                Ok(Some(free)) => kvectors::estimated_count(&free.system, k_cutoff),
+                _ => 0.0,
+            },
             (method, Geometry::Slab) => {
                 // the cylinder |k∥| < k_cutoff of the internal cell, cut at the slab's k bound
                 // (the wide part's for a mesh, which holds the same k-vectors; otherwise the
@@ -362,7 +367,15 @@ impl LodeSphericalExpansion {
             Geometry::Slab => {
                 std::f64::consts::PI * cutoff * cutoff / slab::Plane::new(system).area
             }
-            _ => 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / system.volume(),
+            // at the density of the cluster's bounding box, widened by the cutoff
+            Geometry::Open => {
+                let volume: f64 = crate::lode::mesh::open::extents(system)
+                    .iter()
+                    .map(|e| e + cutoff)
+                    .product();
+                4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / volume
+            }
+            Geometry::Bulk => 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / system.volume(),
         };
         n_atoms * n_atoms * images
     }

@@ -1,7 +1,7 @@
 //! The plan of one system: its geometry, decided and validated once, paired with the method
 //! that computes its features. [`LodeSphericalExpansion::plan`] is the only place that chooses
 //! a method, and [`LodeSphericalExpansion::run_values`] / [`LodeSphericalExpansion::run_backward`]
-//! the only places that dispatch on it: a new method (a mesh for open systems) or a new geometry
+//! the only places that dispatch on it: a new method or a new geometry
 //! (wires) is a variant here and a folder of its own.
 //!
 //! | geometry | `accuracy` | method                                                     |
@@ -12,10 +12,12 @@
 //! | bulk     | ε          | Ewald split with the wide part on a mesh, smooth PME (lode/mesh/) |
 //! | slab     | ε          | Ewald split on the slab's k-space sum (lode/ewald/)        |
 //! | slab     | ε          | Ewald split, the k∥ ≠ 0 part of the wide part on a mesh of the internal cell (lode/mesh/) |
-//! | open     | any        | pair sums over every other atom (lode/pairs/)              |
+//! | open     | none       | pair sums over every other atom (lode/pairs/)              |
+//! | open     | ε          | pair sums, or for large systems the Ewald split with the wide part on the mesh of a box (lode/mesh/open.rs) |
 
 use super::backward::{BackwardGradients, SystemInput};
 use super::ewald::Margins;
+use super::mesh::open::FreeSpace;
 use super::mesh::MeshSize;
 use super::metadata::{SystemTask, SystemValues};
 use super::{pairs, slab, Gradients, LodeSphericalExpansion};
@@ -131,7 +133,15 @@ impl LodeSphericalExpansion {
     ) -> Result<Plan, Error> {
         let geometry = Geometry::of(system, index)?;
         let method = match (geometry, self.parameters.accuracy) {
-            (Geometry::Open, _) => Method::Pairs,
+            (Geometry::Open, None) => Method::Pairs,
+            (Geometry::Open, Some(_)) => match self.choose_open(system, gradients)? {
+                Some((grid, margins, size)) => Method::Split {
+                    grid,
+                    margins,
+                    mesh: Some(size),
+                },
+                None => Method::Pairs,
+            },
             (_, Some(_)) => {
                 let (grid, margins, mesh) = self.choose_split(system, geometry, gradients)?;
                 Method::Split {
@@ -193,7 +203,8 @@ impl LodeSphericalExpansion {
                 mesh,
             } => {
                 let split = self.split_tables(grid, margins)?;
-                self.split_values(&split, plan.geometry, mesh, task)?
+                let free = self.free_space(task.system, plan)?;
+                self.split_values(&split, plan.geometry, mesh, free.as_ref(), task)?
             }
             Method::Pairs if plan.geometry == Geometry::Open => {
                 self.open_values(self.pair_radial()?, task)?
@@ -227,7 +238,8 @@ impl LodeSphericalExpansion {
                 mesh,
             } => {
                 let split = self.split_tables(grid, margins)?;
-                self.split_backward(&split, plan.geometry, mesh, s, system, input)?
+                let free = self.free_space(system, plan)?;
+                self.split_backward(&split, plan.geometry, mesh, free.as_ref(), s, system, input)?
             }
             Method::Pairs if plan.geometry == Geometry::Open => {
                 self.open_backward(self.pair_radial()?, system, input)
@@ -242,6 +254,40 @@ impl LodeSphericalExpansion {
             cell,
             strain: total.strain,
         })
+    }
+}
+
+impl LodeSphericalExpansion {
+    /// The box of an open system whose split sums its wide part on a mesh (lode/mesh/open.rs),
+    /// the one its plan sized; None for the other plans
+    pub(crate) fn free_space(
+        &self,
+        system: &System,
+        plan: &Plan,
+    ) -> Result<Option<FreeSpace>, Error> {
+        let Method::Split {
+            grid,
+            margins,
+            mesh: Some(size),
+        } = plan.method
+        else {
+            return Ok(None);
+        };
+        if plan.geometry != Geometry::Open {
+            return Ok(None);
+        }
+        let free = FreeSpace::new(
+            system,
+            &self.free_space_parameters(grid, margins),
+            size.order,
+        );
+        if free.size != size {
+            return Err(Error::InvalidSystem(format!(
+                "internal error: the mesh of an open system changed from {size:?} to {:?}",
+                free.size
+            )));
+        }
+        Ok(Some(free))
     }
 }
 

@@ -31,6 +31,11 @@ pub fn upper_gamma(s: f64, x: f64) -> f64 {
     super::incomplete_gamma::upper_gamma_below_half(s, x)
 }
 
+/// The complementary error function erfc(x) = 1 - erf(x).
+pub fn erfc(x: f64) -> f64 {
+    spec_math::cephes64::erfc(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

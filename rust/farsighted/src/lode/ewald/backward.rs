@@ -1,4 +1,5 @@
-//! Backward product of the Ewald split (`accuracy`, 3D periodic systems and slabs), term by
+//! Backward product of the Ewald split (`accuracy`: 3D periodic systems, slabs, large open
+//! systems), term by
 //! term as in `split_values`:
 //!
 //! - the wide part is the k-space backward product of the split's inner calculator (σw, the
@@ -12,7 +13,11 @@
 //! - slabs: the wide part is the slab backward product, the remainder runs over in-plane
 //!   images, and for 0 < p ≤ 2 the planar constant -(N_a/A) K √(4π) Iₙ₀(0) depends on the
 //!   cell through 1/A: A ∂(1/A)/∂ε_αβ = -(δ_αβ - n_α n_β);
-//! - the centre's own remainder and the `center_atom_weight` term are constants.
+//! - the centre's own remainder and the `center_atom_weight` term are constants;
+//! - open systems: the wide part is the free-space sum on the mesh of their box
+//!   (lode/mesh/open.rs), the remainder runs over the box's neighbour list (no image in
+//!   reach), and the strain is the virial of the positions gradient: the features depend on
+//!   the positions alone.
 //!
 //! σw is the one `compute` picks for the values alone (no gradients asked), so that backward
 //! differentiates exactly the features a user computed without gradients; every split gives
@@ -21,6 +26,7 @@
 use super::EwaldSplit;
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
+use crate::lode::mesh::open::FreeSpace;
 use crate::lode::mesh::MeshSize;
 use crate::lode::pairs::backward::{feature_rows, pair_sums_backward};
 use crate::lode::plan::Geometry;
@@ -28,12 +34,15 @@ use crate::lode::LodeSphericalExpansion;
 use crate::{Error, System};
 
 impl LodeSphericalExpansion {
-    /// ∂L/∂positions and Ξ of one system (bulk or slab) by the Ewald split
+    /// ∂L/∂positions and Ξ of one system (bulk, slab, or open on its box `free`) by the
+    /// Ewald split
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn split_backward(
         &self,
         split: &EwaldSplit,
         geometry: Geometry,
         mesh: Option<MeshSize>,
+        free: Option<&FreeSpace>,
         s: usize,
         system: &System,
         input: &SystemInput,
@@ -46,7 +55,15 @@ impl LodeSphericalExpansion {
             false => Vec::new(),
         };
         let on_mesh = mesh.map(|size| (size, g.as_slice()));
-        let result = split.wide.backward(geometry, on_mesh, s, system, input)?;
+        let result = match free {
+            Some(free) => {
+                // the box's cell is ignored: the strain is the virial of the positions gradient
+                let mut result = split.wide.open_mesh_backward_sum(free, input, &g)?;
+                result.strain = virial(system, &result.positions);
+                result
+            }
+            None => split.wide.backward(geometry, on_mesh, s, system, input)?,
+        };
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
             return Ok(result);
@@ -55,7 +72,7 @@ impl LodeSphericalExpansion {
             return Ok(result);
         }
 
-        let neighbors = self.remainder_neighbors(split, system, geometry, &input.centers);
+        let neighbors = self.remainder_neighbors(split, system, geometry, free, &input.centers)?;
         let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
             neighbors[c].iter().copied()
         });
@@ -85,4 +102,17 @@ impl LodeSphericalExpansion {
         }
         Ok(result)
     }
+}
+
+/// Σᵢ rᵢ,α ∂L/∂rᵢ,β: the strain derivative of a function of the positions alone
+fn virial(system: &System, positions: &[[f64; 3]]) -> [[f64; 3]; 3] {
+    let mut strain = [[0.0; 3]; 3];
+    for (r, g) in system.positions.iter().zip(positions) {
+        for alpha in 0..3 {
+            for beta in 0..3 {
+                strain[alpha][beta] += r[alpha] * g[beta];
+            }
+        }
+    }
+    strain
 }

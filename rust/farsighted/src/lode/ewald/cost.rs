@@ -6,6 +6,7 @@
 
 use super::{wide_k_cutoff, wide_smearing, Margins, MAX_GRID};
 use crate::density::SmearedPowerLaw;
+use crate::lode::mesh::open::{extents, FreeSpace, FreeSpaceParameters};
 use crate::lode::mesh::{KSet, MeshSize};
 use crate::lode::plan::Geometry;
 use crate::lode::slab::{self, estimated_k_count, kspace_system, slab_k_bound};
@@ -46,12 +47,7 @@ impl LodeSphericalExpansion {
         let periodic = matches!(geometry, Geometry::Bulk | Geometry::Slab);
         let mesh_possible = periodic && !gradients.positions && !gradients.strain;
         if reciprocal == Reciprocal::Mesh && !mesh_possible {
-            return Err(Error::InvalidParameter(format!(
-                "reciprocal='mesh' computes values only, without explicit gradients \
-                 (gradients: positions={}, strain={}): use the backward product for forces \
-                 and stress, or reciprocal='auto'",
-                gradients.positions, gradients.strain
-            )));
+            return Err(mesh_without_gradients(gradients));
         }
         // the mesh pays for itself on large systems only (measured crossovers: 1000 to 5000
         // atoms); below, the bound K of each σw that the mesh of a slab needs (a scan each) is
@@ -125,7 +121,7 @@ impl LodeSphericalExpansion {
             }
             let n_k = match use_mesh.then(|| k_set(grid, margins)) {
                 Some(KSet::Slab { k_cutoff, bound }) => estimated_k_count(&system, k_cutoff, bound),
-                None | Some(KSet::Sphere { .. }) => {
+                None | Some(KSet::Sphere { .. } | KSet::Open { .. }) => {
                     volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2))
                 }
             };
@@ -157,6 +153,95 @@ impl LodeSphericalExpansion {
             }
         }
         Ok(best.1)
+    }
+
+    /// Open systems: the grid index j, margins and mesh of the split whose wide part on the
+    /// mesh of a box (lode/mesh/open.rs) makes the system cheapest, if it is cheaper than the
+    /// pair sums over all pairs (None), within the method `reciprocal` allows
+    pub(crate) fn choose_open(
+        &self,
+        system: &System,
+        gradients: Gradients,
+    ) -> Result<Option<(i32, Margins, MeshSize)>, Error> {
+        let reciprocal = self.parameters.reciprocal;
+        let explicit = gradients.positions || gradients.strain;
+        if reciprocal == Reciprocal::Mesh && explicit {
+            return Err(mesh_without_gradients(gradients));
+        }
+        let use_mesh = match reciprocal {
+            Reciprocal::Auto => !explicit && system.size() >= MESH_MIN_ATOMS,
+            Reciprocal::KSpace => false,
+            Reciprocal::Mesh => true,
+        };
+        if !use_mesh {
+            return Ok(None);
+        }
+        let n = system.size() as f64;
+        // neighbours within d at the density of the cluster's bounding box, widened by d
+        let extents = extents(system);
+        let neighbors = |d: f64| {
+            let volume: f64 = extents.iter().map(|e| e + d).product();
+            n / volume * 4.0 / 3.0 * std::f64::consts::PI * d.powi(3)
+        };
+        let cost_of = |grid: i32| {
+            let margins = self.open_margins(system, grid);
+            let free = FreeSpace::cheapest(system, &self.free_space_parameters(grid, margins));
+            let d_c = self.open_remainder_cutoff(grid, margins);
+            let pairs = if grid == 0 { 0.0 } else { n * neighbors(d_c) };
+            let cost = free.size.cost(system.size(), 1) + COST_PAIR_VALUES * pairs;
+            (cost, (grid, margins, free.size))
+        };
+        let best = match *self.splits.forced.lock().expect("no panic") {
+            Some(grid) => cost_of(grid),
+            None => (0..=MAX_GRID)
+                .map(cost_of)
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .expect("some grids"),
+        };
+        let all_pairs = COST_PAIR_VALUES * n * (n - 1.0);
+        match reciprocal == Reciprocal::Mesh || best.0 < all_pairs {
+            true => Ok(Some(best.1)),
+            false => Ok(None),
+        }
+    }
+
+    /// The margins of the split of an open system: averaged where the cluster is at least
+    /// 2 d_c wide along every direction (lode/ewald/margins.rs)
+    pub(crate) fn open_margins(&self, system: &System, grid: i32) -> Margins {
+        let cutoff = self.open_remainder_cutoff(grid, Margins::Averaged);
+        let narrowest = extents(system).into_iter().fold(f64::INFINITY, f64::min);
+        Margins::from_averaged(narrowest >= 2.0 * cutoff)
+    }
+
+    /// The reach of the remainder of an open system that its box leaves free of images: the
+    /// estimate of d_c, not the cutoff of the tables, so that the plan and the values build
+    /// the same box (lode/ewald/mod.rs checks it)
+    pub(crate) fn open_remainder_cutoff(&self, grid: i32, margins: Margins) -> f64 {
+        let accuracy = self.parameters.accuracy.expect("split calculator");
+        match grid {
+            0 => 0.0,
+            _ => {
+                self.parameters.radius
+                    + wide_smearing(self.parameters.smearing, grid) * margins.reach(accuracy)
+            }
+        }
+    }
+
+    /// What sizes the box of an open system for the split with grid index j and `margins`
+    pub(crate) fn free_space_parameters(&self, grid: i32, margins: Margins) -> FreeSpaceParameters {
+        let accuracy = self.parameters.accuracy.expect("split calculator");
+        FreeSpaceParameters {
+            density: SmearedPowerLaw {
+                smearing: wide_smearing(self.parameters.smearing, grid),
+                ..self.density
+            },
+            max_angular: self.parameters.max_angular,
+            k_cutoff: self.split_k_cutoff(grid, margins),
+            accuracy,
+            mesh_target: margins.mesh_target(accuracy),
+            support: self.basis.support(),
+            remainder_cutoff: self.open_remainder_cutoff(grid, margins),
+        }
     }
 
     /// The k-space cutoff of the wide part of the split with grid index j and `margins`
@@ -208,4 +293,14 @@ impl LodeSphericalExpansion {
         self.parameters.radius
             + wide_smearing(self.parameters.smearing, grid) * margins.reach(accuracy)
     }
+}
+
+/// The error of reciprocal='mesh' with explicit gradients
+fn mesh_without_gradients(gradients: Gradients) -> Error {
+    Error::InvalidParameter(format!(
+        "reciprocal='mesh' computes values only, without explicit gradients \
+         (gradients: positions={}, strain={}): use the backward product for forces \
+         and stress, or reciprocal='auto'",
+        gradients.positions, gradients.strain
+    ))
 }

@@ -27,6 +27,7 @@ use rayon::prelude::*;
 
 use crate::density::SmearedPowerLaw;
 use crate::lode::kspace::KSpace;
+use crate::lode::mesh::open::FreeSpace;
 use crate::lode::mesh::MeshSize;
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::pairs::neighbors::{neighbor_list, Neighbor};
@@ -211,6 +212,7 @@ impl LodeSphericalExpansion {
         split: &EwaldSplit,
         geometry: Geometry,
         mesh: Option<MeshSize>,
+        free: Option<&FreeSpace>,
         task: SystemTask,
     ) -> Result<SystemValues, Error> {
         let SystemTask {
@@ -223,7 +225,10 @@ impl LodeSphericalExpansion {
         // the wide part writes the positions gradient rows first, the pairs add to them
         // slabs: the 2D-periodic sum of the wide part, and a neighbour list periodic in the
         // plane only, on the internal cell (whose third vector is valid, unlike the input's)
-        let mut result = split.wide.values(geometry, mesh, task)?;
+        let mut result = match free {
+            Some(free) => split.wide.open_mesh_sum(free, task)?,
+            None => split.wide.values(geometry, mesh, task)?,
+        };
         if result.centers.is_empty() {
             return Ok(result);
         }
@@ -232,7 +237,8 @@ impl LodeSphericalExpansion {
         let n_features = (self.parameters.max_angular + 1).pow(2) * n_radial;
 
         if let Some(remainder) = &split.remainder {
-            let neighbors = self.remainder_neighbors(split, system, geometry, &result.centers);
+            let neighbors =
+                self.remainder_neighbors(split, system, geometry, free, &result.centers)?;
             let sum = PairSum {
                 radial: remainder,
                 system,
@@ -301,6 +307,10 @@ impl LodeSphericalExpansion {
         system: &System,
         geometry: Geometry,
     ) -> Option<(f64, [f64; 9])> {
+        if geometry == Geometry::Open {
+            // free space has every k, k = 0 included
+            return None;
+        }
         let p = self.parameters.exponent;
         let wide = split.wide_smearing();
         let (constant, strain) = if geometry == Geometry::Slab {
@@ -326,26 +336,44 @@ impl LodeSphericalExpansion {
 
     /// The images within d_c of each centre for the real-space remainder: periodic in 3D;
     /// slabs use their internal cell, whose third vector is valid unlike the input's, periodic
-    /// in the plane only
+    /// in the plane only; open systems their box `free`, which no image within d_c reaches
     pub(crate) fn remainder_neighbors(
         &self,
         split: &EwaldSplit,
         system: &System,
         geometry: Geometry,
+        free: Option<&FreeSpace>,
         centers: &[usize],
-    ) -> Vec<Vec<Neighbor>> {
-        let mut lists = if geometry == Geometry::Slab {
-            let mut internal = crate::lode::slab::internal_system(system, self.basis.support());
-            internal.pbc = [true, true, false];
-            neighbor_list(&internal, centers, split.cutoff)
-        } else {
-            neighbor_list(system, centers, split.cutoff)
+    ) -> Result<Vec<Vec<Neighbor>>, Error> {
+        let mut lists = match (geometry, free) {
+            (Geometry::Slab, _) => {
+                let mut internal = crate::lode::slab::internal_system(system, self.basis.support());
+                internal.pbc = [true, true, false];
+                neighbor_list(&internal, centers, split.cutoff)
+            }
+            (Geometry::Open, Some(free)) => {
+                let extents = crate::lode::mesh::open::extents(system);
+                if (0..3).any(|d| free.system.cell[d][d] < extents[d] + split.cutoff) {
+                    return Err(Error::InvalidSystem(format!(
+                        "internal error: the box of an open system ({:?}) is narrower than \
+                         its extent {extents:?} plus the remainder's cutoff {}",
+                        free.size.dims, split.cutoff
+                    )));
+                }
+                neighbor_list(&free.system, centers, split.cutoff)
+            }
+            (Geometry::Open, None) => {
+                return Err(Error::InvalidSystem(
+                    "internal error: an open system's split without its box".into(),
+                ))
+            }
+            (Geometry::Bulk, _) => neighbor_list(system, centers, split.cutoff),
         };
         // the images of one atom next to each other (`PairSum::add_center` sums them first)
         lists
             .par_iter_mut()
             .for_each(|list| list.sort_by_key(|neighbor| neighbor.atom));
-        lists
+        Ok(lists)
     }
 
     /// Testing hook, not API: use σw = σ 2^{grid/4} for all systems instead of the cost

@@ -19,7 +19,7 @@
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
 
-use super::{channels, i_power, type_spectra, Assignment, Fft3, Kernel, MeshSize};
+use super::{channels, i_power, type_spectra, Assignment, Fft3, FreeSpace, Kernel, MeshSize};
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::kspace::KSpace;
@@ -48,14 +48,58 @@ impl KSpace {
         input: &SystemInput,
         g: &[f64],
     ) -> Result<(Accumulator, f64), Error> {
+        let fft = Fft3::new(size.dims);
+        self.mesh_backward_with(geometry, size, &fft, None, system, input, g)
+    }
+
+    /// ∂L/∂positions of the free-space sum of an open system in the box `free` (mesh/open.rs),
+    /// without strain: the caller takes the virial of the positions gradient
+    pub fn open_mesh_backward_sum(
+        &self,
+        free: &FreeSpace,
+        input: &SystemInput,
+        g: &[f64],
+    ) -> Result<Accumulator, Error> {
+        let fft = Fft3::new(free.size.dims);
+        let windowed = free.windowed_fourier(&self.density, &fft);
+        let (accumulator, _) = self.mesh_backward_with(
+            Geometry::Open,
+            free.size,
+            &fft,
+            Some(&windowed),
+            &free.system,
+            input,
+            g,
+        )?;
+        Ok(accumulator)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mesh_backward_with(
+        &self,
+        geometry: Geometry,
+        size: MeshSize,
+        fft: &Fft3,
+        windowed: Option<&[f64]>,
+        system: &System,
+        input: &SystemInput,
+        g: &[f64],
+    ) -> Result<(Accumulator, f64), Error> {
         let n_atoms = system.size();
         if input.centers.is_empty() {
             return Ok((Accumulator::new(n_atoms), 0.0));
         }
-        let fft = Fft3::new(size.dims);
         let assignment = Assignment::new(system, size);
-        let kernel = Kernel::new(self, geometry, system, &fft, size.order, true)?;
-        let derivatives = kernel.derivatives.as_ref().expect("asked for");
+        let with_strain = windowed.is_none();
+        let kernel = Kernel::new(
+            self,
+            geometry,
+            system,
+            fft,
+            size.order,
+            with_strain,
+            windowed,
+        )?;
         let n_points = kernel.points.len();
         let n_radial = self.n_radial;
         let max_angular = self.max_angular;
@@ -64,7 +108,7 @@ impl KSpace {
         let types = &input.neighbor_types;
         let n_types = types.len();
 
-        let spectra = type_spectra(system, types, &assignment, &fft, &kernel);
+        let spectra = type_spectra(system, types, &assignment, fft, &kernel);
 
         // ∂u_d/∂r = K_d b_d / 2π
         let reciprocal = system.reciprocal_cell();
@@ -139,6 +183,9 @@ impl KSpace {
                         let kernel_value = phase * (radial * y);
                         adjoint[p] += kernel_value * conjugate;
                         // Re[iˡ F[Q] F[Γ]*], counted for the point and its opposite
+                        let Some(derivatives) = &kernel.derivatives else {
+                            continue;
+                        };
                         let product =
                             (phase * spectra[t][index] * conjugate).re * kernel.multiplicity[p];
                         partial.lattice += radial * y * product;

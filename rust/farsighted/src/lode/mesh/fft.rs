@@ -65,7 +65,6 @@ impl Support {
     }
 
     /// Every line and column
-    #[cfg(test)]
     pub fn full(fft: &Fft3) -> Support {
         Support {
             lines: vec![true; fft.dims[1] * fft.half],

@@ -29,6 +29,7 @@
 
 pub(crate) mod backward;
 mod fft;
+pub(crate) mod open;
 pub(crate) mod size;
 pub(crate) mod spline;
 
@@ -43,6 +44,7 @@ use crate::lode::KSpaceRadialIntegral;
 use crate::math::harmonics::SolidHarmonics;
 use crate::{Error, System};
 use fft::{Fft3, Support};
+use open::FreeSpace;
 pub(crate) use size::MeshSize;
 
 /// The B-spline weights of every atom on one mesh: atom j touches the `order` points
@@ -202,6 +204,8 @@ pub(crate) enum KSet {
     /// the k∥ ≠ 0 part of slabs on their internal cell (a, b, L n̂): 0 < |k∥| < k_cutoff and
     /// |k| < bound (`slab_k_vectors`), k∥ the part along b₁, b₂
     Slab { k_cutoff: f64, bound: f64 },
+    /// open systems in their periodic box (mesh/open.rs): |k| < k_cutoff, k = 0 included
+    Open { k_cutoff: f64 },
 }
 
 impl KSet {
@@ -213,14 +217,15 @@ impl KSet {
                 k_cutoff,
                 bound: slab_bound(),
             },
-            Geometry::Bulk | Geometry::Open => KSet::Sphere { k_cutoff },
+            Geometry::Bulk => KSet::Sphere { k_cutoff },
+            Geometry::Open => KSet::Open { k_cutoff },
         }
     }
 
     /// The largest |k|
     pub fn largest(self) -> f64 {
         match self {
-            KSet::Sphere { k_cutoff } => k_cutoff,
+            KSet::Sphere { k_cutoff } | KSet::Open { k_cutoff } => k_cutoff,
             KSet::Slab { bound, .. } => bound,
         }
     }
@@ -229,7 +234,7 @@ impl KSet {
     /// for slabs k · a = k∥ · a in the plane, and |k_z| < K along a₃ = L n̂
     pub fn reach(self) -> [f64; 3] {
         match self {
-            KSet::Sphere { k_cutoff } => [k_cutoff; 3],
+            KSet::Sphere { k_cutoff } | KSet::Open { k_cutoff } => [k_cutoff; 3],
             KSet::Slab { k_cutoff, bound } => [k_cutoff, k_cutoff, bound],
         }
     }
@@ -242,6 +247,9 @@ impl KSet {
                 k2 > 0.0 && k2 < k_cutoff * k_cutoff
             }
             KSet::Slab { k_cutoff, bound } => in_slab_k_set(parallel, k, k_cutoff, bound),
+            KSet::Open { k_cutoff } => {
+                k[0] * k[0] + k[1] * k[1] + k[2] * k[2] < k_cutoff * k_cutoff
+            }
         }
     }
 }
@@ -286,7 +294,8 @@ struct KernelDerivatives {
 }
 
 impl Kernel {
-    /// The kernel of `kspace` for a system of `geometry` (the internal cell of slabs)
+    /// The kernel of `kspace` for a system of `geometry` (the internal cell of slabs, the box
+    /// of open systems, whose ĝ is `windowed` on the half spectrum, mesh/open.rs)
     fn new(
         kspace: &KSpace,
         geometry: Geometry,
@@ -294,7 +303,11 @@ impl Kernel {
         fft: &Fft3,
         order: usize,
         with_derivatives: bool,
+        windowed: Option<&[f64]>,
     ) -> Result<Kernel, Error> {
+        debug_assert_eq!(windowed.is_some(), geometry == Geometry::Open);
+        // the windowed ĝ has no strain derivative: open systems take the virial
+        debug_assert!(!(with_derivatives && windowed.is_some()));
         let (set, radial_integral) = kspace.mesh_k_set(geometry)?;
         let dims = fft.dims;
         let factors = [0, 1, 2].map(|d| spline::euler_factors(order, dims[d]));
@@ -330,16 +343,23 @@ impl Kernel {
         let prefactor = 4.0 * std::f64::consts::PI / system.volume();
         // ĝ(|k|) Iₗₙ(|k|) and its derivative, times (4π/V) |b|², at point p
         let radial_at = |p: usize, values: &mut [f64], derivatives: &mut [f64]| {
-            let (_, k, euler, _) = found[p];
+            let (index, k, euler, _) = found[p];
             let norm = (k[0] * k[0] + k[1] * k[1] + k[2] * k[2]).sqrt();
             radial_integral.compute(norm, values, derivatives);
-            let (g, dg) = kspace.density.fourier(norm);
+            let (g, dg) = match windowed {
+                Some(table) => (table[index], 0.0),
+                None => kspace.density.fourier(norm),
+            };
             let factor = prefactor * euler;
             for (i, di) in values.iter_mut().zip(derivatives.iter_mut()) {
                 *di = factor * (dg * *i + g * *di);
                 *i *= factor * g;
             }
-            k.map(|x| x / norm)
+            // k = 0 (open systems) has l = 0 only, in any direction
+            match norm > 0.0 {
+                true => k.map(|x| x / norm),
+                false => [0.0, 0.0, 1.0],
+            }
         };
         let mut radial = vec![0.0; n_points * n_functions];
         let mut harmonics = vec![0.0; n_points * n_lm];
@@ -469,18 +489,41 @@ impl KSpace {
         size: MeshSize,
         task: SystemTask,
     ) -> Result<SystemValues, Error> {
+        let fft = Fft3::new(size.dims);
+        self.mesh_sum_with(geometry, size, &fft, None, task)
+    }
+
+    /// The free-space sum (without k = 0 removed) of an open system in the box `free`
+    /// (mesh/open.rs) by smooth PME; `task` is on the open system
+    pub fn open_mesh_sum(&self, free: &FreeSpace, task: SystemTask) -> Result<SystemValues, Error> {
+        let fft = Fft3::new(free.size.dims);
+        let windowed = free.windowed_fourier(&self.density, &fft);
+        let task = SystemTask {
+            system: &free.system,
+            ..task
+        };
+        self.mesh_sum_with(Geometry::Open, free.size, &fft, Some(&windowed), task)
+    }
+
+    fn mesh_sum_with(
+        &self,
+        geometry: Geometry,
+        size: MeshSize,
+        fft: &Fft3,
+        windowed: Option<&[f64]>,
+        task: SystemTask,
+    ) -> Result<SystemValues, Error> {
         let (centers, type_index) = task.centers_and_types();
         if centers.is_empty() {
             return Ok(SystemValues::default());
         }
         let system = task.system;
-        let fft = Fft3::new(size.dims);
         let assignment = Assignment::new(system, size);
-        let kernel = Kernel::new(self, geometry, system, &fft, size.order, false)?;
+        let kernel = Kernel::new(self, geometry, system, fft, size.order, false, windowed)?;
 
         // the spectrum F[Q_a] of each neighbour type's density
         let types: Vec<i32> = type_index.keys().copied().collect();
-        let spectra = type_spectra(system, &types, &assignment, &fft, &kernel);
+        let spectra = type_spectra(system, &types, &assignment, fft, &kernel);
 
         // the centres in mesh order, so that consecutive interpolations read nearby points
         let by_position = assignment.mesh_order(&centers);
@@ -510,7 +553,7 @@ impl KSpace {
                         let lm = l * l + m;
                         let phase = i_power(l);
                         // zero outside the kernel's points: the transforms change the support
-                        kernel.support.clear(&fft, input);
+                        kernel.support.clear(fft, input);
                         for (p, &index) in kernel.points.iter().enumerate() {
                             let w = kernel.real_part(p, l, lm, n, n_radial);
                             input[index] = spectra[t][index] * phase * w;

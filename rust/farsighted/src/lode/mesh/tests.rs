@@ -116,6 +116,56 @@ fn mesh_equals_the_k_space_sum_within_accuracy() {
     assert_eq!(failures, 0, "{report:#?}");
 }
 
+/// Open clusters: the split with its wide part on the mesh of a box (mesh/open.rs) against
+/// the pair sums over all pairs, without any split
+#[test]
+fn open_mesh_equals_the_pair_sums_within_accuracy() {
+    // (σ, p, ε, grid of σw = σ 2^{j/4})
+    let cases = [
+        (1.0, 1.0, 1e-4, 4),
+        (0.5, 1.0, 1e-5, 8),
+        (1.0, 6.0, 1e-5, 4),
+        (0.8, 0.0, 1e-5, 4),
+    ];
+    let mut report = Vec::new();
+    let mut failures = 0;
+    for (k, &(sigma, p, accuracy, grid)) in cases.iter().enumerate() {
+        let mut system = random_cell(30, 3 + k as u64, 1.5);
+        system.pbc = [false; 3];
+        let reference = calculator(sigma, p, "")
+            .compute(
+                std::slice::from_ref(&system),
+                Gradients::default(),
+                &Selection::default(),
+            )
+            .unwrap();
+        let split = calculator(
+            sigma,
+            p,
+            &format!(r#", "accuracy": {accuracy}, "reciprocal": "mesh""#),
+        );
+        split.force_ewald_grid(Some(grid));
+        let result = split
+            .compute(
+                std::slice::from_ref(&system),
+                Gradients::default(),
+                &Selection::default(),
+            )
+            .unwrap();
+        let size = split.mesh_choice(&system).unwrap();
+        let error = worst_error(&result, &reference);
+        report.push(format!(
+            "sigma={sigma} p={p} accuracy={accuracy:e} grid={grid} mesh={size:?}: error/accuracy = {:.3}",
+            error / accuracy
+        ));
+        if size.is_none() || error > accuracy {
+            failures += 1;
+        }
+    }
+    println!("{report:#?}");
+    assert_eq!(failures, 0, "{report:#?}");
+}
+
 /// A random slab with a triclinic in-plane cell, two types, `n` atoms over `thickness` Å
 fn random_slab(n: usize, seed: u64, thickness: f64) -> System {
     let mut system = random_cell(n, seed, 1.0);
@@ -180,6 +230,7 @@ fn slab_kernel_holds_the_slab_k_vectors() {
         &fft,
         order,
         false,
+        None,
     )
     .unwrap();
     let kvectors = crate::lode::slab::slab_k_vectors(&internal, wide.k_cutoff, wide.slab_k_bound());
