@@ -267,7 +267,9 @@ impl LodeSphericalExpansion {
         match self.plan(system, 0, Gradients::default())?.method {
             Method::Split { grid, margins, .. } => Ok((grid, margins == ewald::Margins::Averaged)),
             _ => Err(Error::InvalidSystem(
-                "system 0: open systems have no Ewald split".into(),
+                "system 0 is open and summed over all pairs, without Ewald split (large \
+                 open systems with `accuracy` take one)"
+                    .into(),
             )),
         }
     }
