@@ -28,6 +28,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*requires grad, but the neighbo
 
 VALUES_TOLERANCE = 1e-10
 GRADIENTS_TOLERANCE = 1e-9
+# the module's spline of the remainder beyond its first table against the Rust core's exact
+# difference of the parts there (splines of absolute accuracy 1e-8)
+SPLINE_TOLERANCE = 1e-7
 # σ and ε such that the cost model splits the periodic frames (σw = σ 2^{3/4})
 SMEARING = 0.5
 ACCURACY = 1e-4
@@ -155,6 +158,30 @@ def test_split_equals_rust(calculators):
     assert values < VALUES_TOLERANCE
     assert positions < GRADIENTS_TOLERANCE
     assert strain < GRADIENTS_TOLERANCE
+
+
+def test_split_with_a_wide_remainder_equals_rust():
+    """σw = 8σ: the remainder's cutoff d_c lies beyond the reach of its first table (basis
+    support + 10σ), where the Rust core evaluates the difference of the parts and the module
+    its second table (``remainder_far``), splined to the same accuracy"""
+    hypers = lode_hypers(exponent=1, smearing=SMEARING, weight=0.5, spline=1e-8)
+    rust = farsighted.LodeSphericalExpansion(**hypers, accuracy=ACCURACY)
+    rust._calculator.force_ewald_grid(12)
+    module = farsighted.torch.LodeSphericalExpansion.from_calculator(
+        rust, representative_system=periodic_frames()[0]
+    )
+    assert module.remainder.has_far and module.remainder_cutoff > module.remainder.d_max + 2.0
+    scripted = torch.jit.script(module)
+    values, positions, strain = errors_against_rust(rust, module, scripted, periodic_frames())
+    print(
+        f"σw = {module.wide_smearing} Å, d_c = {module.remainder_cutoff:.1f} Å, first table to "
+        f"{module.remainder.d_max:.1f} Å: values {values:.1e}, positions {positions:.1e}, "
+        f"strain {strain:.1e}"
+    )
+    # without the second table the values were wrong by their own size
+    assert values < SPLINE_TOLERANCE
+    assert positions < SPLINE_TOLERANCE
+    assert strain < SPLINE_TOLERANCE
 
 
 # The Rust core sums the k∥ ≠ 0 part of slabs on an internal cell (a, b, L n̂) and strains

@@ -9,11 +9,18 @@ With the kernel K_c(k) = (4π/V) ĝ(|k|) iˡ Iₗₙ(|k|) Yₗₘ(k̂) of channe
 on a mesh of K₁ × K₂ × K₃ points, Mₚ the cardinal B-spline of order p, u = K s the mesh
 coordinates of the fractional coordinates s = r h⁻¹ and |b(m)|² the Euler factors. The radial
 integrals, ĝ and the harmonics are those of the k-space sum (the tables of a
-:py:class:`KSpaceSum`, shared with it); the mesh of a cell follows from the fraction x = max
-|m|/K at the cutoff and the order that the Rust core chose when the module was built:
-K_d = fast_size(max(⌈m_d / x⌉, 2⌊m_d⌋ + 2, p)), m_d = k_c |a_d| / 2π. Everything is
+:py:class:`KSpaceSum`, shared with it); the mesh of a cell follows from the fractions x_d =
+max |m_d|/K_d at the reach κ_d of each cell vector and the order that the Rust core chose
+when the module was built:
+K_d = fast_size(max(⌈m_d / x_d⌉, 2⌊m_d⌋ + 2, p)), m_d = κ_d |a_d| / 2π. Everything is
 differentiable by autograd with respect to positions and cell (the B-spline weights through
 the fractional coordinates, the kernel through k = m · 2π h⁻ᵀ and 1/V).
+
+3D cells hold 0 < |k| < k_c (reach κ_d = k_c along every cell vector). The k∥ ≠ 0 part of
+slabs (``slab=True``, on their internal cell (a, b, L n̂)) holds the k-vectors of
+``lode/slab/mod.rs``, 0 < |k∥| < k_c and |k| < K, K the bound of the converged k_z sums:
+the reach is k_c along a and b and K along L n̂, each with its own fraction x_d, and there
+is no k = 0 term.
 """
 
 import math
@@ -24,6 +31,21 @@ import torch
 from ._harmonics import spherical_harmonics
 from ._kspace import KSpaceSum
 from ._radial import hermite_spline
+
+
+def bspline_weights(x: torch.Tensor, order: int) -> torch.Tensor:
+    """Mₚ(x + q), q = 0..p, of x in [0, 1) (any shape), the cardinal B-spline of order p by
+    the recurrence of ``mesh/spline.rs``: shape (..., p)"""
+    values: List[torch.Tensor] = [x, 1.0 - x]
+    for n in range(3, order + 1):
+        scale = 1.0 / (n - 1)
+        updated: List[torch.Tensor] = [scale * x * values[0]]
+        for q in range(1, n - 1):
+            y = x + q
+            updated.append(scale * (y * values[q] + (n - y) * values[q - 1]))
+        updated.append(scale * (1.0 - x) * values[n - 2])
+        values = updated
+    return torch.stack(values, dim=-1)
 
 
 def _spline_weights_at(order: int, x: float) -> List[float]:
@@ -51,20 +73,33 @@ def _fast_size(minimum: int) -> int:
 
 
 class MeshSum(torch.nn.Module):
-    """The k-space sum of ``kspace`` (a :py:class:`KSpaceSum` of a 3D cell, whose tables are
-    shared, not copied) by smooth PME with B-splines of ``order`` on meshes of largest
-    frequency ``fraction`` = max |m|/K at the cutoff (``LodeCalculator.mesh_fraction``).
-    ``max_chunk``: the inverse FFTs and interpolations run over chunks of channels holding at
-    most about this many numbers (one mesh, or the p³ weights of all atoms, per channel)."""
+    """The k-space sum of ``kspace`` (a :py:class:`KSpaceSum` of a 3D cell, or of the
+    internal cells of slabs with ``slab``, whose tables are shared, not copied) by smooth PME
+    with B-splines of ``order`` on meshes of largest frequencies ``fractions`` = max |m_d|/K_d
+    at the reach of each cell vector (``LodeCalculator.mesh_fractions``). ``max_chunk``: the
+    inverse FFTs and interpolations run over chunks of channels holding at most about this
+    many numbers (one mesh, or the p³ weights of all atoms, per channel)."""
 
-    def __init__(self, kspace: KSpaceSum, fraction: float, order: int, max_chunk: int = 1 << 24):
+    def __init__(
+        self,
+        kspace: KSpaceSum,
+        fractions: List[float],
+        order: int,
+        slab: bool = False,
+        max_chunk: int = 1 << 24,
+    ):
         super().__init__()
         if order < 2 or order % 2 != 0:
             raise ValueError(f"the B-spline order of the mesh must be even, got {order}")
-        if not 0.0 < fraction <= 0.5:
-            raise ValueError(f"the mesh fraction must be in (0, 1/2], got {fraction}")
+        if len(fractions) != 3 or not all(0.0 < x <= 0.5 for x in fractions):
+            raise ValueError(f"the mesh fractions must be 3 numbers in (0, 1/2], got {fractions}")
         self.kspace = kspace
-        self.fraction = float(fraction)
+        self.fractions: List[float] = [float(x) for x in fractions]
+        self.slab = slab
+        # κ_d: k_c along every vector, K along the normal of slabs
+        self.reach: List[float] = [kspace.k_cutoff, kspace.k_cutoff, kspace.k_cutoff]
+        if slab:
+            self.reach[2] = kspace.slab_k_bound
         self.order = int(order)
         self.max_chunk = int(max_chunk)
         # Mₚ(q + 1), q = 0..p-2: the sums of the Euler factors
@@ -90,9 +125,9 @@ class MeshSum(torch.nn.Module):
             a0 = float(rows[d, 0])
             a1 = float(rows[d, 1])
             a2 = float(rows[d, 2])
-            m_max = self.kspace.k_cutoff * math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) / (2.0 * math.pi)
+            m_max = self.reach[d] * math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) / (2.0 * math.pi)
             minimum = max(
-                max(int(math.ceil(m_max / self.fraction)), 2 * int(math.floor(m_max)) + 2),
+                max(int(math.ceil(m_max / self.fractions[d])), 2 * int(math.floor(m_max)) + 2),
                 self.order,
             )
             dims.append(_fast_size(minimum))
@@ -102,8 +137,9 @@ class MeshSum(torch.nn.Module):
         self, positions: torch.Tensor, cell: torch.Tensor, type_masks: torch.Tensor
     ) -> torch.Tensor:
         """(n_atoms, n_types, (max_angular + 1)², n_radial) for the atoms at ``positions`` in
-        the 3D cell ``cell`` (rows; non-singular), ``type_masks`` (n_types, n_atoms) the atoms
-        of each neighbour type: :py:meth:`KSpaceSum.forward` of a 3D cell, by the mesh"""
+        the 3D cell ``cell`` (rows; non-singular; the internal cell of slabs), ``type_masks``
+        (n_types, n_atoms) the atoms of each neighbour type: :py:meth:`KSpaceSum.forward` of
+        the cell (``in_plane`` for slabs), by the mesh"""
         dtype = positions.dtype
         device = positions.device
         n_atoms = positions.shape[0]
@@ -161,6 +197,8 @@ class MeshSum(torch.nn.Module):
             mesh = mesh.reshape(n, size)
             columns.append((mesh[:, points] * weights).sum(dim=2))
         values = torch.cat(columns, dim=0).T.reshape(n_atoms, n_types, n_lm, kspace.n_radial)
+        if self.slab:
+            return values
         return kspace.add_zero_term(values, type_masks, volume)
 
     def _assignment(
@@ -176,7 +214,7 @@ class MeshSum(torch.nn.Module):
         sizes = torch.tensor(dims, dtype=torch.long, device=device)
         u = fractional * sizes.to(positions.dtype)
         floor = torch.floor(u.detach())
-        spline = self._spline_weights(u - floor)
+        spline = bspline_weights(u - floor, p)
         # weight q belongs to the point ⌊u⌋ - q (modulo K)
         q = torch.arange(p, device=device)
         index = torch.remainder(floor.to(torch.long).unsqueeze(2) - q, sizes.view(1, 3, 1))
@@ -187,19 +225,6 @@ class MeshSum(torch.nn.Module):
             spline[:, 0, :, None, None] * spline[:, 1, None, :, None] * spline[:, 2, None, None, :]
         )
         return points.reshape(n_atoms, -1), weights.reshape(n_atoms, -1)
-
-    def _spline_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """Mₚ(x + q), q = 0..p, of x in [0, 1) (any shape): shape (..., p)"""
-        values: List[torch.Tensor] = [x, 1.0 - x]
-        for n in range(3, self.order + 1):
-            scale = 1.0 / (n - 1)
-            updated: List[torch.Tensor] = [scale * x * values[0]]
-            for q in range(1, n - 1):
-                y = x + q
-                updated.append(scale * (y * values[q] + (n - y) * values[q - 1]))
-            updated.append(scale * (1.0 - x) * values[n - 2])
-            values = updated
-        return torch.stack(values, dim=-1)
 
     def _euler_factors(self, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """|b(m)|² for m = 0..size (``mesh/spline.rs``)"""
@@ -217,18 +242,19 @@ class MeshSum(torch.nn.Module):
     def _kernel(
         self, cell: torch.Tensor, volume: torch.Tensor, dims: List[int]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(4π/V) ĝ |b|² Iₗₙ Yₗₘ (points, features) on the points of the half spectrum with
-        0 < |k| < k_c, and their flat indices in the half spectrum (K₁, K₂, K₃/2 + 1)"""
+        """(4π/V) ĝ |b|² Iₗₙ Yₗₘ (points, features) on the points of the half spectrum in the
+        k-set (0 < |k| < k_c; for slabs 0 < |k∥| < k_c, |k| < K), and their flat indices in
+        the half spectrum (K₁, K₂, K₃/2 + 1)"""
         kspace = self.kspace
         dtype = cell.dtype
         device = cell.device
         half = dims[2] // 2 + 1
         reciprocal = 2.0 * math.pi * torch.linalg.inv(cell).T
-        # |m_d| ≤ k_c |a_d| / 2π inside the sphere, and K_d > 2 max |m_d| (mesh_dims)
+        # |m_d| ≤ κ_d |a_d| / 2π inside the set, and K_d > 2 max |m_d| (mesh_dims)
         lengths = torch.linalg.norm(cell.detach().to(torch.float64), dim=1).cpu()
         bounds: List[int] = []
         for d in range(3):
-            bound = int(math.floor(kspace.k_cutoff * float(lengths[d]) / (2.0 * math.pi)))
+            bound = int(math.floor(self.reach[d] * float(lengths[d]) / (2.0 * math.pi)))
             bounds.append(min(bound, (dims[d] - 1) // 2))
         n1 = torch.arange(-bounds[0], bounds[0] + 1, device=device)
         n2 = torch.arange(-bounds[1], bounds[1] + 1, device=device)
@@ -237,7 +263,16 @@ class MeshSum(torch.nn.Module):
         with torch.no_grad():
             k = indices.to(dtype) @ reciprocal.detach()
             norm2 = k.pow(2).sum(dim=1)
-            selected = (norm2 > 0.0) & (norm2 < kspace.k_cutoff**2)
+            if self.slab:
+                parallel = indices[:, :2].to(dtype) @ reciprocal.detach()[:2]
+                parallel2 = parallel.pow(2).sum(dim=1)
+                selected = (
+                    (parallel2 > 0.0)
+                    & (parallel2 < kspace.k_cutoff**2)
+                    & (norm2 < kspace.slab_k_bound**2)
+                )
+            else:
+                selected = (norm2 > 0.0) & (norm2 < kspace.k_cutoff**2)
         indices = indices[selected]
         m1 = torch.remainder(indices[:, 0], dims[0])
         m2 = torch.remainder(indices[:, 1], dims[1])

@@ -7,9 +7,10 @@ beyond, its multipole tail
 
     Fₗₙ(d) = Σₜ Tₗₜₙ (d_max/d)^{l+2t} d^{-p}
 
-(none for the remainder, which vanishes beyond its cutoff). Each pair d = rⱼ + T - rᵢ is
-listed once: it adds Fₗₙ Yₗₘ(d̂) to the row (i, type of j) and, seen from j, (-1)ˡ Fₗₙ Yₗₘ(d̂)
-to the row (j, type of i).
+(none for the remainder, which vanishes beyond its cutoff d_c; where its first table ends
+before d_c, a second one, ``far``, holds F^rem(start + x) on [0, d_c - start]). Each pair
+d = rⱼ + T - rᵢ is listed once: it adds Fₗₙ Yₗₘ(d̂) to the row (i, type of j) and, seen
+from j, (-1)ˡ Fₗₙ Yₗₘ(d̂) to the row (j, type of i).
 """
 
 from typing import Any, Dict, Optional
@@ -22,10 +23,17 @@ from ._radial import hermite_spline
 
 class PairSum(torch.nn.Module):
     """Pair projections from the spline table ``tables`` (``step``, ``values``,
-    ``derivatives`` on [0, d_max]; ``tail`` and ``exponent`` for the multipole tail), or
-    nothing (``tables`` None: a placeholder that is never evaluated)"""
+    ``derivatives`` on [0, d_max]; ``tail`` and ``exponent`` for the multipole tail, or a
+    table ``far`` of the same keys and ``start`` = d_max beyond it), or nothing (``tables``
+    None: a placeholder that is never evaluated)"""
 
-    def __init__(self, tables: Optional[Dict[str, Any]], max_angular: int, n_radial: int):
+    def __init__(
+        self,
+        tables: Optional[Dict[str, Any]],
+        max_angular: int,
+        n_radial: int,
+        far: Optional[Dict[str, Any]] = None,
+    ):
         super().__init__()
         self.max_angular = max_angular
         self.n_radial = n_radial
@@ -51,6 +59,15 @@ class PairSum(torch.nn.Module):
             "spline_derivatives", torch.as_tensor(tables["derivatives"], dtype=f64)
         )
         self.register_buffer("tail", torch.as_tensor(tail, dtype=f64))
+        self.has_far = far is not None
+        if far is None:
+            far = {"step": 1.0, "values": tables["values"][:2], "derivatives": tables["values"][:2]}
+        elif abs(float(far["start"]) - self.d_max) > 1e-9 * self.d_max:
+            raise ValueError("the far table of the pair functions must start where the first ends")
+        self.far_step = float(far["step"])
+        self.far_length = self.far_step * (int(far["values"].shape[0]) - 1)
+        self.register_buffer("far_values", torch.as_tensor(far["values"], dtype=f64))
+        self.register_buffer("far_derivatives", torch.as_tensor(far["derivatives"], dtype=f64))
         # j = l + 2t of each tail term
         powers = [[float(l + 2 * t) for t in range(self.tail_terms)] for l in range(n_angular)]
         self.register_buffer("tail_powers", torch.tensor(powers, dtype=f64))
@@ -65,8 +82,8 @@ class PairSum(torch.nn.Module):
         )
 
     def radial(self, distances: torch.Tensor) -> torch.Tensor:
-        """Fₗₙ(d) as (n, max_angular + 1, n_radial): the spline up to d_max, the tail (or
-        zero) beyond, as ``PairRadialIntegral::compute``"""
+        """Fₗₙ(d) as (n, max_angular + 1, n_radial): the spline up to d_max, the tail, the far
+        table or zero beyond, as ``PairRadialIntegral::compute``"""
         dtype = distances.dtype
         inside = hermite_spline(
             torch.clamp(distances, max=self.d_max),
@@ -75,6 +92,14 @@ class PairSum(torch.nn.Module):
             self.spline_derivatives.to(dtype),
         ).reshape(-1, self.max_angular + 1, self.n_radial)
         beyond = (distances > self.d_max).reshape(-1, 1, 1)
+        if self.has_far:
+            shifted = torch.clamp(distances - self.d_max, min=0.0, max=self.far_length)
+            far = hermite_spline(
+                shifted, self.far_step, self.far_values.to(dtype), self.far_derivatives.to(dtype)
+            ).reshape(-1, self.max_angular + 1, self.n_radial)
+            outside = (distances > self.d_max + self.far_length).reshape(-1, 1, 1)
+            far = torch.where(outside, torch.zeros_like(far), far)
+            return torch.where(beyond, far, inside)
         if self.tail_terms == 0:
             return torch.where(beyond, torch.zeros_like(inside), inside)
         far = torch.clamp(distances, min=self.d_max)

@@ -20,8 +20,10 @@ formulas of the Rust core, one per geometry:
   ``lode/slab/mod.rs``: the k-space sum on the internal cell (a, b, L n̂) over 0 < |k∥| < k_cutoff
   with the sums along the normal converged, plus the planar part Σⱼ Pₗₙ(n̂·(rᵢ - rⱼ)) Yₗₘ(n̂) / A
   (``_planar.py``), minus (1 - w) × the centre's density; with ``accuracy`` the same for the
-  wide part, plus the remainder over the in-plane images and the centre's own remainder,
-  minus the planar constant the split adds (0 < p ≤ 2: N_a √(4π) K Iₙ₀(0) / A).
+  wide part (on the mesh of the internal cell, and the planar part on a grid of heights,
+  ``_planar_grid.py``, for large slabs), plus the remainder over the in-plane images and the
+  centre's own remainder, minus the planar constant the split adds (0 < p ≤ 2:
+  N_a √(4π) K Iₙ₀(0) / A).
 
 Everything is differentiable by autograd with respect to positions and cell (to any order),
 so that forces and stress of models built on it follow. A saved module needs torch,
@@ -41,6 +43,7 @@ from ._kspace import KSpaceSum
 from ._mesh import MeshSum
 from ._pairs import PairSum
 from ._planar import PlanarSum
+from ._planar_grid import PlanarGridSum
 
 
 class LodeSphericalExpansion(torch.nn.Module):
@@ -65,15 +68,17 @@ class LodeSphericalExpansion(torch.nn.Module):
     structure is to the representative one (a cell with no k-vector shorter than k_c gets
     the k = 0 term of the wide part only, the other terms being below ε by construction).
 
-    The wide part of 3D-periodic systems is summed over k-vectors (O(N²) at fixed density)
-    or by smooth particle-mesh Ewald (O(N log N)), as the Rust core chooses for
+    The wide part of 3D-periodic systems and slabs is summed over k-vectors (O(N²) at fixed
+    density) or by smooth particle-mesh Ewald (O(N log N)), as the Rust core chooses for
     ``representative_system`` (``reciprocal="auto"``) or as ``reciprocal`` forces. On the
-    mesh, the B-spline order and the largest mesh frequency at the cutoff, max(abs(m)) / K, are
-    fixed when the module is built; each structure gets the mesh of its cell that the Rust
-    core would give it with that order (its number of points along a cell vector grows with
-    the vector's length), hence the accuracy ε. Slabs always use the sum over k-vectors here
-    (the Rust core may sum a large slab on a mesh: the two then agree within ε, not to
-    rounding).
+    mesh, the B-spline order and the largest mesh frequencies at the cutoff, max(abs(m)) / K,
+    are fixed when the module is built; each structure gets the mesh of its cell (of the
+    internal cell of slabs) that the Rust core would give it with that order (its number of
+    points along a cell vector grows with the vector's length), hence the accuracy ε. Slabs
+    on the mesh take their planar part on a grid of heights (``lode/slab/planar_grid.rs``)
+    where it has at most N/2 points, as the Rust core does; its step is the one the Rust
+    core chooses for a slab of ``max_slab_thickness``, so that a thinner slab agrees with
+    the Rust core within ε (to rounding where both choose the same step).
 
     Parameters
     ----------
@@ -182,9 +187,9 @@ class LodeSphericalExpansion(torch.nn.Module):
         )
 
         # periodic systems: the k-space sum, or the Ewald split, its wide part over k-vectors
-        # or on a mesh (B-splines of `mesh_order`, max |m|/K = `mesh_fraction` at the cutoff)
+        # or on a mesh (B-splines of `mesh_order`, max |m_d|/K_d = `mesh_fractions` at the cutoff)
         mesh_order = 4
-        mesh_fraction = 0.5
+        mesh_fractions = [0.5, 0.5, 0.5]
         self.use_mesh = False
         if accuracy is None:
             tables = calculator.kspace_tables()
@@ -208,7 +213,7 @@ class LodeSphericalExpansion(torch.nn.Module):
             if mesh is not None:
                 self.use_mesh = True
                 mesh_order = int(mesh[1])
-                mesh_fraction = float(calculator.mesh_fraction(grid, mesh_order, averaged))
+                mesh_fractions = list(calculator.mesh_fractions(grid, mesh_order, averaged))
             self.kspace = KSpaceSum(
                 split["kspace"],
                 float(split["wide_smearing"]),
@@ -218,13 +223,15 @@ class LodeSphericalExpansion(torch.nn.Module):
                 allow_no_k_vectors=True,
             )
         # sharing the tables of the k-space sum (a placeholder without the mesh)
-        self.mesh = MeshSum(self.kspace, mesh_fraction, mesh_order)
+        self.mesh = MeshSum(self.kspace, mesh_fractions, mesh_order)
         # the grid index j of σw = σ 2^{j/4} (-1: no split), σw, the real-space cutoff d_c
         self.ewald_grid = int(split["grid"])
         self.wide_smearing = float(split["wide_smearing"])
         self.has_remainder = split["remainder"] is not None
         self.remainder_cutoff = float(split["cutoff"])
-        self.remainder = PairSum(split["remainder"], self.max_angular, self.n_radial)
+        self.remainder = PairSum(
+            split["remainder"], self.max_angular, self.n_radial, split.get("remainder_far")
+        )
         self.has_self_term = len(split["self_term"]) > 0
         self_term = split["self_term"] if self.has_self_term else np.zeros(self.n_radial)
         self.register_buffer("self_term", torch.tensor(self_term, dtype=f64))
@@ -260,6 +267,17 @@ class LodeSphericalExpansion(torch.nn.Module):
             self.n_radial,
             allow_no_k_vectors=True,
         )
+        # large slabs with the mesh: the k∥ ≠ 0 part on the mesh of the internal cell, the
+        # planar part on a grid of heights (placeholders that are never evaluated otherwise)
+        self.slab_on_mesh = self.use_mesh and planar is not None
+        slab_fractions = [0.5, 0.5, 0.5]
+        if self.slab_on_mesh:
+            slab_fractions = list(
+                calculator.mesh_fractions(self.ewald_grid, mesh_order, False, True)
+            )
+        self.slab_mesh = MeshSum(self.slab_kspace, slab_fractions, mesh_order, slab=True)
+        grid_table = planar["grid"] if self.slab_on_mesh and planar is not None else None
+        self.planar_grid = PlanarGridSum(grid_table, self.max_angular, self.n_radial)
 
     @classmethod
     def from_calculator(
@@ -471,8 +489,11 @@ class LodeSphericalExpansion(torch.nn.Module):
         longest = max(float(torch.linalg.norm(a.detach())), float(torch.linalg.norm(b.detach())))
         length = extent + self.basis_support + 37.0 * longest / (2.0 * math.pi) + 1.0
         internal = torch.stack([a, b, length * normal])
-        values = self.slab_kspace(positions, internal, type_masks, True, index)
-        values = values + self.planar(heights, type_masks, normal, area, index)
+        if self.slab_on_mesh:
+            values = self.slab_mesh(positions, internal, type_masks)
+        else:
+            values = self.slab_kspace(positions, internal, type_masks, True, index)
+        values = values + self._planar_values(heights, type_masks, normal, area, index)
         if not self.has_remainder:
             return values
         values = values + self._remainder_values(system, types, type_masks)
@@ -482,6 +503,23 @@ class LodeSphericalExpansion(torch.nn.Module):
             removed = self.removed_planar_constant * self.radial_at_zero.to(positions.dtype)
             values = _add_to_l0(values, -counts * removed)
         return values
+
+    def _planar_values(
+        self,
+        heights: torch.Tensor,
+        type_masks: torch.Tensor,
+        normal: torch.Tensor,
+        area: torch.Tensor,
+        index: int,
+    ) -> torch.Tensor:
+        """The planar part of a slab: on the grid of heights where the k∥ ≠ 0 part is on the
+        mesh and the grid has at most N/2 points (the Rust core's rule, lode/slab/planar_grid.rs),
+        over all pairs otherwise"""
+        if self.slab_on_mesh and self.planar_grid.available:
+            _, points = self.planar_grid.origin_and_points(heights)
+            if points <= heights.shape[0] // 2:
+                return self.planar_grid(heights, type_masks, normal, area, index)
+        return self.planar(heights, type_masks, normal, area, index)
 
     def _remainder_values(
         self, system: System, types: torch.Tensor, type_masks: torch.Tensor

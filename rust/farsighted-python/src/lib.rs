@@ -221,19 +221,45 @@ impl LodeCalculator {
         run(py, || calculator.mesh_choice(&system))
     }
 
-    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j,
-    /// margins (`averaged`, see `ewald_split`) and B-splines of `order` (see the Rust
-    /// `mesh_fraction`)
-    #[pyo3(signature = (grid, order, averaged = false))]
-    fn mesh_fraction(
+    /// The largest |m|/K at the reach of each cell vector of the meshes of the split with grid
+    /// index j, margins (`averaged`, see `ewald_split`) and B-splines of `order`, for 3D
+    /// cells or the internal cells of `slab`s (see the Rust `mesh_fractions`)
+    #[pyo3(signature = (grid, order, averaged = false, slab = false))]
+    fn mesh_fractions(
         &self,
         py: Python<'_>,
         grid: i32,
         order: usize,
         averaged: bool,
-    ) -> PyResult<f64> {
+        slab: bool,
+    ) -> PyResult<[f64; 3]> {
         let calculator = &self.calculator;
-        run(py, || calculator.mesh_fraction(grid, averaged, order))
+        run(py, || {
+            calculator.mesh_fractions(grid, averaged, order, slab)
+        })
+    }
+
+    /// What sizes the box of every open system on the mesh of the split with grid index j,
+    /// margins (`averaged`) and B-splines of `order`: the mesh spacing, the width δ of the
+    /// window's edges, t, the basis support ρ and the remainder's reach (see the Rust
+    /// `FreeSpaceLayout`)
+    #[pyo3(signature = (grid, order, averaged = false))]
+    fn free_space_layout<'py>(
+        &self,
+        py: Python<'py>,
+        grid: i32,
+        order: usize,
+        averaged: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let calculator = &self.calculator;
+        let layout = run(py, || calculator.free_space_layout(grid, averaged, order))?;
+        let dict = PyDict::new(py);
+        dict.set_item("spacing", layout.spacing)?;
+        dict.set_item("edge", layout.edge)?;
+        dict.set_item("reach", layout.reach)?;
+        dict.set_item("support", layout.support)?;
+        dict.set_item("remainder_cutoff", layout.remainder_cutoff)?;
+        Ok(dict)
     }
 
     /// Use the grid index j for every system instead of the cost model's choice (None: the
@@ -262,6 +288,14 @@ impl LodeCalculator {
         match tables.remainder {
             Some(remainder) => dict.set_item("remainder", spline_dict(py, remainder)?)?,
             None => dict.set_item("remainder", py.None())?,
+        }
+        match tables.remainder_far {
+            Some((start, far)) => {
+                let far_dict = spline_dict(py, far)?;
+                far_dict.set_item("start", start)?;
+                dict.set_item("remainder_far", far_dict)?
+            }
+            None => dict.set_item("remainder_far", py.None())?,
         }
         dict.set_item("cutoff", tables.cutoff)?;
         let n_self = tables.self_term.len();
@@ -293,6 +327,21 @@ impl LodeCalculator {
         let dict = spline_dict(py, tables.spline)?;
         dict.set_item("kspace", kspace_dict(py, tables.kspace)?)?;
         dict.set_item("support", tables.support)?;
+        match tables.grid {
+            Some(grid) => {
+                let rows = 2 * grid.n_points - 1;
+                let table = PyDict::new(py);
+                table.set_item("step", grid.step)?;
+                table.set_item("order", grid.order)?;
+                table.set_item("n_points", grid.n_points)?;
+                table.set_item(
+                    "coefficients",
+                    array(py, grid.coefficients, &[rows, grid.n_functions])?,
+                )?;
+                dict.set_item("grid", table)?
+            }
+            None => dict.set_item("grid", py.None())?,
+        }
         Ok(dict)
     }
 

@@ -59,12 +59,15 @@ pub use backward::BackwardGradients;
 pub use kspace::kvectors::{half_space_k_vectors, KVectors};
 pub use kspace::radial::KSpaceRadialIntegral;
 use kspace::KSpace;
+pub use mesh::open::FreeSpaceLayout;
 pub use metadata::{Gradients, Selection};
 use metadata::{SystemTask, SystemValues};
 pub use pairs::radial::PairRadialIntegral;
 use positions::{fill_self_gradients, PositionsLayout, SharedRows};
 pub use radial::{RadialFunctions, RadialProjector};
-pub use tables::{KSpaceTables, PairTables, PlanarTables, SplineTable, SplitTables};
+pub use tables::{
+    KSpaceTables, PairTables, PlanarGridTable, PlanarTables, SplineTable, SplitTables,
+};
 
 /// The LODE spherical expansion calculator
 pub struct LodeSphericalExpansion {

@@ -5,6 +5,7 @@
 use super::kspace::KSpace;
 use super::pairs::radial::PairRadialIntegral;
 use super::plan::Method;
+use super::slab::planar_grid::ORDER as PLANAR_GRID_ORDER;
 use super::{ewald, Gradients, LodeSphericalExpansion};
 use crate::math::spline::HermiteSplines;
 use crate::{Error, System};
@@ -93,10 +94,21 @@ impl KSpace {
                     .into(),
             )
         })?;
+        // after the spline: the grid's samples reach beyond z_max
+        let grid = self
+            .planar_grid_of_thickness(z_max)
+            .map(|grid| PlanarGridTable {
+                step: grid.step(),
+                order: PLANAR_GRID_ORDER,
+                n_points: grid.n_points(),
+                n_functions: grid.n_functions(),
+                coefficients: grid.coefficients().to_vec(),
+            });
         Ok(PlanarTables {
             spline,
             kspace: self.export(true)?,
             support: self.basis.support(),
+            grid,
         })
     }
 }
@@ -167,8 +179,12 @@ pub struct SplitTables {
     pub wide_smearing: f64,
     /// the wide part (center_atom_weight = 1, its k = 0 term where ĝ_σw(0) is finite)
     pub kspace: KSpaceTables,
-    /// F^rem_ln on [0, cutoff], function l n_radial + n; None for grid 0
+    /// F^rem_ln on [0, min(cutoff, the narrow part's reach)], function l n_radial + n; None
+    /// for grid 0
     pub remainder: Option<SplineTable>,
+    /// where `remainder` ends at start < cutoff: (start, F^rem_ln(start + x) on
+    /// [0, cutoff - start]), smooth on the scale of σw there
+    pub remainder_far: Option<(f64, SplineTable)>,
     /// d_c: the real-space cutoff of the remainder
     pub cutoff: f64,
     /// F^rem_0n(0) Y₀₀, added to the (l, m) = (0, 0) features of the centre's own type
@@ -191,6 +207,23 @@ pub struct PlanarTables {
     pub kspace: KSpaceTables,
     /// the radius beyond which the basis is negligible, which sets the internal cell
     pub support: f64,
+    /// with the Ewald split: the grid of heights of slabs on the mesh
+    pub grid: Option<PlanarGridTable>,
+}
+
+/// The planar part on a grid of heights (lode/slab/planar_grid.rs) of slabs up to a thickness:
+/// Σ_{j∈a} Pₗₙ(zᵢ - zⱼ) ≈ Σ_g Mₚ(uᵢ - g) Σ_b c[g - b] Σ_{j∈a} Mₚ(uⱼ - b), u = z / step - o
+/// the grid coordinate, o = ⌊min z / step⌋ - order the grid's origin in steps, and a slab
+/// needs ⌊max z / step⌋ - o + 2 ≤ `n_points` points
+#[derive(Debug, Clone)]
+pub struct PlanarGridTable {
+    pub step: f64,
+    /// of the cardinal B-splines Mₚ
+    pub order: usize,
+    pub n_points: usize,
+    pub n_functions: usize,
+    /// c\[d\] for d = -(n_points - 1)..n_points: (2 n_points - 1, n_functions)
+    pub coefficients: Vec<f64>,
 }
 
 impl LodeSphericalExpansion {
@@ -284,6 +317,12 @@ impl LodeSphericalExpansion {
             .as_ref()
             .map(|r| SplineTable::of_pairs(r, "Ewald split"))
             .transpose()?;
+        let remainder_far = match &split.remainder {
+            Some(r) => r
+                .far_spline()?
+                .map(|(start, spline)| (start, SplineTable::new(&spline))),
+            None => None,
+        };
         let p = self.parameters.exponent;
         let wide = split.wide_smearing();
         let root = (4.0 * std::f64::consts::PI).sqrt();
@@ -293,6 +332,7 @@ impl LodeSphericalExpansion {
             wide_smearing: wide,
             kspace: split.wide.export(false)?,
             remainder,
+            remainder_far,
             cutoff: split.cutoff,
             self_term: split.self_term().to_vec(),
             removed_constant: (with_remainder && p > 0.0 && p <= 3.0)

@@ -27,8 +27,8 @@ use rayon::prelude::*;
 
 use crate::density::SmearedPowerLaw;
 use crate::lode::kspace::KSpace;
-use crate::lode::mesh::open::FreeSpace;
-use crate::lode::mesh::MeshSize;
+use crate::lode::mesh::open::{FreeSpace, FreeSpaceLayout};
+use crate::lode::mesh::{KSet, MeshSize};
 use crate::lode::metadata::{SystemTask, SystemValues};
 use crate::lode::pairs::neighbors::{neighbor_list, Neighbor};
 use crate::lode::pairs::radial::PairRadialIntegral;
@@ -416,12 +416,21 @@ impl LodeSphericalExpansion {
         }
     }
 
-    /// The largest |m|/K at the k-space cutoff of the meshes of the split with grid index j,
-    /// the averaged margins of large cells or the tight ones (`averaged`, lode/ewald/margins.rs)
-    /// and B-splines of `order`: a cell's mesh has K_d = the smallest FFT-friendly size (2, 3,
-    /// 5, 7) above max(k_c |a_d| / 2π / fraction, 2 ⌊k_c |a_d| / 2π⌋ + 2, order) points along
-    /// its cell vector a_d (what the TorchScript mesh needs to size meshes of any cell)
-    pub fn mesh_fraction(&self, grid: i32, averaged: bool, order: usize) -> Result<f64, Error> {
+    /// The largest |m|/K at the reach of each cell vector of the meshes of the split with grid
+    /// index j, the averaged margins of large cells or the tight ones (`averaged`,
+    /// lode/ewald/margins.rs) and B-splines of `order`, for 3D cells (the reach is k_c along
+    /// every vector) or the internal cells (a, b, L n̂) of `slab`s (tight margins; the reach is
+    /// k_c along a and b, the bound K of the k_z sums along L n̂). A cell's mesh has K_d = the
+    /// smallest FFT-friendly size (2, 3, 5, 7) above max(m_d / x_d, 2 ⌊m_d⌋ + 2, order) points
+    /// along its vector a_d, m_d = reach_d |a_d| / 2π (what the TorchScript mesh needs to size
+    /// meshes of any cell)
+    pub fn mesh_fractions(
+        &self,
+        grid: i32,
+        averaged: bool,
+        order: usize,
+        slab: bool,
+    ) -> Result<[f64; 3], Error> {
         let Some(accuracy) = self.parameters.accuracy else {
             return Err(Error::InvalidParameter("the mesh needs `accuracy`".into()));
         };
@@ -435,14 +444,36 @@ impl LodeSphericalExpansion {
             smearing: wide_smearing(self.parameters.smearing, grid),
             ..self.density
         };
-        let margins = Margins::from_averaged(averaged);
-        Ok(MeshSize::fraction(
+        let (margins, geometry) = match slab {
+            true => (Margins::Tight, Geometry::Slab),
+            false => (Margins::from_averaged(averaged), Geometry::Bulk),
+        };
+        let k_cutoff = self.split_k_cutoff(grid, margins);
+        let set = KSet::of(geometry, k_cutoff, || self.split_slab_k_bound(grid));
+        Ok(MeshSize::fractions_of(
             &density,
             self.parameters.max_angular,
-            self.split_k_cutoff(grid, margins),
+            set,
             margins.mesh_target(accuracy),
             order,
         ))
+    }
+}
+
+impl LodeSphericalExpansion {
+    /// What sizes the box of every open system on the mesh of the split with grid index j,
+    /// margins (`averaged`) and B-splines of `order` (lode/mesh/open.rs; what the TorchScript
+    /// module needs to build the box of any cluster)
+    pub fn free_space_layout(
+        &self,
+        grid: i32,
+        averaged: bool,
+        order: usize,
+    ) -> Result<FreeSpaceLayout, Error> {
+        // the same checks as the meshes of periodic systems
+        self.mesh_fractions(grid, averaged, order, false)?;
+        let parameters = self.free_space_parameters(grid, Margins::from_averaged(averaged));
+        Ok(FreeSpaceLayout::new(&parameters, order))
     }
 }
 

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::fft::{fast_size, Fft3, Support};
 use super::size::ORDERS;
-use super::MeshSize;
+use super::{KSet, MeshSize};
 use crate::density::SmearedPowerLaw;
 use crate::math::special::erfc;
 use crate::System;
@@ -78,28 +78,64 @@ pub(crate) struct FreeSpaceParameters {
     pub remainder_cutoff: f64,
 }
 
-impl FreeSpace {
-    /// The box and mesh for B-splines of `order`
-    pub fn new(system: &System, parameters: &FreeSpaceParameters, order: usize) -> FreeSpace {
+/// What sizes the box of every open system for B-splines of one order: its mesh spacing, the
+/// window's edges, and the margins around the cluster (module documentation). The box of a
+/// cluster of extents e_d has the half widths c_d = h ⌈(e_d + ρ + tδ)/h⌉ and K_d =
+/// fast_size(max(⌈max(2(c_d + tδ), e_d + d_c)/h⌉, order)) points of spacing h.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FreeSpaceLayout {
+    /// h, the mesh spacing
+    pub spacing: f64,
+    /// δ, the width of the window's edges
+    pub edge: f64,
+    /// t = √ln(1/τ): the window is 1 within τ at tδ inside c_d, 0 within τ at tδ outside
+    pub reach: f64,
+    /// ρ, the support of the basis
+    pub support: f64,
+    /// the reach of the real-space remainder, which no image may enter either
+    pub remainder_cutoff: f64,
+}
+
+impl FreeSpaceLayout {
+    pub(crate) fn new(parameters: &FreeSpaceParameters, order: usize) -> FreeSpaceLayout {
         let tolerance = WINDOW_TOLERANCE * parameters.accuracy;
         // ½ erfc(t) < e^{-t²} ≤ τ, and e^{-k_c²δ²/4} = τ
         let t = (1.0 / tolerance).ln().sqrt();
-        let edge = 2.0 * t / parameters.k_cutoff;
-        let fraction = MeshSize::fraction(
+        let [fraction, ..] = MeshSize::fractions_of(
             &parameters.density,
             parameters.max_angular,
-            parameters.k_cutoff,
+            KSet::Open {
+                k_cutoff: parameters.k_cutoff,
+            },
             parameters.mesh_target,
             order,
         );
-        let spacing = 2.0 * std::f64::consts::PI * fraction / parameters.k_cutoff;
+        FreeSpaceLayout {
+            spacing: 2.0 * std::f64::consts::PI * fraction / parameters.k_cutoff,
+            edge: 2.0 * t / parameters.k_cutoff,
+            reach: t,
+            support: parameters.support,
+            remainder_cutoff: parameters.remainder_cutoff,
+        }
+    }
+}
+
+impl FreeSpace {
+    /// The box and mesh for B-splines of `order`
+    pub fn new(system: &System, parameters: &FreeSpaceParameters, order: usize) -> FreeSpace {
+        let FreeSpaceLayout {
+            spacing,
+            edge,
+            reach: t,
+            support,
+            remainder_cutoff,
+        } = FreeSpaceLayout::new(parameters, order);
         let extents = extents(system);
         // whole steps, so that the window and box change only when the extent crosses one
         let steps = |x: f64| (x / spacing).ceil() * spacing;
-        let half_widths = extents.map(|e| steps(e + parameters.support + t * edge));
+        let half_widths = extents.map(|e| steps(e + support + t * edge));
         let dims = [0, 1, 2].map(|d| {
-            let length =
-                (2.0 * (half_widths[d] + t * edge)).max(extents[d] + parameters.remainder_cutoff);
+            let length = (2.0 * (half_widths[d] + t * edge)).max(extents[d] + remainder_cutoff);
             fast_size(((length / spacing).ceil() as usize).max(order))
         });
         let mut cell = [[0.0; 3]; 3];

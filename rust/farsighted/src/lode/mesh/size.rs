@@ -87,17 +87,34 @@ fn largest_fraction(order: usize, weights: &[f64], reach: f64, accuracy: f64) ->
 }
 
 impl MeshSize {
-    /// The largest |m|/K at the cutoff of a 3D mesh for the wide `density` of a basis up to
-    /// `max_angular` with B-splines of `order` (the mesh of a cell follows from it, `new`)
-    pub fn fraction(
+    /// The largest |m|/K at the reach of each cell vector (`KSet::reach`) of a mesh holding
+    /// the k-vectors of `set` with accuracy ε, B-splines of `order`, `weights` the frequency
+    /// weights scanned to `set.largest()` (the mesh of a cell follows from them, `of_cell`)
+    pub fn fractions(set: KSet, weights: &[f64], accuracy: f64, order: usize) -> [f64; 3] {
+        let reach = set.reach();
+        let largest = set.largest();
+        let mut fractions = [0.0; 3];
+        for d in 0..3 {
+            fractions[d] = match d {
+                // the same reach, the same fraction
+                1 | 2 if reach[d] == reach[d - 1] => fractions[d - 1],
+                _ => largest_fraction(order, weights, reach[d] / largest, accuracy),
+            };
+        }
+        fractions
+    }
+
+    /// The fractions of a mesh for the wide `density` of a basis up to `max_angular`
+    /// (`fractions`, with the frequency weights of the density)
+    pub fn fractions_of(
         density: &SmearedPowerLaw,
         max_angular: usize,
-        k_cutoff: f64,
+        set: KSet,
         accuracy: f64,
         order: usize,
-    ) -> f64 {
-        let weights = frequency_weights(density, k_cutoff, max_angular);
-        largest_fraction(order, &weights, 1.0, accuracy)
+    ) -> [f64; 3] {
+        let weights = frequency_weights(density, set.largest(), max_angular);
+        MeshSize::fractions(set, &weights, accuracy, order)
     }
 
     /// The mesh of `system` (the internal cell of slabs) holding the k-vectors of `set` with
@@ -110,16 +127,15 @@ impl MeshSize {
         accuracy: f64,
         order: usize,
     ) -> MeshSize {
+        let fractions = MeshSize::fractions(set, weights, accuracy, order);
+        MeshSize::of_cell(system, set, fractions, order)
+    }
+
+    /// The mesh of `system` with the largest |m|/K `fractions` at the reach of each cell
+    /// vector: K_d the smallest FFT-friendly size above max(m_d / x_d, 2 ⌊m_d⌋ + 2, order),
+    /// m_d = κ_d |a_d| / 2π
+    pub fn of_cell(system: &System, set: KSet, fractions: [f64; 3], order: usize) -> MeshSize {
         let reach = set.reach();
-        let largest = set.largest();
-        let mut fractions = [0.0; 3];
-        for d in 0..3 {
-            fractions[d] = match d {
-                // the same reach, the same fraction
-                1 | 2 if reach[d] == reach[d - 1] => fractions[d - 1],
-                _ => largest_fraction(order, weights, reach[d] / largest, accuracy),
-            };
-        }
         let dims = [0, 1, 2].map(|d| {
             let a = system.cell[d];
             let m_max = reach[d] * (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()

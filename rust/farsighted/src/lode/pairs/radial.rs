@@ -43,6 +43,8 @@ pub struct PairRadialIntegral {
     /// for each l: (terms, size) Aₗⱼ Mₙⱼ / d_maxʲ with j = l + 2t
     tail: Vec<Vec<f64>>,
     spline: Option<HermiteSplines>,
+    /// the absolute accuracy of each function's spline (empty without spline)
+    spline_accuracies: Vec<f64>,
     /// the remainder of an Ewald split: the functions of g_σ and of g_σw, whose difference
     /// these are (no quadrature nodes of its own)
     parts: Option<Box<(PairRadialIntegral, PairRadialIntegral)>>,
@@ -179,6 +181,7 @@ impl PairRadialIntegral {
             },
             tail: vec![Vec::new(); max_angular + 1],
             spline: None,
+            spline_accuracies: Vec::new(),
             parts: Some(Box::new((narrow, wide))),
         };
         if let Some(accuracies) = spline_accuracy {
@@ -221,6 +224,7 @@ impl PairRadialIntegral {
             },
             tail: Vec::new(),
             spline: None,
+            spline_accuracies: Vec::new(),
             parts: None,
         }
     }
@@ -242,7 +246,28 @@ impl PairRadialIntegral {
         let spline =
             HermiteSplines::with_accuracies(range, &per_function, |d, v, g| self.exact(d, v, g))?;
         self.spline = Some(spline);
+        self.spline_accuracies = per_function;
         Ok(())
+    }
+
+    /// Where the spline of a remainder ends before its cutoff d_max (beyond it, `compute`
+    /// evaluates the difference of the parts, smooth on the scale of σw): the start of that
+    /// range, and a spline of the shifted functions x ↦ F(start + x) on [0, d_max - start] to
+    /// the same accuracies, for the TorchScript module (lode/tables.rs); None where the
+    /// spline reaches d_max or there is none
+    pub fn far_spline(&self) -> Result<Option<(f64, HermiteSplines)>, Error> {
+        let Some(start) = self.spline.as_ref().map(HermiteSplines::x_max) else {
+            return Ok(None);
+        };
+        if self.parts.is_none() || start >= self.d_max {
+            return Ok(None);
+        }
+        let spline = HermiteSplines::with_accuracies(
+            self.d_max - start,
+            &self.spline_accuracies,
+            |x, v, g| self.exact(start + x, v, g),
+        )?;
+        Ok(Some((start, spline)))
     }
 
     /// Number of (l, n) functions, stored as l * size + n

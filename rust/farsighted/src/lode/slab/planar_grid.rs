@@ -36,7 +36,7 @@ use crate::lode::slab::planar::PlanarTable;
 use crate::lode::slab::strain::PlaneStrain;
 
 /// B-spline order: the interpolation error falls as h⁸
-const ORDER: usize = 8;
+pub(crate) const ORDER: usize = 8;
 /// Points beyond the range of differences in the deconvolution (80 × 0.54⁸⁰ ≈ 2e-20)
 const MARGIN: usize = 80;
 /// The samples reach the thickness plus this many steps: the spare points below and above
@@ -208,6 +208,19 @@ impl PlanarGrid {
         self.n_functions
     }
 
+    pub fn step(&self) -> f64 {
+        self.step
+    }
+
+    pub fn n_points(&self) -> usize {
+        self.n_points
+    }
+
+    /// c[d] for d = -(n_points - 1)..n_points, row d + n_points - 1, one column per function
+    pub fn coefficients(&self) -> &[f64] {
+        &self.coefficients
+    }
+
     /// The B-spline weights of height z, between the lowest and highest heights the grid was
     /// built for
     pub fn weights(&self, z: f64) -> HeightWeights {
@@ -337,6 +350,16 @@ impl KSpace {
     /// values alone or their backward product), the split set a tolerance, and a grid of at
     /// most N/2 points meets it (its convolutions then cost at most N²/4 terms per type)
     pub(crate) fn planar_grid(&self, on_mesh: bool, heights: &[f64]) -> Option<PlanarGrid> {
+        self.planar_grid_within(on_mesh, heights, heights.len() / 2)
+    }
+
+    /// `planar_grid` with at most `max_points` points
+    fn planar_grid_within(
+        &self,
+        on_mesh: bool,
+        heights: &[f64],
+        max_points: usize,
+    ) -> Option<PlanarGrid> {
         let tolerance = self.planar_tolerance.filter(|_| on_mesh)?;
         let low = heights.iter().copied().fold(f64::INFINITY, f64::min);
         let high = heights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -347,8 +370,24 @@ impl KSpace {
             self.density.smearing,
             (self.max_angular, self.n_radial),
             tolerance,
-            heights.len() / 2,
+            max_points,
         )
+    }
+
+    /// The grid that `planar_grid` builds for a slab spanning `thickness` (heights 0 to
+    /// `thickness`), with one more point: what a slab of at most that thickness needs at
+    /// any origin (the TorchScript module's table, lode/tables.rs); None without a tolerance
+    /// or where no step meets it
+    pub(crate) fn planar_grid_of_thickness(&self, thickness: f64) -> Option<PlanarGrid> {
+        self.planar_tolerance?;
+        let grid = self.planar_grid_within(true, &[0.0, thickness], usize::MAX)?;
+        let table = self.planar().ok()?.covering(self.planar_range(thickness));
+        Some(PlanarGrid::interpolating(
+            &table,
+            grid.step,
+            grid.origin,
+            grid.n_points + 1,
+        ))
     }
 
     /// Add Σ_{j∈a} (1/A) Ŝₗₙ(zᵢ, zⱼ) Yₗₘ(n̂) to the values (centre, type, feature) of the
