@@ -16,15 +16,17 @@ K_d = fast_size(max(⌈m_d / x_d⌉, 2⌊m_d⌋ + 2, p)), m_d = κ_d |a_d| / 2π
 differentiable by autograd with respect to positions and cell (the B-spline weights through
 the fractional coordinates, the kernel through k = m · 2π h⁻ᵀ and 1/V).
 
-3D cells hold 0 < |k| < k_c (reach κ_d = k_c along every cell vector). The k∥ ≠ 0 part of
-slabs (``slab=True``, on their internal cell (a, b, L n̂)) holds the k-vectors of
-``lode/slab/mod.rs``, 0 < |k∥| < k_c and |k| < K, K the bound of the converged k_z sums:
-the reach is k_c along a and b and K along L n̂, each with its own fraction x_d, and there
-is no k = 0 term.
+The k-set (``k_set``): 3D cells hold 0 < |k| < k_c (``"sphere"``: reach κ_d = k_c along
+every cell vector). The k∥ ≠ 0 part of slabs (``"slab"``, on their internal cell
+(a, b, L n̂)) holds the k-vectors of ``lode/slab/mod.rs``, 0 < |k∥| < k_c and |k| < K, K the
+bound of the converged k_z sums: the reach is k_c along a and b and K along L n̂, each with
+its own fraction x_d, and there is no k = 0 term. Open systems (``"open"``, in the box of
+``_free_space.py``, whose mesh is given) hold |k| < k_c, k = 0 included, with ĝ replaced by
+the transform of the windowed potential.
 """
 
 import math
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -74,7 +76,8 @@ def _fast_size(minimum: int) -> int:
 
 class MeshSum(torch.nn.Module):
     """The k-space sum of ``kspace`` (a :py:class:`KSpaceSum` of a 3D cell, or of the
-    internal cells of slabs with ``slab``, whose tables are shared, not copied) by smooth PME
+    internal cells of slabs, or of the boxes of open systems, as ``k_set`` says; its tables are
+    shared, not copied) by smooth PME
     with B-splines of ``order`` on meshes of largest frequencies ``fractions`` = max |m_d|/K_d
     at the reach of each cell vector (``LodeCalculator.mesh_fractions``). ``max_chunk``: the
     inverse FFTs and interpolations run over chunks of channels holding at most about this
@@ -85,7 +88,7 @@ class MeshSum(torch.nn.Module):
         kspace: KSpaceSum,
         fractions: List[float],
         order: int,
-        slab: bool = False,
+        k_set: str = "sphere",
         max_chunk: int = 1 << 24,
     ):
         super().__init__()
@@ -95,10 +98,12 @@ class MeshSum(torch.nn.Module):
             raise ValueError(f"the mesh fractions must be 3 numbers in (0, 1/2], got {fractions}")
         self.kspace = kspace
         self.fractions: List[float] = [float(x) for x in fractions]
-        self.slab = slab
+        if k_set not in ("sphere", "slab", "open"):
+            raise ValueError(f"the k-set of a mesh is 'sphere', 'slab' or 'open', got {k_set}")
+        self.k_set = k_set
         # κ_d: k_c along every vector, K along the normal of slabs
         self.reach: List[float] = [kspace.k_cutoff, kspace.k_cutoff, kspace.k_cutoff]
-        if slab:
+        if k_set == "slab":
             self.reach[2] = kspace.slab_k_bound
         self.order = int(order)
         self.max_chunk = int(max_chunk)
@@ -134,12 +139,19 @@ class MeshSum(torch.nn.Module):
         return dims
 
     def forward(
-        self, positions: torch.Tensor, cell: torch.Tensor, type_masks: torch.Tensor
+        self,
+        positions: torch.Tensor,
+        cell: torch.Tensor,
+        type_masks: torch.Tensor,
+        box_dims: Optional[List[int]] = None,
+        windowed: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """(n_atoms, n_types, (max_angular + 1)², n_radial) for the atoms at ``positions`` in
         the 3D cell ``cell`` (rows; non-singular; the internal cell of slabs), ``type_masks``
         (n_types, n_atoms) the atoms of each neighbour type: :py:meth:`KSpaceSum.forward` of
-        the cell (``in_plane`` for slabs), by the mesh"""
+        the cell (``in_plane`` for slabs), by the mesh. Open systems: ``cell`` is their box,
+        ``box_dims`` its mesh and ``windowed`` the transform of the windowed potential on its
+        half spectrum (:py:class:`FreeSpaceSum`)"""
         dtype = positions.dtype
         device = positions.device
         n_atoms = positions.shape[0]
@@ -148,7 +160,7 @@ class MeshSum(torch.nn.Module):
         n_lm = (kspace.max_angular + 1) * (kspace.max_angular + 1)
         n_features = kspace.n_features
         volume = torch.abs(torch.linalg.det(cell))
-        dims = self.mesh_dims(cell)
+        dims = self.mesh_dims(cell) if box_dims is None else box_dims
         k1 = dims[0]
         k2 = dims[1]
         k3 = dims[2]
@@ -165,7 +177,7 @@ class MeshSum(torch.nn.Module):
         spectra = spectra.reshape(n_types, -1)
 
         # the kernel K_c |b|² / iˡ (points, features) on the points with 0 < |k| < k_c
-        kernel, inside = self._kernel(cell, volume, dims)
+        kernel, inside = self._kernel(cell, volume, dims, windowed)
         spectra_real = torch.real(spectra)[:, inside]
         spectra_imag = torch.imag(spectra)[:, inside]
         phase_real = self.phase_real.to(dtype)
@@ -197,7 +209,7 @@ class MeshSum(torch.nn.Module):
             mesh = mesh.reshape(n, size)
             columns.append((mesh[:, points] * weights).sum(dim=2))
         values = torch.cat(columns, dim=0).T.reshape(n_atoms, n_types, n_lm, kspace.n_radial)
-        if self.slab:
+        if self.k_set != "sphere":
             return values
         return kspace.add_zero_term(values, type_masks, volume)
 
@@ -240,11 +252,16 @@ class MeshSum(torch.nn.Module):
         return torch.where(norm < 1e-30, torch.zeros_like(norm), 1.0 / safe)
 
     def _kernel(
-        self, cell: torch.Tensor, volume: torch.Tensor, dims: List[int]
+        self,
+        cell: torch.Tensor,
+        volume: torch.Tensor,
+        dims: List[int],
+        windowed: Optional[torch.Tensor],
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """(4π/V) ĝ |b|² Iₗₙ Yₗₘ (points, features) on the points of the half spectrum in the
-        k-set (0 < |k| < k_c; for slabs 0 < |k∥| < k_c, |k| < K), and their flat indices in
-        the half spectrum (K₁, K₂, K₃/2 + 1)"""
+        k-set (0 < |k| < k_c; for slabs 0 < |k∥| < k_c, |k| < K; for open systems |k| < k_c,
+        with ``windowed`` instead of ĝ), and their flat indices in the half spectrum
+        (K₁, K₂, K₃/2 + 1)"""
         kspace = self.kspace
         dtype = cell.dtype
         device = cell.device
@@ -263,7 +280,7 @@ class MeshSum(torch.nn.Module):
         with torch.no_grad():
             k = indices.to(dtype) @ reciprocal.detach()
             norm2 = k.pow(2).sum(dim=1)
-            if self.slab:
+            if self.k_set == "slab":
                 parallel = indices[:, :2].to(dtype) @ reciprocal.detach()[:2]
                 parallel2 = parallel.pow(2).sum(dim=1)
                 selected = (
@@ -271,6 +288,8 @@ class MeshSum(torch.nn.Module):
                     & (parallel2 < kspace.k_cutoff**2)
                     & (norm2 < kspace.slab_k_bound**2)
                 )
+            elif self.k_set == "open":
+                selected = norm2 < kspace.k_cutoff**2
             else:
                 selected = (norm2 > 0.0) & (norm2 < kspace.k_cutoff**2)
         indices = indices[selected]
@@ -281,8 +300,14 @@ class MeshSum(torch.nn.Module):
 
         k = indices.to(dtype) @ reciprocal
         norms = torch.linalg.norm(k, dim=1)
+        directions = k / norms.unsqueeze(1)
+        if self.k_set == "open":
+            # k = 0 has l = 0 only, in any direction (as the Rust core: n̂ = z)
+            zero = (norms == 0.0).unsqueeze(1)
+            axis = torch.tensor([0.0, 0.0, 1.0], dtype=dtype, device=device).expand_as(k)
+            directions = torch.where(zero, axis, directions)
         harmonics = spherical_harmonics(
-            k / norms.unsqueeze(1),
+            directions,
             kspace.max_angular,
             kspace.harmonics_normalization.to(dtype),
         )
@@ -297,6 +322,10 @@ class MeshSum(torch.nn.Module):
             * self._euler_factors(dims[1], dtype, device)[m2]
             * self._euler_factors(dims[2], dtype, device)[m3]
         )
-        factor = (4.0 * math.pi / volume) * kspace.fourier(norms) * euler
+        if windowed is None:
+            fourier = kspace.fourier(norms)
+        else:
+            fourier = windowed.reshape(-1)[flat].to(dtype)
+        factor = (4.0 * math.pi / volume) * fourier * euler
         kernel = (factor.unsqueeze(1) * harmonics).unsqueeze(2) * radial[:, kspace.l_of_lm, :]
         return kernel.reshape(k.shape[0], -1), flat

@@ -78,3 +78,29 @@ class DensityFourier(torch.nn.Module):
             a = top - 1 - step
             upper = (upper - torch.pow(x, a) * torch.exp(-x)) / a
         return self.prefactor * torch.pow(k, self.exponent - 3.0) * upper
+
+
+class DensityRealSpace(torch.nn.Module):
+    """g(r) = γ(p/2, r²/2σ²) / (Γ(p/2) rᵖ) (p > 0), or the normalised Gaussian
+    e^{-r²/2σ²} / (πσ²)^{3/4} (p = 0), as ``SmearedPowerLaw::real_space``"""
+
+    def __init__(self, smearing: float, exponent: float):
+        super().__init__()
+        self.exponent = exponent
+        self.half_inverse_variance = 0.5 / smearing**2
+        if exponent == 0.0:
+            self.origin = (math.pi * smearing**2) ** -0.75
+        else:
+            a = 0.5 * exponent
+            # g(0) = (2σ²)^{-p/2} / (p/2 Γ(p/2)), and γ(a, x) ≈ xᵃ/a (1 - a x/(a + 1))
+            self.origin = (2.0 * smearing**2) ** -a / (a * math.gamma(a))
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        x = self.half_inverse_variance * r * r
+        if self.exponent == 0.0:
+            return self.origin * torch.exp(-x)
+        a = 0.5 * self.exponent
+        near = self.origin * (1.0 - a * x / (a + 1.0))
+        safe = torch.where(x < 1e-8, torch.ones_like(r), r)
+        far = torch.special.gammainc(torch.full_like(x, a), x) / torch.pow(safe, self.exponent)
+        return torch.where(x < 1e-8, near, far)

@@ -15,7 +15,11 @@ formulas of the Rust core, one per geometry:
   (0 < p ≤ 3: N_a √(4π) (f(σ) - f(σw)) Iₙ₀(0) / V), minus (1 - w) × the centre's density;
 - open (``pbc`` all false: molecules, clusters; the cell is ignored), all pairs
   (``lode/pairs/open.rs``): Σ_{j≠i} Fₗₙ(rᵢⱼ) Yₗₘ(r̂ᵢⱼ), Fₗₙ splined up to d_max and its multipole
-  tail beyond, plus w × the centre's own density;
+  tail beyond, plus w × the centre's own density; with ``accuracy`` and a representative
+  system that the Rust core sums on the mesh (large clusters, ``lode/mesh/open.rs``), the
+  split in free space: the wide part by smooth PME on a periodic box about twice the
+  cluster, whose kernel is the transform of the windowed potential (``_free_space.py``),
+  plus the remainder and the centre's own remainder, minus (1 - w) × the centre's density;
 - slabs (``pbc`` true along two cell vectors a, b; the third row is ignored),
   ``lode/slab/mod.rs``: the k-space sum on the internal cell (a, b, L n̂) over 0 < |k∥| < k_cutoff
   with the sums along the normal converged, plus the planar part Σⱼ Pₗₙ(n̂·(rᵢ - rⱼ)) Yₗₘ(n̂) / A
@@ -39,6 +43,7 @@ import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import NeighborListOptions, System
 
+from ._free_space import FreeSpaceSum
 from ._kspace import KSpaceSum
 from ._mesh import MeshSum
 from ._pairs import PairSum
@@ -191,6 +196,8 @@ class LodeSphericalExpansion(torch.nn.Module):
         mesh_order = 4
         mesh_fractions = [0.5, 0.5, 0.5]
         self.use_mesh = False
+        # the box of open systems on the mesh, where the representative system is one
+        open_layout: Optional[Dict[str, Any]] = None
         if accuracy is None:
             tables = calculator.kspace_tables()
             self.kspace = KSpaceSum(tables, smearing, exponent, self.max_angular, self.n_radial)
@@ -214,6 +221,8 @@ class LodeSphericalExpansion(torch.nn.Module):
                 self.use_mesh = True
                 mesh_order = int(mesh[1])
                 mesh_fractions = list(calculator.mesh_fractions(grid, mesh_order, averaged))
+                if not any(arrays[3]):
+                    open_layout = calculator.free_space_layout(grid, mesh_order, averaged)
             self.kspace = KSpaceSum(
                 split["kspace"],
                 float(split["wide_smearing"]),
@@ -222,8 +231,15 @@ class LodeSphericalExpansion(torch.nn.Module):
                 self.n_radial,
                 allow_no_k_vectors=True,
             )
-        # sharing the tables of the k-space sum (a placeholder without the mesh)
+        # sharing the tables of the k-space sum (placeholders without the mesh)
         self.mesh = MeshSum(self.kspace, mesh_fractions, mesh_order)
+        self.open_on_mesh = open_layout is not None
+        self.free_space = FreeSpaceSum(
+            MeshSum(self.kspace, [0.5, 0.5, 0.5], mesh_order, k_set="open"),
+            open_layout,
+            float(split["wide_smearing"]),
+            exponent,
+        )
         # the grid index j of σw = σ 2^{j/4} (-1: no split), σw, the real-space cutoff d_c
         self.ewald_grid = int(split["grid"])
         self.wide_smearing = float(split["wide_smearing"])
@@ -275,7 +291,7 @@ class LodeSphericalExpansion(torch.nn.Module):
             slab_fractions = list(
                 calculator.mesh_fractions(self.ewald_grid, mesh_order, False, True)
             )
-        self.slab_mesh = MeshSum(self.slab_kspace, slab_fractions, mesh_order, slab=True)
+        self.slab_mesh = MeshSum(self.slab_kspace, slab_fractions, mesh_order, k_set="slab")
         grid_table = planar["grid"] if self.slab_on_mesh and planar is not None else None
         self.planar_grid = PlanarGridSum(grid_table, self.max_angular, self.n_radial)
 
@@ -385,7 +401,12 @@ class LodeSphericalExpansion(torch.nn.Module):
             raise ValueError(f"system {index}: positions must be finite")
         n_periodic = int(system.pbc.sum())
         type_masks = (system.types.unsqueeze(0) == types.unsqueeze(1)).to(positions.dtype)
-        if n_periodic == 0:
+        if n_periodic == 0 and self.open_on_mesh:
+            # the split: the wide part in free space on the mesh of a box, the remainder
+            values = self.free_space(positions, type_masks)
+            values = values + self._remainder_values(system, types, type_masks)
+            weight = self.center_atom_weight - 1.0
+        elif n_periodic == 0:
             values = self._open_values(index, system, types)
             weight = self.center_atom_weight
         elif n_periodic == 3:
