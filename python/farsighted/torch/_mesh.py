@@ -14,7 +14,9 @@ max |m_d|/K_d at the reach κ_d of each cell vector and the order that the Rust 
 when the module was built:
 K_d = fast_size(max(⌈m_d / x_d⌉, 2⌊m_d⌋ + 2, p)), m_d = κ_d |a_d| / 2π. Everything is
 differentiable by autograd with respect to positions and cell (the B-spline weights through
-the fractional coordinates, the kernel through k = m · 2π h⁻ᵀ and 1/V).
+the fractional coordinates, the kernel through k = m · 2π h⁻ᵀ and 1/V), to second order; the
+interpolation keeps the weights' derivatives for autograd, not the mesh values at every
+atom (:py:class:`_Interpolation`).
 
 The k-set (``k_set``): 3D cells hold 0 < |k| < k_c (``"sphere"``: reach κ_d = k_c along
 every cell vector). The k∥ ≠ 0 part of slabs (``"slab"``, on their internal cell
@@ -166,7 +168,7 @@ class MeshSum(torch.nn.Module):
         k3 = dims[2]
         size = k1 * k2 * k3
         p = self.order
-        points, weights = self._assignment(positions, cell, dims)
+        points, weights, fractional = self._assignment(positions, cell, dims)
 
         # F[Q_a] of each neighbour type's density, on the half spectrum (K₁, K₂, K₃/2 + 1)
         source = (type_masks.unsqueeze(2) * weights.unsqueeze(0)).reshape(n_types, -1)
@@ -182,6 +184,7 @@ class MeshSum(torch.nn.Module):
         spectra_imag = torch.imag(spectra)[:, inside]
         phase_real = self.phase_real.to(dtype)
         phase_imag = self.phase_imag.to(dtype)
+        interpolation = _Interpolation(fractional, points, p)
 
         # one inverse FFT per channel (type, l, m, n), interpolated at the atoms
         n_channels = n_types * n_features
@@ -206,18 +209,18 @@ class MeshSum(torch.nn.Module):
                 full_real.index_copy(1, inside, real), full_imag.index_copy(1, inside, imag)
             ).reshape(n, k1, k2, half)
             mesh = torch.fft.irfftn(spectrum, s=[k1, k2, k3], dim=[1, 2, 3], norm="forward")
-            mesh = mesh.reshape(n, size)
-            columns.append((mesh[:, points] * weights).sum(dim=2))
-        values = torch.cat(columns, dim=0).T.reshape(n_atoms, n_types, n_lm, kspace.n_radial)
+            columns.append(interpolation.at_atoms(mesh.reshape(n, size)))
+        values = torch.cat(columns, dim=1).reshape(n_atoms, n_types, n_lm, kspace.n_radial)
         if self.k_set != "sphere":
             return values
         return kspace.add_zero_term(values, type_masks, volume)
 
     def _assignment(
         self, positions: torch.Tensor, cell: torch.Tensor, dims: List[int]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The p³ mesh points (flat indices) each atom touches, and their B-spline weights
-        Mₚ(u₁ - g₁) Mₚ(u₂ - g₂) Mₚ(u₃ - g₃): both (n_atoms, p³)"""
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The p³ mesh points (flat indices) each atom touches and their B-spline weights
+        Mₚ(u₁ - g₁) Mₚ(u₂ - g₂) Mₚ(u₃ - g₃), both (n_atoms, p³), and the mesh coordinates
+        u = K s of the atoms (n_atoms, 3), s their fractional coordinates in [0, 1)"""
         device = positions.device
         n_atoms = positions.shape[0]
         p = self.order
@@ -236,7 +239,7 @@ class MeshSum(torch.nn.Module):
         weights = (
             spline[:, 0, :, None, None] * spline[:, 1, None, :, None] * spline[:, 2, None, None, :]
         )
-        return points.reshape(n_atoms, -1), weights.reshape(n_atoms, -1)
+        return points.reshape(n_atoms, -1), weights.reshape(n_atoms, -1), u
 
     def _euler_factors(self, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """|b(m)|² for m = 0..size (``mesh/spline.rs``)"""
@@ -329,3 +332,69 @@ class MeshSum(torch.nn.Module):
         factor = (4.0 * math.pi / volume) * fourier * euler
         kernel = (factor.unsqueeze(1) * harmonics).unsqueeze(2) * radial[:, kspace.l_of_lm, :]
         return kernel.reshape(k.shape[0], -1), flat
+
+
+class _Interpolation:
+    """Σ_g Mₚ(u - g) X_g at the atoms' mesh coordinates u, for meshes X of many channels.
+
+    Autograd through the weights would keep the p³ values of every channel at every atom
+    (what the derivative with respect to the weights reads): O(N p³) per channel. Instead, the
+    channels are contracted with the weights and their derivatives along u, all detached, and
+    the derivatives restored by δu = u - u.detach() (zero, of derivative one):
+
+        Σ_g W X + Σ_α δu_α Σ_g ∂_α W X + ½ Σ_αβ δu_α δu_β Σ_g ∂_α ∂_β W X,
+
+    whose value is the interpolation and whose first and second derivatives (with respect to
+    u directly, and through X, which autograd follows) are those of Σ_g W(u) X: autograd keeps
+    the 10 weight tables, not the mesh values. Without gradients, the weights alone."""
+
+    def __init__(self, u: torch.Tensor, points: torch.Tensor, order: int):
+        self.points = points.reshape(-1)
+        self.n_atoms = u.shape[0]
+        self.with_derivatives = u.requires_grad
+        x = (u - torch.floor(u)).detach()
+        splines = [bspline_weights(x, order)]
+        if self.with_derivatives:
+            # Mₚ' = Mₚ₋₁(·) - Mₚ₋₁(· - 1), Mₚ'' = Mₚ₋₂(·) - 2 Mₚ₋₂(· - 1) + Mₚ₋₂(· - 2)
+            lower = _pad(bspline_weights(x, order - 1), 0, 1)
+            splines.append(lower - _pad(lower[..., :-1], 1, 0))
+            lowest = _pad(bspline_weights(x, order - 2), 0, 2)
+            shifted = _pad(lowest[..., :-1], 1, 0)
+            splines.append(lowest - 2.0 * shifted + _pad(shifted[..., :-1], 1, 0))
+        # the rows: derivative orders along the three axes (1, or 1 + 3 + 6 with gradients)
+        orders = [[0, 0, 0]]
+        if self.with_derivatives:
+            orders = orders + [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+            orders = orders + [[2, 0, 0], [0, 2, 0], [0, 0, 2], [1, 1, 0], [1, 0, 1], [0, 1, 1]]
+        rows: List[torch.Tensor] = []
+        for a in orders:
+            rows.append(
+                (
+                    splines[a[0]][:, 0, :, None, None]
+                    * splines[a[1]][:, 1, None, :, None]
+                    * splines[a[2]][:, 2, None, None, :]
+                ).reshape(self.n_atoms, -1)
+            )
+        # (n_atoms, rows, p³)
+        self.weights = torch.stack(rows, dim=1)
+        self.delta = u - u.detach()
+
+    def at_atoms(self, mesh: torch.Tensor) -> torch.Tensor:
+        """(n_atoms, channels) of ``mesh`` (channels, K₁K₂K₃)"""
+        n = mesh.shape[0]
+        # the p³ points of each atom, channels contiguous
+        gathered = mesh.T.contiguous().index_select(0, self.points)
+        rows = torch.bmm(self.weights, gathered.reshape(self.n_atoms, -1, n))
+        values = rows[:, 0]
+        if not self.with_derivatives:
+            return values
+        d = self.delta.unsqueeze(2)
+        values = values + (d * rows[:, 1:4]).sum(dim=1)
+        second = rows[:, 4:7] * d * d
+        mixed = torch.stack([d[:, 0] * d[:, 1], d[:, 0] * d[:, 2], d[:, 1] * d[:, 2]], dim=1)
+        return values + 0.5 * second.sum(dim=1) + (mixed * rows[:, 7:10]).sum(dim=1)
+
+
+def _pad(x: torch.Tensor, before: int, after: int) -> torch.Tensor:
+    """``x`` with ``before`` and ``after`` zeros along its last dimension"""
+    return torch.nn.functional.pad(x, [before, after])

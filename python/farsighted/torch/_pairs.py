@@ -13,7 +13,7 @@ d = rⱼ + T - rᵢ is listed once: it adds Fₗₙ Yₗₘ(d̂) to the row (i, 
 from j, (-1)ˡ Fₗₙ Yₗₘ(d̂) to the row (j, type of i).
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -25,7 +25,8 @@ class PairSum(torch.nn.Module):
     """Pair projections from the spline table ``tables`` (``step``, ``values``,
     ``derivatives`` on [0, d_max]; ``tail`` and ``exponent`` for the multipole tail, or a
     table ``far`` of the same keys and ``start`` = d_max beyond it), or nothing (``tables``
-    None: a placeholder that is never evaluated)"""
+    None: a placeholder that is never evaluated); ``max_chunk``: the pairs are summed in
+    chunks whose terms hold at most about this many numbers"""
 
     def __init__(
         self,
@@ -33,9 +34,12 @@ class PairSum(torch.nn.Module):
         max_angular: int,
         n_radial: int,
         far: Optional[Dict[str, Any]] = None,
+        max_chunk: int = 1 << 24,
     ):
         super().__init__()
         self.max_angular = max_angular
+        # the pairs are summed in chunks of about this many numbers per term
+        self.max_chunk = int(max_chunk)
         self.n_radial = n_radial
         self.n_lm = (max_angular + 1) ** 2
         f64 = torch.float64
@@ -110,6 +114,22 @@ class PairSum(torch.nn.Module):
         tail = torch.einsum("plt,ltn->pln", scale, self.tail.to(dtype))
         return torch.where(beyond, tail, inside)
 
+    def _terms(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Fₗₙ(|d|) Yₗₘ(d̂) of the pairs ``vectors`` (n, 3): (n, (max_angular + 1)², n_radial),
+        one product per l, so that autograd keeps Y and F (n × (25 + 30) numbers at l ≤ 4, 6
+        radial functions), not their expansion over m (n × 150)"""
+        distances = torch.linalg.norm(vectors, dim=1)
+        harmonics = spherical_harmonics(
+            vectors / distances.unsqueeze(1),
+            self.max_angular,
+            self.harmonics_normalization.to(vectors.dtype),
+        )
+        radial = self.radial(distances)
+        blocks: List[torch.Tensor] = []
+        for l in range(self.max_angular + 1):
+            blocks.append(harmonics[:, l * l : (l + 1) * (l + 1), None] * radial[:, l, None, :])
+        return torch.cat(blocks, dim=1)
+
     def forward(
         self,
         vectors: torch.Tensor,
@@ -129,15 +149,15 @@ class PairSum(torch.nn.Module):
         )
         if vectors.shape[0] == 0:
             return values.reshape(n_atoms, n_types, n_lm, self.n_radial)
-        distances = torch.linalg.norm(vectors, dim=1)
-        harmonics = spherical_harmonics(
-            vectors / distances.unsqueeze(1),
-            self.max_angular,
-            self.harmonics_normalization.to(dtype),
-        )
-        radial = self.radial(distances)
-        terms = harmonics.unsqueeze(2) * radial[:, self.l_of_lm, :]
-        values = values.index_add(0, first * n_types + atom_types[second], terms)
-        mirrored = terms * self.parity_of_lm.to(dtype).reshape(1, -1, 1)
-        values = values.index_add(0, second * n_types + atom_types[first], mirrored)
+        parity = self.parity_of_lm.to(dtype).reshape(1, -1, 1)
+        # in chunks of pairs: the terms of millions of pairs would not fit in memory at once
+        chunk = max(1, self.max_chunk // (n_lm * self.n_radial))
+        for start in range(0, vectors.shape[0], chunk):
+            stop = min(start + chunk, vectors.shape[0])
+            i = first[start:stop]
+            j = second[start:stop]
+            terms = self._terms(vectors[start:stop])
+            # in place: a copy of the sums per chunk would cost more than the chunk
+            values.index_add_(0, i * n_types + atom_types[j], terms)
+            values.index_add_(0, j * n_types + atom_types[i], terms * parity)
         return values.reshape(n_atoms, n_types, n_lm, self.n_radial)
