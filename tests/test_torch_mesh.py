@@ -277,3 +277,7 @@ def test_open_equals_rust():
     assert exact < accuracy
     assert errors[0] < GRADIENTS_TOLERANCE
     assert errors[1] == 0.0 and torch.all(cell_gradient == 0.0)
+
+    duplicated = atoms + atoms[3:4]
+    with pytest.raises(ValueError, match="atoms 3 and 24 are closer than 0.001"):
+        module(with_neighbors(module, [duplicated]))

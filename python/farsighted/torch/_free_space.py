@@ -63,7 +63,9 @@ class FreeSpaceSum(torch.nn.Module):
         dims: List[int] = []
         half_widths: List[float] = []
         for d in range(3):
-            extent = float(detached[:, d].max() - detached[:, d].min())
+            extent = 0.0
+            if detached.shape[0] > 0:
+                extent = float(detached[:, d].max() - detached[:, d].min())
             half = math.ceil((extent + self.support + margin) / h) * h
             length = max(2.0 * (half + margin), extent + self.remainder_cutoff)
             dims.append(_fast_size(max(int(math.ceil(length / h)), self.mesh.order)))

@@ -38,7 +38,7 @@ from ._radial import hermite_spline
 
 
 def bspline_weights(x: torch.Tensor, order: int) -> torch.Tensor:
-    """Mₚ(x + q), q = 0..p, of x in [0, 1) (any shape), the cardinal B-spline of order p by
+    """Mₚ(x + q), q = 0..p-1, of x in [0, 1) (any shape), the cardinal B-spline of order p by
     the recurrence of ``mesh/spline.rs``: shape (..., p)"""
     values: List[torch.Tensor] = [x, 1.0 - x]
     for n in range(3, order + 1):
@@ -53,7 +53,7 @@ def bspline_weights(x: torch.Tensor, order: int) -> torch.Tensor:
 
 
 def _spline_weights_at(order: int, x: float) -> List[float]:
-    """Mₚ(x + q), q = 0..p, with the recurrence of the Rust core (``mesh/spline.rs``)"""
+    """Mₚ(x + q), q = 0..p-1, with the recurrence of the Rust core (``mesh/spline.rs``)"""
     values = [x, 1.0 - x] + [0.0] * (order - 2)
     for n in range(3, order + 1):
         for q in range(n - 1, -1, -1):
@@ -94,8 +94,8 @@ class MeshSum(torch.nn.Module):
         max_chunk: int = 1 << 24,
     ):
         super().__init__()
-        if order < 2 or order % 2 != 0:
-            raise ValueError(f"the B-spline order of the mesh must be even, got {order}")
+        if order < 4 or order % 2 != 0:
+            raise ValueError(f"the B-spline order of the mesh must be even and ≥ 4, got {order}")
         if len(fractions) != 3 or not all(0.0 < x <= 0.5 for x in fractions):
             raise ValueError(f"the mesh fractions must be 3 numbers in (0, 1/2], got {fractions}")
         self.kspace = kspace
@@ -346,7 +346,9 @@ class _Interpolation:
 
     whose value is the interpolation and whose first and second derivatives (with respect to
     u directly, and through X, which autograd follows) are those of Σ_g W(u) X: autograd keeps
-    the 10 weight tables, not the mesh values. Without gradients, the weights alone."""
+    the weight tables and 10 contracted rows per atom and channel, not the p³ mesh values.
+    Without gradients, the weights alone. Reverse mode only: forward-mode AD (dual tensors)
+    sees no derivative through the detached weights."""
 
     def __init__(self, u: torch.Tensor, points: torch.Tensor, order: int):
         self.points = points.reshape(-1)

@@ -403,8 +403,9 @@ class LodeSphericalExpansion(torch.nn.Module):
         type_masks = (system.types.unsqueeze(0) == types.unsqueeze(1)).to(positions.dtype)
         if n_periodic == 0 and self.open_on_mesh:
             # the split: the wide part in free space on the mesh of a box, the remainder
-            values = self.free_space(positions, type_masks)
-            values = values + self._remainder_values(system, types, type_masks)
+            # the remainder first: it refuses duplicated atoms before the mesh is paid for
+            remainder = self._remainder_values(system, types, type_masks, index)
+            values = self.free_space(positions, type_masks) + remainder
             weight = self.center_atom_weight - 1.0
         elif n_periodic == 0:
             values = self._open_values(index, system, types)
@@ -439,14 +440,7 @@ class LodeSphericalExpansion(torch.nn.Module):
         first = pairs[0]
         second = pairs[1]
         vectors = positions[second] - positions[first]
-        if vectors.shape[0] > 0:
-            closest = torch.argmin(torch.linalg.norm(vectors.detach(), dim=1))
-            # OVERLAP_DISTANCE of system.rs
-            if float(torch.linalg.norm(vectors[closest].detach())) < 1e-3:
-                raise ValueError(
-                    f"system {index}: atoms {int(first[closest])} and {int(second[closest])} "
-                    "are closer than 0.001 Å; is an atom duplicated?"
-                )
+        _check_overlaps(index, vectors, first, second)
         atom_types = torch.searchsorted(types, system.types)
         return self.open_pairs(vectors, first, second, atom_types, n_atoms, types.shape[0])
 
@@ -543,10 +537,11 @@ class LodeSphericalExpansion(torch.nn.Module):
         return self.planar(heights, type_masks, normal, area, index)
 
     def _remainder_values(
-        self, system: System, types: torch.Tensor, type_masks: torch.Tensor
+        self, system: System, types: torch.Tensor, type_masks: torch.Tensor, open_index: int = -1
     ) -> torch.Tensor:
         """The real-space remainder of the Ewald split over the requested neighbour list, and
-        the centre's own remainder (T = 0)"""
+        the centre's own remainder (T = 0); ``open_index`` ≥ 0: the index of an open system,
+        whose pairs are checked for duplicated atoms as the Rust core does"""
         positions = system.positions
         cell = system.cell
         neighbors = system.get_neighbor_list(self._neighbor_options())
@@ -556,11 +551,27 @@ class LodeSphericalExpansion(torch.nn.Module):
         # the pair vectors from positions and cell: differentiable whatever the engine did
         shifts = samples[:, 2:5].to(positions.dtype)
         vectors = positions[second] - positions[first] + shifts @ cell
+        if open_index >= 0:
+            _check_overlaps(open_index, vectors, first, second)
         atom_types = torch.searchsorted(types, system.types)
         n_atoms = positions.shape[0]
         values = self.remainder(vectors, first, second, atom_types, n_atoms, types.shape[0])
         own = type_masks.T.unsqueeze(2) * self.self_term.to(positions.dtype)
         return _add_to_l0(values, own)
+
+
+def _check_overlaps(
+    index: int, vectors: torch.Tensor, first: torch.Tensor, second: torch.Tensor
+) -> None:
+    """Refuse pairs closer than 0.001 Å (``OVERLAP_DISTANCE`` of system.rs): an atom given
+    twice"""
+    if vectors.shape[0] > 0:
+        closest = torch.argmin(torch.linalg.norm(vectors.detach(), dim=1))
+        if float(torch.linalg.norm(vectors[closest].detach())) < 1e-3:
+            raise ValueError(
+                f"system {index}: atoms {int(first[closest])} and {int(second[closest])} "
+                "are closer than 0.001 Å; is an atom duplicated?"
+            )
 
 
 def _add_to_l0(values: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:
