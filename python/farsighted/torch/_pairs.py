@@ -157,7 +157,10 @@ class PairSum(torch.nn.Module):
             i = first[start:stop]
             j = second[start:stop]
             terms = self._terms(vectors[start:stop])
-            # in place: a copy of the sums per chunk would cost more than the chunk
-            values.index_add_(0, i * n_types + atom_types[j], terms)
-            values.index_add_(0, j * n_types + atom_types[i], terms * parity)
+            # in place (a copy of the sums per chunk would cost more than the chunk), and by
+            # index_put_: autograd keeps index_add's source (n_pairs × 150), not index_put's
+            rows: List[Optional[torch.Tensor]] = [i * n_types + atom_types[j]]
+            values.index_put_(rows, terms, accumulate=True)
+            rows = [j * n_types + atom_types[i]]
+            values.index_put_(rows, terms * parity, accumulate=True)
         return values.reshape(n_atoms, n_types, n_lm, self.n_radial)

@@ -16,23 +16,35 @@ def hermite_spline(
 ) -> torch.Tensor:
     """Cubic Hermite interpolation of the functions tabulated at ``i * step`` with ``values``
     and ``derivatives`` (n_points, n_functions), at points ``x`` (n,) in [0, x_max]:
-    (n, n_functions)"""
-    position = x / step
+    (n, n_functions).
+
+    Where ``x`` requires grad, the cubic and its first and second derivatives F, F', F'' are
+    computed detached and the derivatives restored by δ = x - detach(x), zero of derivative
+    one: F + δ F' + ½ δ² F'' has the value, first and second derivatives of the cubic, and
+    autograd keeps F' and F'' (2 numbers per function) instead of the four tabulated rows
+    and the basis polynomials it would read back (millions of pairs, each with 30
+    functions)."""
+    position = x.detach() / step
     n_points = values.shape[0]
-    index = torch.clamp(position.detach().floor().to(torch.long), 0, n_points - 2)
+    index = torch.clamp(position.floor().to(torch.long), 0, n_points - 2)
     t = (position - index.to(x.dtype)).unsqueeze(1)
     t2 = t * t
     t3 = t2 * t
-    h00 = 2.0 * t3 - 3.0 * t2 + 1.0
-    h10 = t3 - 2.0 * t2 + t
-    h01 = -2.0 * t3 + 3.0 * t2
-    h11 = t3 - t2
-    return (
-        h00 * values[index]
-        + step * h10 * derivatives[index]
-        + h01 * values[index + 1]
-        + step * h11 * derivatives[index + 1]
-    )
+    low = values[index]
+    high = values[index + 1]
+    start = step * derivatives[index]
+    end = step * derivatives[index + 1]
+    value = (2.0 * t3 - 3.0 * t2 + 1.0) * low + (t3 - 2.0 * t2 + t) * start
+    value = value + (-2.0 * t3 + 3.0 * t2) * high + (t3 - t2) * end
+    if not x.requires_grad:
+        return value
+    difference = low - high
+    first = ((6.0 * t2 - 6.0 * t) * difference + (3.0 * t2 - 4.0 * t + 1.0) * start) / step
+    first = first + (3.0 * t2 - 2.0 * t) * end / step
+    second = ((12.0 * t - 6.0) * difference + (6.0 * t - 4.0) * start) / (step * step)
+    second = second + (6.0 * t - 2.0) * end / (step * step)
+    delta = (x - x.detach()).unsqueeze(1)
+    return value + delta * first + 0.5 * delta * delta * second
 
 
 class DensityFourier(torch.nn.Module):
