@@ -168,7 +168,8 @@ class MeshSum(torch.nn.Module):
         k3 = dims[2]
         size = k1 * k2 * k3
         p = self.order
-        points, weights, fractional = self._assignment(positions, cell, dims)
+        points, spline, u = self._assignment(positions, cell, dims)
+        weights = _tensor_product(spline[:, 0], spline[:, 1], spline[:, 2])
 
         # F[Q_a] of each neighbour type's density, on the half spectrum (K₁, K₂, K₃/2 + 1)
         source = (type_masks.unsqueeze(2) * weights.unsqueeze(0)).reshape(n_types, -1)
@@ -184,7 +185,7 @@ class MeshSum(torch.nn.Module):
         spectra_imag = torch.imag(spectra)[:, inside]
         phase_real = self.phase_real.to(dtype)
         phase_imag = self.phase_imag.to(dtype)
-        interpolation = _Interpolation(fractional, points, p)
+        interpolation = _Interpolation(u, points, spline.detach(), p)
 
         # one inverse FFT per channel (type, l, m, n), interpolated at the atoms
         n_channels = n_types * n_features
@@ -218,9 +219,10 @@ class MeshSum(torch.nn.Module):
     def _assignment(
         self, positions: torch.Tensor, cell: torch.Tensor, dims: List[int]
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The p³ mesh points (flat indices) each atom touches and their B-spline weights
-        Mₚ(u₁ - g₁) Mₚ(u₂ - g₂) Mₚ(u₃ - g₃), both (n_atoms, p³), and the mesh coordinates
-        u = K s of the atoms (n_atoms, 3), s their fractional coordinates in [0, 1)"""
+        """The p³ mesh points (flat indices) each atom touches (n_atoms, p³), the B-spline
+        weights Mₚ(u_d - g_d) along each axis (n_atoms, 3, p), whose products weigh the
+        points, and the mesh coordinates u = K s of the atoms (n_atoms, 3), s their
+        fractional coordinates in [0, 1)"""
         device = positions.device
         n_atoms = positions.shape[0]
         p = self.order
@@ -236,10 +238,7 @@ class MeshSum(torch.nn.Module):
         points = (index[:, 0, :, None, None] * dims[1] + index[:, 1, None, :, None]) * dims[
             2
         ] + index[:, 2, None, None, :]
-        weights = (
-            spline[:, 0, :, None, None] * spline[:, 1, None, :, None] * spline[:, 2, None, None, :]
-        )
-        return points.reshape(n_atoms, -1), weights.reshape(n_atoms, -1), u
+        return points.reshape(n_atoms, -1), spline, u
 
     def _euler_factors(self, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """|b(m)|² for m = 0..size (``mesh/spline.rs``)"""
@@ -350,13 +349,15 @@ class _Interpolation:
     Without gradients, the weights alone. Reverse mode only: forward-mode AD (dual tensors)
     sees no derivative through the detached weights."""
 
-    def __init__(self, u: torch.Tensor, points: torch.Tensor, order: int):
+    def __init__(self, u: torch.Tensor, points: torch.Tensor, spline: torch.Tensor, order: int):
+        """``points`` and the detached B-spline weights ``spline`` of ``MeshSum._assignment``
+        at the mesh coordinates ``u``"""
         self.points = points.reshape(-1)
         self.n_atoms = u.shape[0]
         self.with_derivatives = u.requires_grad
-        x = (u - torch.floor(u)).detach()
-        splines = [bspline_weights(x, order)]
+        splines = [spline]
         if self.with_derivatives:
+            x = u.detach() - torch.floor(u.detach())
             # Mₚ' = Mₚ₋₁(·) - Mₚ₋₁(· - 1), Mₚ'' = Mₚ₋₂(·) - 2 Mₚ₋₂(· - 1) + Mₚ₋₂(· - 2)
             lower = _pad(bspline_weights(x, order - 1), 0, 1)
             splines.append(lower - _pad(lower[..., :-1], 1, 0))
@@ -371,11 +372,7 @@ class _Interpolation:
         rows: List[torch.Tensor] = []
         for a in orders:
             rows.append(
-                (
-                    splines[a[0]][:, 0, :, None, None]
-                    * splines[a[1]][:, 1, None, :, None]
-                    * splines[a[2]][:, 2, None, None, :]
-                ).reshape(self.n_atoms, -1)
+                _tensor_product(splines[a[0]][:, 0], splines[a[1]][:, 1], splines[a[2]][:, 2])
             )
         # (n_atoms, rows, p³)
         self.weights = torch.stack(rows, dim=1)
@@ -395,6 +392,13 @@ class _Interpolation:
         second = rows[:, 4:7] * d * d
         mixed = torch.stack([d[:, 0] * d[:, 1], d[:, 0] * d[:, 2], d[:, 1] * d[:, 2]], dim=1)
         return values + 0.5 * second.sum(dim=1) + (mixed * rows[:, 7:10]).sum(dim=1)
+
+
+def _tensor_product(first: torch.Tensor, second: torch.Tensor, third: torch.Tensor) -> torch.Tensor:
+    """a(q₁) b(q₂) c(q₃) of three (n, p) weights along the axes: (n, p³), q₃ fastest as the
+    mesh points of ``MeshSum._assignment``"""
+    product = first[:, :, None, None] * second[:, None, :, None] * third[:, None, None, :]
+    return product.reshape(first.shape[0], -1)
 
 
 def _pad(x: torch.Tensor, before: int, after: int) -> torch.Tensor:

@@ -38,7 +38,6 @@ class PairSum(torch.nn.Module):
     ):
         super().__init__()
         self.max_angular = max_angular
-        # the pairs are summed in chunks of about this many numbers per term
         self.max_chunk = int(max_chunk)
         self.n_radial = n_radial
         self.n_lm = (max_angular + 1) ** 2

@@ -402,8 +402,8 @@ class LodeSphericalExpansion(torch.nn.Module):
         n_periodic = int(system.pbc.sum())
         type_masks = (system.types.unsqueeze(0) == types.unsqueeze(1)).to(positions.dtype)
         if n_periodic == 0 and self.open_on_mesh:
-            # the split: the wide part in free space on the mesh of a box, the remainder
-            # the remainder first: it refuses duplicated atoms before the mesh is paid for
+            # the split: the wide part in free space on the mesh of a box, and the remainder,
+            # first: it refuses duplicated atoms before the mesh is paid for
             remainder = self._remainder_values(system, types, type_masks, index)
             values = self.free_space(positions, type_masks) + remainder
             weight = self.center_atom_weight - 1.0
