@@ -10,14 +10,15 @@
 //! - what every system keeps until the blocks are filled: its dense values and strain, the
 //!   layout of its positions gradient rows;
 //! - what each system computed at once needs (up to one per thread): k-vectors and their
-//!   tables, the per-thread accumulators and scratch, the neighbour lists of the real-space
-//!   part of the Ewald split.
+//!   tables, the per-thread accumulators and scratch, the accumulators of the real-space part
+//!   of the Ewald split (its neighbours are listed per centre when needed, a few kB).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::backward::SystemInput;
 use super::kspace::{self, kvectors};
 use super::metadata::SelectedSamples;
+use super::pairs::{ACCUMULATORS, SYMMETRIC_MEMORY};
 use super::plan::{Geometry, Method, Plan};
 use super::slab;
 use super::{Gradients, LodeSphericalExpansion};
@@ -32,8 +33,17 @@ pub(crate) struct BlockCounts {
     pub positions_samples: usize,
 }
 
-/// Bytes of a neighbour of the real-space lists (atom index and vector)
-const NEIGHBOR_BYTES: f64 = 32.0;
+/// Bytes of the symmetric pair sum's accumulators (lode/pairs/mod.rs) of a system whose plan
+/// has a real-space part, with `values` values: per thread a few copies of them, at most
+/// `SYMMETRIC_MEMORY` together, and two more for their reduction and order
+fn pair_accumulators(plan: &Plan, values: f64) -> f64 {
+    if plan.method == Method::KSpace {
+        return 0.0;
+    }
+    let threads = rayon::current_num_threads() as f64;
+    let bytes = 8.0 * values;
+    (ACCUMULATORS as f64 * threads * bytes).min(SYMMETRIC_MEMORY as f64) + 2.0 * bytes
+}
 
 /// One part of an estimate, and what makes it smaller
 struct Part {
@@ -176,7 +186,7 @@ impl LodeSphericalExpansion {
         let threads = rayon::current_num_threads() as f64;
         let chunk = kspace::K_CHUNK as f64;
         let n_blocks = keys.len() as f64;
-        let (mut kept, mut tables, mut scratch, mut neighbors) = (0.0, 0.0_f64, 0.0_f64, 0.0_f64);
+        let (mut kept, mut tables, mut scratch, mut pairs) = (0.0, 0.0_f64, 0.0_f64, 0.0_f64);
         let mut largest_k = (0.0, 0.0, 0.0);
         for (system, plan) in systems.iter().zip(plans) {
             let n_atoms = system.size() as f64;
@@ -198,7 +208,7 @@ impl LodeSphericalExpansion {
             // their internal cell
             if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, false) {
                 scratch = scratch.max(mesh + 8.0 * rows * n_features);
-                neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
+                pairs = pairs.max(pair_accumulators(plan, rows * value_columns));
                 continue;
             }
             // k-vector lists and tables
@@ -212,7 +222,7 @@ impl LodeSphericalExpansion {
                 system_scratch += threads * 8.0 * n_atoms * (2.0 * chunk + 3.0 * n_features);
             }
             scratch = scratch.max(system_scratch);
-            neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
+            pairs = pairs.max(pair_accumulators(plan, rows * value_columns));
         }
         let in_flight = threads.min(systems.len() as f64);
         estimate.add(
@@ -225,9 +235,9 @@ impl LodeSphericalExpansion {
              the basis (max_angular, max_radial)",
         );
         estimate.add(
-            neighbors * in_flight,
-            "the neighbour lists of the Ewald split's real-space part: a larger `accuracy` \
-             shortens them",
+            pairs * in_flight,
+            "the accumulators of the Ewald split's real-space part: compute fewer systems or \
+             atoms at once",
         );
         estimate.check("this calculation")
     }
@@ -242,7 +252,7 @@ impl LodeSphericalExpansion {
         let n_features = ((self.parameters.max_angular + 1).pow(2) * self.n_radial()) as f64;
         let threads = rayon::current_num_threads() as f64;
         let chunk = kspace::K_CHUNK as f64;
-        let (mut kept, mut tables, mut scratch, mut neighbors) = (0.0, 0.0, 0.0_f64, 0.0_f64);
+        let (mut kept, mut tables, mut scratch) = (0.0, 0.0, 0.0_f64);
         let mut largest_k = (0.0, 0.0, 0.0);
         for ((system, input), plan) in systems.iter().zip(inputs).zip(plans) {
             let n_atoms = system.size() as f64;
@@ -263,7 +273,6 @@ impl LodeSphericalExpansion {
             tables += 40.0 * n_k;
             if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, true) {
                 scratch = scratch.max(mesh);
-                neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
                 continue;
             }
             // per thread: phases, weights, phase and H matrices, M, the tables of one
@@ -275,7 +284,6 @@ impl LodeSphericalExpansion {
                     + 11.0 * chunk * n_features
                     + 3.0 * n_atoms);
             scratch = scratch.max(4.0 * threads * per_thread);
-            neighbors = neighbors.max(self.estimated_neighbors(system, plan) * NEIGHBOR_BYTES);
         }
         let mut estimate = Estimate::default();
         estimate.add(
@@ -286,11 +294,6 @@ impl LodeSphericalExpansion {
             kept + scratch,
             "∂L/∂features and the per-thread accumulators: fewer systems or atoms at once, or \
              a smaller basis (max_angular, max_radial)",
-        );
-        estimate.add(
-            neighbors * threads.min(systems.len() as f64),
-            "the neighbour lists of the Ewald split's real-space part: a larger `accuracy` \
-             shortens them",
         );
         estimate.check("this backward product")
     }
@@ -353,31 +356,6 @@ impl LodeSphericalExpansion {
             }
             (_, Geometry::Bulk) => kvectors::estimated_count(system, k_cutoff),
         }
-    }
-
-    /// Neighbours of all centres in the real-space part of the Ewald split (0 without it)
-    fn estimated_neighbors(&self, system: &System, plan: &Plan) -> f64 {
-        let Method::Split { grid, margins, .. } = plan.method else {
-            return 0.0;
-        };
-        let cutoff = self.estimated_remainder_cutoff(grid, margins);
-        let n_atoms = system.size() as f64;
-        let images = match plan.geometry {
-            // in-plane images of every atom within the cutoff
-            Geometry::Slab => {
-                std::f64::consts::PI * cutoff * cutoff / slab::Plane::new(system).area
-            }
-            // at the density of the cluster's bounding box, widened by the cutoff
-            Geometry::Open => {
-                let volume: f64 = crate::lode::mesh::open::extents(system)
-                    .iter()
-                    .map(|e| e + cutoff)
-                    .product();
-                4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / volume
-            }
-            Geometry::Bulk => 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3) / system.volume(),
-        };
-        n_atoms * n_atoms * images
     }
 
     /// What makes the k-space part smaller

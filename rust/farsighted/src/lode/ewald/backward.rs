@@ -72,9 +72,9 @@ impl LodeSphericalExpansion {
             return Ok(result);
         }
 
-        let neighbors = self.remainder_neighbors(split, system, geometry, free, &input.centers)?;
-        let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |c, _| {
-            neighbors[c].iter().copied()
+        let neighbors = self.remainder_neighbors(split, system, geometry, free)?;
+        let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |_, i| {
+            neighbors.neighbors(i).into_iter()
         });
         let mut result = result.add(pairs);
 

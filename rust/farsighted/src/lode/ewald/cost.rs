@@ -1,7 +1,7 @@
 //! The cost model of the Ewald split: which σw = σ 2^{j/4}, and which sum of the wide part
 //! (over k-vectors, or on a mesh, lode/mesh/), makes a system cheapest, from the number of
 //! k-vectors or mesh points of the wide part and of real-space pairs of the remainder, and the
-//! estimates of both cutoffs that the memory model needs. The physics of the split, and its
+//! estimate of the k-space cutoff that the memory model needs. The physics of the split, and its
 //! accuracy, do not depend on it (lode/ewald/mod.rs): every σw gives the same features within ε.
 
 use super::{wide_k_cutoff, wide_smearing, Margins, MAX_GRID};
@@ -277,21 +277,6 @@ impl LodeSphericalExpansion {
         let bound = slab_k_bound(&self.basis, max_angular, density, k_cutoff);
         let mut bounds = self.splits.slab_bounds.lock().expect("no panic");
         *bounds.entry(grid).or_insert(bound)
-    }
-
-    /// An upper estimate of the real-space cutoff d_c of the split with grid index j and
-    /// `margins` (the one of the tables when they are built), for the memory model
-    pub(crate) fn estimated_remainder_cutoff(&self, grid: i32, margins: Margins) -> f64 {
-        let accuracy = self.parameters.accuracy.expect("split calculator");
-        if grid == 0 {
-            return 0.0;
-        }
-        let tables = self.splits.tables.lock().expect("no panic");
-        if let Some(split) = tables.get(&(grid, margins)) {
-            return split.cutoff;
-        }
-        self.parameters.radius
-            + wide_smearing(self.parameters.smearing, grid) * margins.reach(accuracy)
     }
 }
 

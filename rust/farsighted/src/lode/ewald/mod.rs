@@ -30,7 +30,7 @@ use crate::lode::kspace::KSpace;
 use crate::lode::mesh::open::{FreeSpace, FreeSpaceLayout};
 use crate::lode::mesh::{KSet, MeshSize};
 use crate::lode::metadata::{SystemTask, SystemValues};
-use crate::lode::pairs::neighbors::{neighbor_list, Neighbor};
+use crate::lode::pairs::neighbors::CellList;
 use crate::lode::pairs::radial::PairRadialIntegral;
 use crate::lode::pairs::PairSum;
 use crate::lode::plan::{Geometry, Method};
@@ -237,8 +237,7 @@ impl LodeSphericalExpansion {
         let n_features = (self.parameters.max_angular + 1).pow(2) * n_radial;
 
         if let Some(remainder) = &split.remainder {
-            let neighbors =
-                self.remainder_neighbors(split, system, geometry, free, &result.centers)?;
+            let neighbors = self.remainder_neighbors(split, system, geometry, free)?;
             let sum = PairSum {
                 radial: remainder,
                 system,
@@ -249,7 +248,9 @@ impl LodeSphericalExpansion {
                 layout,
                 outputs,
             };
-            let sums = sum.sum_centers(&result.centers, |c| neighbors[c].iter().copied());
+            let sums = sum.sum_centers(&result.centers, |c| {
+                neighbors.neighbors(result.centers[c]).into_iter()
+            });
             for (o, v) in result.values.iter_mut().zip(&sums.values) {
                 *o += v;
             }
@@ -334,22 +335,21 @@ impl LodeSphericalExpansion {
         Some((constant * (4.0 * std::f64::consts::PI).sqrt(), strain))
     }
 
-    /// The images within d_c of each centre for the real-space remainder: periodic in 3D;
-    /// slabs use their internal cell, whose third vector is valid unlike the input's, periodic
-    /// in the plane only; open systems their box `free`, which no image within d_c reaches
+    /// The cell list of the real-space remainder (images within d_c): periodic in 3D; slabs
+    /// use their internal cell, whose third vector is valid unlike the input's, periodic in the
+    /// plane only; open systems their box `free`, which no image within d_c reaches
     pub(crate) fn remainder_neighbors(
         &self,
         split: &EwaldSplit,
         system: &System,
         geometry: Geometry,
         free: Option<&FreeSpace>,
-        centers: &[usize],
-    ) -> Result<Vec<Vec<Neighbor>>, Error> {
-        let mut lists = match (geometry, free) {
+    ) -> Result<CellList, Error> {
+        Ok(match (geometry, free) {
             (Geometry::Slab, _) => {
                 let mut internal = crate::lode::slab::internal_system(system, self.basis.support());
                 internal.pbc = [true, true, false];
-                neighbor_list(&internal, centers, split.cutoff)
+                CellList::new(&internal, split.cutoff)
             }
             (Geometry::Open, Some(free)) => {
                 let extents = crate::lode::mesh::open::extents(system);
@@ -360,20 +360,15 @@ impl LodeSphericalExpansion {
                         free.size.dims, split.cutoff
                     )));
                 }
-                neighbor_list(&free.system, centers, split.cutoff)
+                CellList::new(&free.system, split.cutoff)
             }
             (Geometry::Open, None) => {
                 return Err(Error::InvalidSystem(
                     "internal error: an open system's split without its box".into(),
                 ))
             }
-            (Geometry::Bulk, _) => neighbor_list(system, centers, split.cutoff),
-        };
-        // the images of one atom next to each other (`PairSum::add_center` sums them first)
-        lists
-            .par_iter_mut()
-            .for_each(|list| list.sort_by_key(|neighbor| neighbor.atom));
-        Ok(lists)
+            (Geometry::Bulk, _) => CellList::new(system, split.cutoff),
+        })
     }
 
     /// Testing hook, not API: use σw = σ 2^{grid/4} for all systems instead of the cost

@@ -38,10 +38,23 @@ pub(crate) struct PairSum<'a, R: RadialFunctions> {
 }
 
 /// Largest memory of the per-thread accumulators of all centres that the symmetric sum needs;
-/// beyond it (values and strain of very large systems) each centre sums all its own pairs
-const SYMMETRIC_MEMORY: usize = 1 << 30;
-/// Accumulators per thread of the symmetric sum
-const ACCUMULATORS: usize = 4;
+/// beyond it (values and strain of 10⁶ atoms) each centre sums all its own pairs, twice the work
+pub(crate) const SYMMETRIC_MEMORY: usize = 1 << 30;
+/// Most accumulators per thread of the symmetric sum: more than one lets rayon balance the
+/// threads when the machine is shared; fewer are used where memory asks for it (10⁵ atoms)
+pub(crate) const ACCUMULATORS: usize = 4;
+
+/// n zeros, each page written once: the accumulators are read before they are written, and a
+/// freshly mapped page that is read first maps the shared zero page, whose copy on the first
+/// write then interrupts every thread to flush its TLB (12% of the remainder's time at 10⁴
+/// atoms, 2 threads)
+fn written_zeros(n: usize) -> Vec<f64> {
+    let mut zeros = vec![0.0; n];
+    for page in zeros.chunks_mut(512) {
+        page[0] = std::hint::black_box(0.0);
+    }
+    zeros
+}
 
 /// Values (centre, type, feature) and strain (centre, type, αβ, feature) of all centres
 pub(crate) struct PairSums {
@@ -59,6 +72,34 @@ impl PairSums {
         }
         self
     }
+}
+
+/// Indices into `centers` sorted along a Morton curve through boxes of 4 Å (any geometry:
+/// Cartesian positions, relative to the smallest of each coordinate), so that centres near
+/// each other in space are near each other in the order
+fn spatial_order(system: &System, centers: &[usize]) -> Vec<usize> {
+    const BOX: f64 = 4.0;
+    let lowest = centers.iter().fold([f64::INFINITY; 3], |low, &i| {
+        [0, 1, 2].map(|a| low[a].min(system.positions[i][a]))
+    });
+    // 21 bits per coordinate, three interleaved in a u64
+    let spread = |x: u64| {
+        let mut x = x & 0x1f_ffff;
+        x = (x | x << 32) & 0x1f_0000_0000_ffff;
+        x = (x | x << 16) & 0x1f_0000_ff00_00ff;
+        x = (x | x << 8) & 0x100f_00f0_0f00_f00f;
+        x = (x | x << 4) & 0x10c3_0c30_c30c_30c3;
+        (x | x << 2) & 0x1249_2492_4924_9249
+    };
+    let key = |i: usize| {
+        let r = system.positions[i];
+        (0..3).fold(0_u64, |key, a| {
+            key | spread(((r[a] - lowest[a]) / BOX) as u64) << a
+        })
+    };
+    let mut order: Vec<usize> = (0..centers.len()).collect();
+    order.sort_by_cached_key(|&c| key(centers[c]));
+    order
 }
 
 /// Per-thread scratch
@@ -108,13 +149,23 @@ impl<R: RadialFunctions> PairSum<'_, R> {
         let row = self.type_index.len() * self.n_features();
         let accumulator_bytes = centers.len() * row * (1 + strain_blocks) * 8;
         let threads = rayon::current_num_threads();
-        let symmetric =
-            self.layout.is_some() || ACCUMULATORS * threads * accumulator_bytes <= SYMMETRIC_MEMORY;
-        self.sum_centers_with(centers, neighbors, symmetric)
+        // positions gradients need the symmetric sum (their rows are shared)
+        let accumulators = if self.layout.is_some() {
+            ACCUMULATORS
+        } else {
+            (SYMMETRIC_MEMORY / (threads * accumulator_bytes).max(1)).min(ACCUMULATORS)
+        };
+        self.sum_centers_with(centers, neighbors, accumulators)
     }
 
-    /// `sum_centers`, with the symmetric sum or each centre over all its pairs
-    fn sum_centers_with<N, I>(&self, centers: &[usize], neighbors: N, symmetric: bool) -> PairSums
+    /// `sum_centers`, with the symmetric sum into `accumulators` accumulators per thread, or
+    /// (zero) each centre over all its pairs
+    fn sum_centers_with<N, I>(
+        &self,
+        centers: &[usize],
+        neighbors: N,
+        accumulators: usize,
+    ) -> PairSums
     where
         N: Fn(usize) -> I + Sync,
         I: Iterator<Item = Neighbor>,
@@ -122,11 +173,11 @@ impl<R: RadialFunctions> PairSum<'_, R> {
         let row = self.type_index.len() * self.n_features();
         let strain_blocks = if self.strain { 9 } else { 0 };
         let zero = |n_centers: usize| PairSums {
-            values: vec![0.0; n_centers * row],
-            strain: vec![0.0; strain_blocks * n_centers * row],
+            values: written_zeros(n_centers * row),
+            strain: written_zeros(strain_blocks * n_centers * row),
         };
         let threads = rayon::current_num_threads();
-        if !symmetric {
+        if accumulators == 0 {
             // each centre sums all its pairs into its own rows
             let per_center: Vec<PairSums> = (0..centers.len())
                 .into_par_iter()
@@ -147,25 +198,38 @@ impl<R: RadialFunctions> PairSum<'_, R> {
             return sums;
         }
 
-        let mut center_index = vec![None; self.system.size()];
-        for (c, &i) in centers.iter().enumerate() {
-            center_index[i] = Some(c);
+        // the accumulators' rows, and the tasks, in space-filling order: the mirrored terms of
+        // a centre go to the rows of its neighbours, which are then near its own in memory
+        // instead of anywhere in the accumulators (10⁵ atoms: 240 MB each)
+        let order = spatial_order(self.system, centers);
+        let mut row_of = vec![None; self.system.size()];
+        for (r, &c) in order.iter().enumerate() {
+            row_of[centers[c]] = Some(r);
         }
         // a few accumulators of all centres per thread (the tasks are balanced by `owns`, the
         // threads not always)
-        (0..centers.len())
+        let by_row = (0..centers.len())
             .into_par_iter()
-            .with_min_len(centers.len().div_ceil(ACCUMULATORS * threads).max(1))
+            .with_min_len(centers.len().div_ceil(accumulators * threads).max(1))
             .fold(
                 || (self.scratch(), zero(centers.len())),
-                |(mut scratch, mut sums), c| {
-                    let index = Some(center_index.as_slice());
-                    self.add_center(c, centers[c], neighbors(c), index, &mut scratch, &mut sums);
+                |(mut scratch, mut sums), r| {
+                    let (c, index) = (order[r], Some(row_of.as_slice()));
+                    self.add_center(r, centers[c], neighbors(c), index, &mut scratch, &mut sums);
                     (scratch, sums)
                 },
             )
             .map(|(_, sums)| sums)
-            .reduce(|| zero(centers.len()), PairSums::add)
+            .reduce(|| zero(centers.len()), PairSums::add);
+        // back to the order of `centers`
+        let mut sums = zero(centers.len());
+        let strain_row = strain_blocks * row;
+        for (r, &c) in order.iter().enumerate() {
+            sums.values[c * row..][..row].copy_from_slice(&by_row.values[r * row..][..row]);
+            sums.strain[c * strain_row..][..strain_row]
+                .copy_from_slice(&by_row.strain[r * strain_row..][..strain_row]);
+        }
+        sums
     }
 
     /// Whether the task of centre i computes the pair {i, j} of two centres: about half of the
@@ -382,8 +446,8 @@ mod tests {
         };
         let centers = [0, 1, 3, 4];
         let neighbors = |c: usize| open_pairs(&system, centers[c]);
-        let symmetric = sum.sum_centers_with(&centers, neighbors, true);
-        let per_center = sum.sum_centers_with(&centers, neighbors, false);
+        let symmetric = sum.sum_centers_with(&centers, neighbors, ACCUMULATORS);
+        let per_center = sum.sum_centers_with(&centers, neighbors, 0);
         for (a, b) in [
             (&symmetric.values, &per_center.values),
             (&symmetric.strain, &per_center.strain),

@@ -3,8 +3,6 @@
 //! in fractional coordinates. The cutoff may exceed the cell (many images) and the cell may be
 //! triclinic; directions without pbc have no images. The cell must be non-singular.
 
-use rayon::prelude::*;
-
 use crate::System;
 
 /// One neighbour of a centre: atom j at d = rⱼ + T - rᵢ
@@ -14,87 +12,120 @@ pub(crate) struct Neighbor {
     pub vector: [f64; 3],
 }
 
-/// For each of `centers`, its neighbours within `cutoff` (the centre itself at T = 0 excluded)
-pub(crate) fn neighbor_list(system: &System, centers: &[usize], cutoff: f64) -> Vec<Vec<Neighbor>> {
-    let reciprocal = system.reciprocal_cell();
-    let cell = system.cell;
-    let two_pi = 2.0 * std::f64::consts::PI;
-    // per direction: number of bins, and how many bins away a neighbour can be
-    let mut n_bins = [1_i64; 3];
-    let mut reach = [0_i64; 3];
-    for a in 0..3 {
-        if system.pbc[a] {
-            let norm = reciprocal[a].iter().map(|x| x * x).sum::<f64>().sqrt();
-            // distance between the lattice planes of direction a
-            let width = two_pi / norm;
-            n_bins[a] = ((width / cutoff).floor() as i64).clamp(1, 1 << 10);
-            reach[a] = (cutoff * n_bins[a] as f64 / width).ceil() as i64;
-        }
-    }
-    // wrap periodic coordinates into the cell and bin the atoms
-    let fractional = |r: &[f64; 3], a: usize| {
-        (r[0] * reciprocal[a][0] + r[1] * reciprocal[a][1] + r[2] * reciprocal[a][2]) / two_pi
-    };
-    let mut wrapped = system.positions.clone();
-    let mut bins: Vec<[i64; 3]> = Vec::with_capacity(system.size());
-    for r in &mut wrapped {
-        let mut bin = [0_i64; 3];
+/// Atoms binned in fractional coordinates, from which the neighbours of one centre are listed
+/// when its pair sum needs them: a list of all centres' neighbours would hold 900 pairs per
+/// atom at the split's usual cutoffs (2.9 GB for 10⁵ atoms)
+pub(crate) struct CellList {
+    cell: [[f64; 3]; 3],
+    cutoff2: f64,
+    /// positions wrapped into the cell along the periodic directions
+    wrapped: Vec<[f64; 3]>,
+    bins: Vec<[i64; 3]>,
+    n_bins: [i64; 3],
+    /// how many bins away a neighbour can be, per direction
+    reach: [i64; 3],
+    members: Vec<Vec<usize>>,
+    /// whether a neighbour can be seen with several shifts (a cell narrower than 2 cutoffs)
+    images: bool,
+}
+
+impl CellList {
+    pub fn new(system: &System, cutoff: f64) -> CellList {
+        let reciprocal = system.reciprocal_cell();
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let mut n_bins = [1_i64; 3];
+        let mut reach = [0_i64; 3];
         for a in 0..3 {
-            if !system.pbc[a] {
-                continue;
+            if system.pbc[a] {
+                let norm = reciprocal[a].iter().map(|x| x * x).sum::<f64>().sqrt();
+                // distance between the lattice planes of direction a
+                let width = two_pi / norm;
+                n_bins[a] = ((width / cutoff).floor() as i64).clamp(1, 1 << 10);
+                reach[a] = (cutoff * n_bins[a] as f64 / width).ceil() as i64;
             }
-            let f = fractional(r, a);
-            let image = f.floor();
-            for (x, c) in r.iter_mut().zip(&cell[a]) {
-                *x -= image * c;
-            }
-            bin[a] = (((f - image) * n_bins[a] as f64) as i64).min(n_bins[a] - 1);
         }
-        bins.push(bin);
-    }
-    let bin_index = |b: [i64; 3]| ((b[0] * n_bins[1] + b[1]) * n_bins[2] + b[2]) as usize;
-    let mut members: Vec<Vec<usize>> =
-        vec![Vec::new(); (n_bins[0] * n_bins[1] * n_bins[2]) as usize];
-    for (j, &b) in bins.iter().enumerate() {
-        members[bin_index(b)].push(j);
+        // wrap periodic coordinates into the cell and bin the atoms
+        let fractional = |r: &[f64; 3], a: usize| {
+            (r[0] * reciprocal[a][0] + r[1] * reciprocal[a][1] + r[2] * reciprocal[a][2]) / two_pi
+        };
+        let mut wrapped = system.positions.clone();
+        let mut bins: Vec<[i64; 3]> = Vec::with_capacity(system.size());
+        for r in &mut wrapped {
+            let mut bin = [0_i64; 3];
+            for a in 0..3 {
+                if !system.pbc[a] {
+                    continue;
+                }
+                let f = fractional(r, a);
+                let image = f.floor();
+                for (x, c) in r.iter_mut().zip(&system.cell[a]) {
+                    *x -= image * c;
+                }
+                bin[a] = (((f - image) * n_bins[a] as f64) as i64).min(n_bins[a] - 1);
+            }
+            bins.push(bin);
+        }
+        let mut list = CellList {
+            cell: system.cell,
+            cutoff2: cutoff * cutoff,
+            wrapped,
+            bins: Vec::new(),
+            n_bins,
+            reach,
+            members: vec![Vec::new(); (n_bins[0] * n_bins[1] * n_bins[2]) as usize],
+            // offsets -reach..=reach reach distinct bins when 2 reach + 1 <= n_bins
+            images: (0..3).any(|a| 2 * reach[a] + 1 > n_bins[a]),
+        };
+        for (j, &b) in bins.iter().enumerate() {
+            let index = list.bin_index(b);
+            list.members[index].push(j);
+        }
+        list.bins = bins;
+        list
     }
 
-    let cutoff2 = cutoff * cutoff;
-    centers
-        .par_iter()
-        .map(|&i| {
-            let ri = wrapped[i];
-            let mut neighbors = Vec::new();
-            for dx in -reach[0]..=reach[0] {
-                for dy in -reach[1]..=reach[1] {
-                    for dz in -reach[2]..=reach[2] {
-                        let offset = [dx, dy, dz];
-                        let mut bin = [0; 3];
-                        let mut shift = [0.0; 3];
-                        for a in 0..3 {
-                            let b = bins[i][a] + offset[a];
-                            bin[a] = b.rem_euclid(n_bins[a]);
-                            let image = b.div_euclid(n_bins[a]) as f64;
-                            for (s, c) in shift.iter_mut().zip(&cell[a]) {
-                                *s += image * c;
-                            }
+    fn bin_index(&self, b: [i64; 3]) -> usize {
+        ((b[0] * self.n_bins[1] + b[1]) * self.n_bins[2] + b[2]) as usize
+    }
+
+    /// All (j, d = rⱼ + T - rᵢ) with |d| < cutoff, the centre itself at T = 0 excluded, the
+    /// images of one atom next to each other
+    pub fn neighbors(&self, i: usize) -> Vec<Neighbor> {
+        let ri = self.wrapped[i];
+        let reach = self.reach;
+        let mut neighbors = Vec::new();
+        for dx in -reach[0]..=reach[0] {
+            for dy in -reach[1]..=reach[1] {
+                for dz in -reach[2]..=reach[2] {
+                    let offset = [dx, dy, dz];
+                    let mut bin = [0; 3];
+                    let mut shift = [0.0; 3];
+                    for a in 0..3 {
+                        let b = self.bins[i][a] + offset[a];
+                        bin[a] = b.rem_euclid(self.n_bins[a]);
+                        let image = b.div_euclid(self.n_bins[a]) as f64;
+                        for (s, c) in shift.iter_mut().zip(&self.cell[a]) {
+                            *s += image * c;
                         }
-                        let is_origin = shift == [0.0; 3];
-                        for &j in &members[bin_index(bin)] {
-                            if j == i && is_origin {
-                                continue;
-                            }
-                            let d = [0, 1, 2].map(|a| wrapped[j][a] + shift[a] - ri[a]);
-                            if d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < cutoff2 {
-                                neighbors.push(Neighbor { atom: j, vector: d });
-                            }
+                    }
+                    let is_origin = shift == [0.0; 3];
+                    for &j in &self.members[self.bin_index(bin)] {
+                        if j == i && is_origin {
+                            continue;
+                        }
+                        let d = [0, 1, 2].map(|a| self.wrapped[j][a] + shift[a] - ri[a]);
+                        if d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < self.cutoff2 {
+                            neighbors.push(Neighbor { atom: j, vector: d });
                         }
                     }
                 }
             }
-            neighbors
-        })
-        .collect()
+        }
+        if self.images {
+            neighbors.sort_by_key(|neighbor| neighbor.atom);
+        }
+        neighbors
+    }
 }
 
 #[cfg(test)]
@@ -144,8 +175,9 @@ mod tests {
                 pbc,
             };
             for cutoff in [1.0, 2.9, 4.0, 7.5] {
-                let list = neighbor_list(&system, &[0, 1, 2, 3], cutoff);
-                for (i, neighbors) in list.iter().enumerate() {
+                let list = CellList::new(&system, cutoff);
+                for i in 0..4 {
+                    let neighbors = list.neighbors(i);
                     let expected = brute_force(&system, i, cutoff, 12);
                     assert_eq!(
                         neighbors.len(),
@@ -153,7 +185,7 @@ mod tests {
                         "pbc={pbc:?} cutoff={cutoff}"
                     );
                     // every neighbour vector is one of the expected images
-                    for neighbor in neighbors {
+                    for neighbor in &neighbors {
                         let distance2: f64 = neighbor.vector.iter().map(|x| x * x).sum();
                         assert!(distance2 < cutoff * cutoff);
                         let found = expected.iter().any(|&(j, n)| {
