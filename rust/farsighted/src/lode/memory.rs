@@ -1,5 +1,5 @@
 //! Memory model of `compute` and `backward`: what a calculation will allocate, estimated from
-//! counts alone (atoms of each type, keys, selected samples, k-vectors, neighbours) and
+//! counts alone (atoms of each type, keys, selected samples, k-vectors, mesh points) and
 //! checked against the memory the process may still allocate (`crate::available_memory`)
 //! before anything large is allocated, the output's metadata included. When it does not fit,
 //! the error names the largest part and what reduces it.
@@ -10,8 +10,9 @@
 //! - what every system keeps until the blocks are filled: its dense values and strain, the
 //!   layout of its positions gradient rows;
 //! - what each system computed at once needs (up to one per thread): k-vectors and their
-//!   tables, the per-thread accumulators and scratch, the accumulators of the real-space part
-//!   of the Ewald split (its neighbours are listed per centre when needed, a few kB).
+//!   tables, the per-thread accumulators and scratch, the accumulators of the pair sums (the
+//!   real-space part of the Ewald split, open systems), whose neighbours are listed one centre
+//!   at a time (30 kB per thread at the usual cutoffs).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,15 +35,22 @@ pub(crate) struct BlockCounts {
 }
 
 /// Bytes of the symmetric pair sum's accumulators (lode/pairs/mod.rs) of a system whose plan
-/// has a real-space part, with `values` values: per thread a few copies of them, at most
-/// `SYMMETRIC_MEMORY` together, and two more for their reduction and order
-fn pair_accumulators(plan: &Plan, values: f64) -> f64 {
+/// has pair sums, with `values` values: per thread a few copies of them, at most
+/// `SYMMETRIC_MEMORY` together unless positions gradients need the symmetric sum, and two
+/// more for their reduction and order
+fn pair_accumulators(plan: &Plan, values: f64, positions: bool) -> f64 {
     if plan.method == Method::KSpace {
         return 0.0;
     }
     let threads = rayon::current_num_threads() as f64;
     let bytes = 8.0 * values;
-    (ACCUMULATORS as f64 * threads * bytes).min(SYMMETRIC_MEMORY as f64) + 2.0 * bytes
+    let accumulators = ACCUMULATORS as f64 * threads * bytes;
+    let accumulators = if positions {
+        accumulators
+    } else {
+        accumulators.min(SYMMETRIC_MEMORY as f64)
+    };
+    accumulators + 2.0 * bytes
 }
 
 /// One part of an estimate, and what makes it smaller
@@ -208,7 +216,11 @@ impl LodeSphericalExpansion {
             // their internal cell
             if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, false) {
                 scratch = scratch.max(mesh + 8.0 * rows * n_features);
-                pairs = pairs.max(pair_accumulators(plan, rows * value_columns));
+                pairs = pairs.max(pair_accumulators(
+                    plan,
+                    rows * value_columns,
+                    gradients.positions,
+                ));
                 continue;
             }
             // k-vector lists and tables
@@ -222,7 +234,11 @@ impl LodeSphericalExpansion {
                 system_scratch += threads * 8.0 * n_atoms * (2.0 * chunk + 3.0 * n_features);
             }
             scratch = scratch.max(system_scratch);
-            pairs = pairs.max(pair_accumulators(plan, rows * value_columns));
+            pairs = pairs.max(pair_accumulators(
+                plan,
+                rows * value_columns,
+                gradients.positions,
+            ));
         }
         let in_flight = threads.min(systems.len() as f64);
         estimate.add(
@@ -236,8 +252,8 @@ impl LodeSphericalExpansion {
         );
         estimate.add(
             pairs * in_flight,
-            "the accumulators of the Ewald split's real-space part: compute fewer systems or \
-             atoms at once",
+            "the accumulators of the pair sums (the Ewald split's real-space part, open \
+             systems): compute fewer systems or atoms at once",
         );
         estimate.check("this calculation")
     }

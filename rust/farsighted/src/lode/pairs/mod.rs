@@ -220,9 +220,14 @@ impl<R: RadialFunctions> PairSum<'_, R> {
                 },
             )
             .map(|(_, sums)| sums)
-            .reduce(|| zero(centers.len()), PairSums::add);
-        // back to the order of `centers`
-        let mut sums = zero(centers.len());
+            // without an identity: rayon would allocate one per task, beside its accumulator
+            .reduce_with(PairSums::add)
+            .unwrap_or_else(|| zero(0));
+        // back to the order of `centers` (written before read: no need to write the pages)
+        let mut sums = PairSums {
+            values: vec![0.0; centers.len() * row],
+            strain: vec![0.0; strain_blocks * centers.len() * row],
+        };
         let strain_row = strain_blocks * row;
         for (r, &c) in order.iter().enumerate() {
             sums.values[c * row..][..row].copy_from_slice(&by_row.values[r * row..][..row]);

@@ -1,6 +1,6 @@
-//! Neighbour list of a system periodic in some directions: all (j, T) with
-//! |rⱼ + T - rᵢ| < cutoff for the requested centres i, including j = i with T ≠ 0, by a cell list
-//! in fractional coordinates. The cutoff may exceed the cell (many images) and the cell may be
+//! Neighbours in a system periodic in some directions: all (j, T) with |rⱼ + T - rᵢ| < cutoff
+//! for one centre i at a time, including j = i with T ≠ 0, from a cell list in fractional
+//! coordinates. The cutoff may exceed the cell (many images) and the cell may be
 //! triclinic; directions without pbc have no images. The cell must be non-singular.
 
 use crate::System;
