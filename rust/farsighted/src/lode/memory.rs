@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::backward::SystemInput;
 use super::kspace::{self, kvectors};
 use super::metadata::SelectedSamples;
-use super::pairs::{ACCUMULATORS, SYMMETRIC_MEMORY};
+use super::pairs::accumulators_per_thread;
 use super::plan::{Geometry, Method, Plan};
 use super::slab;
 use super::{Gradients, LodeSphericalExpansion};
@@ -34,23 +34,16 @@ pub(crate) struct BlockCounts {
     pub positions_samples: usize,
 }
 
-/// Bytes of the symmetric pair sum's accumulators (lode/pairs/mod.rs) of a system whose plan
-/// has pair sums, with `values` values: per thread a few copies of them, at most
-/// `SYMMETRIC_MEMORY` together unless positions gradients need the symmetric sum, and two
-/// more for their reduction and order
+/// Bytes of the pair sum's accumulators (lode/pairs/mod.rs) of a system whose plan has pair
+/// sums, with `values` values: the per-thread copies the sum chooses, and two more for their
+/// reduction and order
 fn pair_accumulators(plan: &Plan, values: f64, positions: bool) -> f64 {
     if plan.method == Method::KSpace {
         return 0.0;
     }
-    let threads = rayon::current_num_threads() as f64;
     let bytes = 8.0 * values;
-    let accumulators = ACCUMULATORS as f64 * threads * bytes;
-    let accumulators = if positions {
-        accumulators
-    } else {
-        accumulators.min(SYMMETRIC_MEMORY as f64)
-    };
-    accumulators + 2.0 * bytes
+    let copies = accumulators_per_thread(bytes as usize, positions) * rayon::current_num_threads();
+    (copies as f64 + 2.0) * bytes
 }
 
 /// One part of an estimate, and what makes it smaller

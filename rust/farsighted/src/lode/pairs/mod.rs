@@ -39,10 +39,21 @@ pub(crate) struct PairSum<'a, R: RadialFunctions> {
 
 /// Largest memory of the per-thread accumulators of all centres that the symmetric sum needs;
 /// beyond it (values and strain of 10⁶ atoms) each centre sums all its own pairs, twice the work
-pub(crate) const SYMMETRIC_MEMORY: usize = 1 << 30;
+const SYMMETRIC_MEMORY: usize = 1 << 30;
 /// Most accumulators per thread of the symmetric sum: more than one lets rayon balance the
 /// threads when the machine is shared; fewer are used where memory asks for it (10⁵ atoms)
-pub(crate) const ACCUMULATORS: usize = 4;
+const ACCUMULATORS: usize = 4;
+
+/// Accumulators per thread of the symmetric sum of accumulators of `bytes` each (0: each
+/// centre sums all its own pairs); positions gradients need the symmetric sum (their rows are
+/// shared), whatever its memory
+pub(crate) fn accumulators_per_thread(bytes: usize, positions: bool) -> usize {
+    if positions {
+        return ACCUMULATORS;
+    }
+    let threads = rayon::current_num_threads();
+    (SYMMETRIC_MEMORY / (threads * bytes).max(1)).min(ACCUMULATORS)
+}
 
 /// n zeros, each page written once: the accumulators are read before they are written, and a
 /// freshly mapped page that is read first maps the shared zero page, whose copy on the first
@@ -148,13 +159,7 @@ impl<R: RadialFunctions> PairSum<'_, R> {
         let strain_blocks = if self.strain { 9 } else { 0 };
         let row = self.type_index.len() * self.n_features();
         let accumulator_bytes = centers.len() * row * (1 + strain_blocks) * 8;
-        let threads = rayon::current_num_threads();
-        // positions gradients need the symmetric sum (their rows are shared)
-        let accumulators = if self.layout.is_some() {
-            ACCUMULATORS
-        } else {
-            (SYMMETRIC_MEMORY / (threads * accumulator_bytes).max(1)).min(ACCUMULATORS)
-        };
+        let accumulators = accumulators_per_thread(accumulator_bytes, self.layout.is_some());
         self.sum_centers_with(centers, neighbors, accumulators)
     }
 
