@@ -19,7 +19,10 @@
 use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
 
-use super::{channels, i_power, type_spectra, Assignment, Fft3, FreeSpace, Kernel, MeshSize};
+use super::{
+    channels, i_power, type_spectra, Assignment, BatchBuffers, Fft3, FreeSpace, Kernel, MeshSize,
+    BATCH,
+};
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::kspace::KSpace;
@@ -96,7 +99,7 @@ impl KSpace {
             geometry,
             system,
             fft,
-            size.order,
+            &assignment,
             with_strain,
             windowed,
         )?;
@@ -125,85 +128,100 @@ impl KSpace {
 
         let channels = channels(n_types, max_angular, n_radial);
         let by_position = assignment.mesh_order(&input.centers);
+        // by batches of channels whose meshes are interleaved, as for the values: the
+        // interpolation reads, and the spreading writes, BATCH channels per cache line
         let partial = channels
-            .par_iter()
+            .par_chunks(BATCH)
             .fold(
                 || {
-                    (
-                        Partial {
-                            accumulator: Accumulator::new(n_atoms),
-                            adjoint: vec![Complex64::default(); n_types * n_points],
-                            lattice: 0.0,
-                        },
-                        fft.scratch(),
-                        vec![Complex64::default(); fft.spectrum_size()],
-                        vec![0.0; fft.size()],
-                    )
+                    let partial = Partial {
+                        accumulator: Accumulator::new(n_atoms),
+                        adjoint: vec![Complex64::default(); n_types * n_points],
+                        lattice: 0.0,
+                    };
+                    // F[Γ_ac] of one channel beside the batch's buffers
+                    let spectrum = vec![Complex64::default(); fft.spectrum_size()];
+                    (partial, BatchBuffers::new(fft), spectrum)
                 },
-                |(mut partial, mut scratch, mut spectrum, mut mesh), &(t, l, m, n)| {
-                    let lm = l * l + m;
-                    let feature = lm * n_radial + n;
-                    // in mesh order: nearby centres read and write nearby points
-                    let weights: Vec<(usize, f64)> = by_position
+                |(mut partial, mut buffers, mut spectrum), batch| {
+                    // G of the batch's channels, by centre in mesh order
+                    let weights: Vec<(usize, [f64; BATCH])> = by_position
                         .iter()
                         .map(|&c| {
-                            let i = input.centers[c];
-                            (i, g[(c * n_types + t) * n_features + feature])
+                            let mut w = [0.0; BATCH];
+                            for (w, &(t, l, m, n)) in w.iter_mut().zip(batch) {
+                                let feature = (l * l + m) * n_radial + n;
+                                *w = g[(c * n_types + t) * n_features + feature];
+                            }
+                            (input.centers[c], w)
                         })
-                        .filter(|(_, w)| *w != 0.0)
+                        .filter(|(_, w)| w.iter().any(|&x| x != 0.0))
                         .collect();
                     if weights.is_empty() {
-                        return (partial, scratch, spectrum, mesh);
+                        return (partial, buffers, spectrum);
                     }
-                    let phase = i_power(l);
 
                     // centres: G ∇φ_ac
-                    spectrum.fill(Complex64::default());
-                    for (p, &index) in kernel.points.iter().enumerate() {
-                        let w = kernel.real_part(p, l, lm, n, n_radial);
-                        spectrum[index] = spectra[t][index] * phase * w;
-                    }
-                    fft.inverse(&mut spectrum, &mut mesh, &kernel.support, &mut scratch);
-                    for &(i, w) in &weights {
-                        let gradient = to_cartesian(assignment.gradient(&mesh, i));
-                        for (p, x) in partial.accumulator.positions[i].iter_mut().zip(gradient) {
-                            *p += w * x;
+                    buffers.channel_meshes(fft, &kernel, &spectra, n_radial, batch);
+                    for (i, w) in &weights {
+                        let gradients = assignment.gradient_batch::<BATCH>(&buffers.meshes, *i);
+                        let gradient =
+                            gradients.map(|row| row.iter().zip(w).map(|(x, w)| x * w).sum());
+                        let gradient = to_cartesian(gradient);
+                        for (p, x) in partial.accumulator.positions[*i].iter_mut().zip(gradient) {
+                            *p += x;
                         }
                     }
 
                     // neighbours and strain: F[Γ_ac]
-                    let mut gamma = assignment.spread(weights.iter().copied());
-                    fft.forward(&mut gamma, &mut spectrum, &kernel.support, &mut scratch);
-                    let adjoint = &mut partial.adjoint[t * n_points..(t + 1) * n_points];
-                    let strain = &mut partial.accumulator.strain;
-                    for (p, &index) in kernel.points.iter().enumerate() {
-                        let conjugate = spectrum[index].conj();
-                        let y = kernel.harmonics[p * kernel.n_lm + lm];
-                        let radial = kernel.radial[p * kernel.n_functions + l * n_radial + n];
-                        let kernel_value = phase * (radial * y);
-                        adjoint[p] += kernel_value * conjugate;
-                        // Re[iˡ F[Q] F[Γ]*], counted for the point and its opposite
-                        let Some(derivatives) = &kernel.derivatives else {
-                            continue;
-                        };
-                        let product =
-                            (phase * spectra[t][index] * conjugate).re * kernel.multiplicity[p];
-                        partial.lattice += radial * y * product;
-                        // -k_β ∂(K/iˡ)/∂k_α = -[R' |k| k̂_α k̂_β Y + R k̂_β (∇Y_α - l k̂_α Y)]
-                        let direction = derivatives.directions[p];
-                        let radial_derivative = derivatives.radial
-                            [p * kernel.n_functions + l * n_radial + n]
-                            * derivatives.norms[p];
-                        let gradient_y = derivatives.harmonics[p * kernel.n_lm + lm];
-                        for alpha in 0..3 {
-                            let d_alpha = radial_derivative * direction[alpha] * y
-                                + radial * (gradient_y[alpha] - l as f64 * direction[alpha] * y);
-                            for beta in 0..3 {
-                                strain[alpha][beta] -= direction[beta] * d_alpha * product;
+                    let BatchBuffers {
+                        scratch,
+                        planes,
+                        meshes,
+                        ..
+                    } = &mut buffers;
+                    kernel.support.clear_rows(fft, meshes, BATCH);
+                    for (i, w) in &weights {
+                        assignment.spread_batch::<BATCH>(meshes, *i, w);
+                    }
+                    let planes = &mut planes[..batch.len()];
+                    fft.forward_interleaved(meshes, BATCH, planes, &kernel.support, scratch);
+                    for (plane, &(t, l, m, n)) in planes.iter_mut().zip(batch) {
+                        let lm = l * l + m;
+                        let phase = i_power(l);
+                        fft.forward_planes(plane, &mut spectrum, &kernel.support, scratch);
+                        let adjoint = &mut partial.adjoint[t * n_points..(t + 1) * n_points];
+                        let strain = &mut partial.accumulator.strain;
+                        for (p, &index) in kernel.points.iter().enumerate() {
+                            let conjugate = spectrum[index].conj();
+                            let y = kernel.harmonics[p * kernel.n_lm + lm];
+                            let radial = kernel.radial[p * kernel.n_functions + l * n_radial + n];
+                            let kernel_value = phase * (radial * y);
+                            adjoint[p] += kernel_value * conjugate;
+                            // Re[iˡ F[Q] F[Γ]*], counted for the point and its opposite
+                            let Some(derivatives) = &kernel.derivatives else {
+                                continue;
+                            };
+                            let product =
+                                (phase * spectra[t][index] * conjugate).re * kernel.multiplicity[p];
+                            partial.lattice += radial * y * product;
+                            // -k_β ∂(K/iˡ)/∂k_α = -[R' |k| k̂_α k̂_β Y + R k̂_β (∇Y_α - l k̂_α Y)]
+                            let direction = derivatives.directions[p];
+                            let radial_derivative = derivatives.radial
+                                [p * kernel.n_functions + l * n_radial + n]
+                                * derivatives.norms[p];
+                            let gradient_y = derivatives.harmonics[p * kernel.n_lm + lm];
+                            for alpha in 0..3 {
+                                let d_alpha = radial_derivative * direction[alpha] * y
+                                    + radial
+                                        * (gradient_y[alpha] - l as f64 * direction[alpha] * y);
+                                for beta in 0..3 {
+                                    strain[alpha][beta] -= direction[beta] * d_alpha * product;
+                                }
                             }
                         }
                     }
-                    (partial, scratch, spectrum, mesh)
+                    (partial, buffers, spectrum)
                 },
             )
             .map(|(partial, ..)| partial)

@@ -35,10 +35,15 @@ pub(crate) struct Scratch {
 
 /// The lines along m₁ (index m₂ half + m₃ of the transposed half spectrum) and the columns m₃
 /// that hold a point of a kernel: an inverse transform takes its input to be zero outside
-/// them, and a forward transform leaves its output unwritten there.
+/// them, and a forward transform leaves its output unwritten there. In space, the rows
+/// (g₁, g₂) (index g₁ K₂ + g₂) and the planes g₁ that hold the atoms: a forward transform
+/// takes its input to be zero outside them, and an inverse one leaves its output unwritten
+/// there (the box of an open system is about 4/5 empty rows, mesh/open.rs).
 pub(crate) struct Support {
     lines: Vec<bool>,
     columns: Vec<bool>,
+    rows: Vec<bool>,
+    planes: Vec<bool>,
 }
 
 impl Support {
@@ -51,7 +56,25 @@ impl Support {
             lines[line] = true;
             columns[line % fft.half] = true;
         }
-        Support { lines, columns }
+        Support {
+            lines,
+            columns,
+            ..Support::full(fft)
+        }
+    }
+
+    /// The same support in k-space, in space the rows `rows` (g₁ K₂ + g₂) only
+    pub fn with_rows(self, fft: &Fft3, rows: Vec<bool>) -> Support {
+        debug_assert_eq!(rows.len(), fft.dims[0] * fft.dims[1]);
+        let planes = rows
+            .chunks(fft.dims[1])
+            .map(|r| r.contains(&true))
+            .collect();
+        Support {
+            rows,
+            planes,
+            ..self
+        }
     }
 
     /// Zero the lines of the support in a transposed half spectrum of `fft`: the only ones the
@@ -64,11 +87,23 @@ impl Support {
         }
     }
 
+    /// Zero the rows of the support in real meshes interleaved `width` wide (point-major): the
+    /// only ones that spreading writes and the transforms read or write
+    pub fn clear_rows(&self, fft: &Fft3, meshes: &mut [f64], width: usize) {
+        for (row, selected) in meshes.chunks_mut(fft.dims[2] * width).zip(&self.rows) {
+            if *selected {
+                row.fill(0.0);
+            }
+        }
+    }
+
     /// Every line and column
     pub fn full(fft: &Fft3) -> Support {
         Support {
             lines: vec![true; fft.dims[1] * fft.half],
             columns: vec![true; fft.half],
+            rows: vec![true; fft.dims[0] * fft.dims[1]],
+            planes: vec![true; fft.dims[0]],
         }
     }
 }
@@ -132,17 +167,74 @@ impl Fft3 {
         support: &Support,
         scratch: &mut Scratch,
     ) {
-        let [k1, k2, k3] = self.dims;
-        let half = self.half;
+        let (k3, half) = (self.dims[2], self.half);
         debug_assert_eq!(mesh.len(), self.size());
-        let spectrum = &mut scratch.spectrum;
-        // along g₃ (real to complex), then along g₂ for each (g₁, m₃), in [g₁][g₂][m₃] order
-        for (line, out) in mesh.chunks_mut(k3).zip(spectrum.chunks_mut(half)) {
+        // along g₃ (real to complex), into [g₁][g₂][m₃] order
+        let mut planes = std::mem::take(&mut scratch.spectrum);
+        let rows = mesh.chunks_mut(k3).zip(planes.chunks_mut(half));
+        for ((line, out), &selected) in rows.zip(&support.rows) {
+            if !selected {
+                out.fill(Complex64::default());
+                continue;
+            }
             self.forward_real
                 .process_with_scratch(line, out, &mut scratch.fft)
                 .expect("sizes match the plan");
         }
-        for slab in spectrum.chunks_mut(k2 * half) {
+        self.forward_planes(&mut planes, output, support, scratch);
+        scratch.spectrum = planes;
+    }
+
+    /// The first 1D transforms (along g₃, real to complex) of the real meshes interleaved
+    /// point-major in `input` (channel q of point g at g × width + q, width ≥ planes.len()),
+    /// written into `planes` in [g₁][g₂][m₃] order: the counterpart of `inverse_interleaved`,
+    /// the input zero outside the rows of `support`
+    pub fn forward_interleaved(
+        &self,
+        input: &[f64],
+        width: usize,
+        planes: &mut [Vec<Complex64>],
+        support: &Support,
+        scratch: &mut Scratch,
+    ) {
+        let (k3, half) = (self.dims[2], self.half);
+        debug_assert!(width >= planes.len() && input.len() == self.size() * width);
+        let mut line = vec![0.0; k3];
+        for (r, values) in input.chunks(k3 * width).enumerate() {
+            for (q, plane) in planes.iter_mut().enumerate() {
+                let out = &mut plane[r * half..(r + 1) * half];
+                if !support.rows[r] {
+                    out.fill(Complex64::default());
+                    continue;
+                }
+                for (l, x) in line.iter_mut().zip(values.iter().skip(q).step_by(width)) {
+                    *l = *x;
+                }
+                self.forward_real
+                    .process_with_scratch(&mut line, out, &mut scratch.fft)
+                    .expect("sizes match the plan");
+            }
+        }
+    }
+
+    /// The 1D transforms along g₂ and g₁ of `planes` ([g₁][g₂][m₃] order, after the
+    /// transforms along g₃; modified), written into `output` (transposed half spectrum) on
+    /// `support`: the last steps of `forward`
+    pub fn forward_planes(
+        &self,
+        planes: &mut [Complex64],
+        output: &mut [Complex64],
+        support: &Support,
+        scratch: &mut Scratch,
+    ) {
+        let [k1, k2, _] = self.dims;
+        let half = self.half;
+        // (planes without atoms are zero, and so are their transforms)
+        for (slab, _) in planes
+            .chunks_mut(k2 * half)
+            .zip(&support.planes)
+            .filter(|(_, &selected)| selected)
+        {
             self.columns(
                 slab,
                 support,
@@ -152,7 +244,7 @@ impl Fft3 {
             );
         }
         // [g₁][m₂ m₃] → [m₂ m₃][g₁], then along g₁
-        transpose::transpose(spectrum, output, k2 * half, k1);
+        transpose::transpose(planes, output, k2 * half, k1);
         for (line, selected) in output.chunks_mut(k1).zip(&support.lines) {
             if *selected {
                 self.forward[0].process_with_scratch(line, &mut scratch.fft);
@@ -173,28 +265,31 @@ impl Fft3 {
         let mut planes = std::mem::take(&mut scratch.spectrum);
         self.inverse_planes(input, &mut planes, support, scratch);
         let (k3, half) = (self.dims[2], self.half);
-        for (line, out) in planes.chunks_mut(half).zip(output.chunks_mut(k3)) {
+        let rows = planes.chunks_mut(half).zip(output.chunks_mut(k3));
+        for ((line, out), _) in rows.zip(&support.rows).filter(|(_, &s)| s) {
             self.inverse_line(line, out, &mut scratch.fft);
         }
         scratch.spectrum = planes;
     }
 
     /// The last 1D transforms (along m₃, complex to real) of the spectra `planes` given by
-    /// `inverse_planes`, written interleaved point-major into `output`: channel q of point g at
-    /// g × width + q (width ≥ planes.len()). They run line by line over all channels, so that
-    /// each line of the interleaved mesh is written while it is in cache. `planes` are
-    /// modified.
+    /// `inverse_planes`, written interleaved point-major into `output` on the rows of
+    /// `support`: channel q of point g at g × width + q (width ≥ planes.len()). They run line
+    /// by line over all channels, so that each line of the interleaved mesh is written while
+    /// it is in cache. `planes` are modified.
     pub fn inverse_interleaved(
         &self,
         planes: &mut [Vec<Complex64>],
         width: usize,
         output: &mut [f64],
+        support: &Support,
         scratch: &mut Scratch,
     ) {
         let (k3, half) = (self.dims[2], self.half);
         debug_assert!(width >= planes.len() && output.len() == self.size() * width);
         let mut line = vec![0.0; k3];
-        for (r, out) in output.chunks_mut(k3 * width).enumerate() {
+        let rows = output.chunks_mut(k3 * width).enumerate();
+        for (r, out) in rows.filter(|(r, _)| support.rows[*r]) {
             for (q, plane) in planes.iter_mut().enumerate() {
                 let input = &mut plane[r * half..(r + 1) * half];
                 self.inverse_line(input, &mut line, &mut scratch.fft);
@@ -206,8 +301,8 @@ impl Fft3 {
     }
 
     /// The 1D transforms along m₁ and m₂ of `input` (transposed half spectrum, zero outside
-    /// `support`; modified), written into `planes` in [g₁][g₂][m₃] order: the first steps of
-    /// `inverse`
+    /// `support`; modified), written into `planes` in [g₁][g₂][m₃] order on the planes g₁ of
+    /// `support`: the first steps of `inverse`
     pub fn inverse_planes(
         &self,
         input: &mut [Complex64],
@@ -225,7 +320,8 @@ impl Fft3 {
         }
         // [m₂ m₃][g₁] → [g₁][m₂ m₃]
         transpose::transpose(input, planes, k1, k2 * half);
-        for slab in planes.chunks_mut(k2 * half) {
+        let slabs = planes.chunks_mut(k2 * half).zip(&support.planes);
+        for (slab, _) in slabs.filter(|(_, &selected)| selected) {
             self.columns(
                 slab,
                 support,
@@ -386,10 +482,66 @@ mod tests {
             fft.inverse_planes(&mut input.clone(), plane, &support, &mut scratch);
         }
         let mut interleaved = vec![0.0; 2 * fft.size()];
-        fft.inverse_interleaved(&mut planes, 2, &mut interleaved, &mut scratch);
+        fft.inverse_interleaved(&mut planes, 2, &mut interleaved, &support, &mut scratch);
         for (g, x) in expected.iter().enumerate() {
             assert!((interleaved[2 * g] - x).abs() < 1e-10);
             assert!((interleaved[2 * g + 1] - x).abs() < 1e-10);
+        }
+    }
+
+    #[test]
+    fn transforms_restricted_to_rows_equal_the_full_ones() {
+        let dims = [8, 9, 10];
+        let fft = Fft3::new(dims);
+        let mut scratch = fft.scratch();
+        let full = Support::full(&fft);
+        // the atoms in the rows g₂ = 1..4 of the planes g₁ = 2..5
+        let rows: Vec<bool> = (0..dims[0] * dims[1])
+            .map(|r| (2..5).contains(&(r / dims[1])) && (1..4).contains(&(r % dims[1])))
+            .collect();
+        let support = Support::full(&fft).with_rows(&fft, rows.clone());
+        assert_eq!(support.planes.iter().filter(|&&x| x).count(), 3);
+        let mesh: Vec<f64> = (0..fft.size())
+            .map(|i| match rows[i / dims[2]] {
+                true => ((i * 31) % 17) as f64,
+                false => 0.0,
+            })
+            .collect();
+        let forward = |support: &Support, scratch: &mut Scratch| {
+            let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
+            fft.forward(&mut mesh.clone(), &mut spectrum, support, scratch);
+            spectrum
+        };
+        let expected = forward(&full, &mut scratch);
+        for (a, b) in forward(&support, &mut scratch).iter().zip(&expected) {
+            assert!((a - b).norm() < 1e-10);
+        }
+        // two channels interleaved, the second twice the first
+        let interleaved: Vec<f64> = mesh.iter().flat_map(|&x| [x, 2.0 * x]).collect();
+        let mut planes = vec![vec![Complex64::default(); fft.spectrum_size()]; 2];
+        fft.forward_interleaved(&interleaved, 2, &mut planes, &support, &mut scratch);
+        for (q, plane) in planes.iter_mut().enumerate() {
+            let mut spectrum = vec![Complex64::default(); fft.spectrum_size()];
+            fft.forward_planes(plane, &mut spectrum, &support, &mut scratch);
+            for (a, b) in spectrum.iter().zip(&expected) {
+                assert!((a - b * (q + 1) as f64).norm() < 1e-10);
+            }
+        }
+        // the inverse equals the full one on the rows
+        let inverse = |support: &Support, scratch: &mut Scratch| {
+            let mut output = vec![0.0; fft.size()];
+            fft.inverse(&mut expected.clone(), &mut output, support, scratch);
+            output
+        };
+        let back = inverse(&full, &mut scratch);
+        for (g, (a, b)) in inverse(&support, &mut scratch)
+            .iter()
+            .zip(&back)
+            .enumerate()
+        {
+            if rows[g / dims[2]] {
+                assert!((a - b).abs() < 1e-9);
+            }
         }
     }
 }

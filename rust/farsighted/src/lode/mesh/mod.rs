@@ -43,7 +43,7 @@ use crate::lode::slab::in_slab_k_set;
 use crate::lode::KSpaceRadialIntegral;
 use crate::math::harmonics::SolidHarmonics;
 use crate::{Error, System};
-use fft::{Fft3, Support};
+use fft::{Fft3, Scratch, Support};
 use open::FreeSpace;
 pub(crate) use size::MeshSize;
 
@@ -166,6 +166,58 @@ impl Assignment {
         gradient
     }
 
+    /// Q_q(g) += w_q Mₚ(uⱼ - g) for the W meshes Q_q interleaved in `meshes` (point-major):
+    /// the transpose of `interpolate_batch`
+    #[inline]
+    fn spread_batch<const W: usize>(&self, meshes: &mut [f64], j: usize, weights: &[f64; W]) {
+        self.for_each_row(j, |row, w12, w3, s3| {
+            let scaled = weights.map(|q| q * w12);
+            for (g3, w) in self.indices(2, s3).zip(w3) {
+                let start = (row + g3) * W;
+                let x: &mut [f64; W] = (&mut meshes[start..start + W])
+                    .try_into()
+                    .expect("W values");
+                for (x, q) in x.iter_mut().zip(&scaled) {
+                    *x += w * q;
+                }
+            }
+        });
+    }
+
+    /// ∂/∂uⱼ Σ_g Mₚ(uⱼ - g) φ_q(g) along the three mesh directions (rows of the result) for
+    /// the W meshes φ_q interleaved in `meshes`: `gradient` of W channels at once
+    #[inline]
+    fn gradient_batch<const W: usize>(&self, meshes: &[f64], j: usize) -> [[f64; W]; 3] {
+        let p = self.order;
+        let [_, k2, k3] = self.dims;
+        let [s1, s2, s3] = self.starts[j];
+        let w = &self.weights[j * 3 * p..(j + 1) * 3 * p];
+        let d = &self.derivatives[j * 3 * p..(j + 1) * 3 * p];
+        let mut gradient = [[0.0; W]; 3];
+        for (a, g1) in self.indices(0, s1).enumerate() {
+            for (b, g2) in self.indices(1, s2).enumerate() {
+                let row = (g1 * k2 + g2) * k3;
+                let (mut line, mut line_derivative) = ([0.0; W], [0.0; W]);
+                for (c, g3) in self.indices(2, s3).enumerate() {
+                    let start = (row + g3) * W;
+                    let x: &[f64; W] = meshes[start..start + W].try_into().expect("W values");
+                    let (wc, dc) = (w[2 * p + c], d[2 * p + c]);
+                    for q in 0..W {
+                        line[q] += wc * x[q];
+                        line_derivative[q] += dc * x[q];
+                    }
+                }
+                let factors = [d[a] * w[p + b], w[a] * d[p + b], w[a] * w[p + b]];
+                for q in 0..W {
+                    gradient[0][q] += factors[0] * line[q];
+                    gradient[1][q] += factors[1] * line[q];
+                    gradient[2][q] += factors[2] * line_derivative[q];
+                }
+            }
+        }
+        gradient
+    }
+
     /// Σ_g Mₚ(uⱼ - g) φ_q(g) for the W meshes φ_q interleaved in `meshes` (point-major): the
     /// sums of a row along the third direction, then of the rows, in registers
     #[inline]
@@ -185,6 +237,20 @@ impl Assignment {
             }
         });
         sum
+    }
+
+    /// The rows (g₁, g₂) of the mesh (index g₁ K₂ + g₂) that the atoms' points touch
+    fn rows(&self) -> Vec<bool> {
+        let [k1, k2, _] = self.dims;
+        let mut rows = vec![false; k1 * k2];
+        for &[s1, s2, _] in &self.starts {
+            for g1 in self.indices(0, s1) {
+                for g2 in self.indices(1, s2) {
+                    rows[g1 * k2 + g2] = true;
+                }
+            }
+        }
+        rows
     }
 
     /// The indices into `atoms` sorted by the first mesh point of each atom, so that
@@ -295,13 +361,14 @@ struct KernelDerivatives {
 
 impl Kernel {
     /// The kernel of `kspace` for a system of `geometry` (the internal cell of slabs, the box
-    /// of open systems, whose ĝ is `windowed` on the half spectrum, mesh/open.rs)
+    /// of open systems, whose ĝ is `windowed` on the half spectrum, mesh/open.rs), its
+    /// support in space the rows that `assignment` touches
     fn new(
         kspace: &KSpace,
         geometry: Geometry,
         system: &System,
         fft: &Fft3,
-        order: usize,
+        assignment: &Assignment,
         with_derivatives: bool,
         windowed: Option<&[f64]>,
     ) -> Result<Kernel, Error> {
@@ -310,7 +377,7 @@ impl Kernel {
         debug_assert!(!(with_derivatives && windowed.is_some()));
         let (set, radial_integral) = kspace.mesh_k_set(geometry)?;
         let dims = fft.dims;
-        let factors = [0, 1, 2].map(|d| spline::euler_factors(order, dims[d]));
+        let factors = [0, 1, 2].map(|d| spline::euler_factors(assignment.order, dims[d]));
         let b = system.reciprocal_cell();
         // signed frequency of mesh index i (the Nyquist index never lies inside the set,
         // mesh/size.rs)
@@ -406,7 +473,7 @@ impl Kernel {
         });
         let points: Vec<usize> = found.iter().map(|&(index, ..)| index).collect();
         Ok(Kernel {
-            support: Support::new(fft, &points),
+            support: Support::new(fft, &points).with_rows(fft, assignment.rows()),
             points,
             multiplicity: found.iter().map(|&(.., m)| m).collect(),
             n_functions,
@@ -469,6 +536,63 @@ fn channels(
 /// Channels transformed and interpolated together (mod.rs values)
 pub(crate) const BATCH: usize = 8;
 
+/// Buffers of one thread for a batch of channels
+struct BatchBuffers {
+    scratch: Scratch,
+    /// a half spectrum, zero outside the kernel's support
+    input: Vec<Complex64>,
+    /// BATCH half spectra between the steps of a transform
+    planes: Vec<Vec<Complex64>>,
+    /// BATCH real meshes interleaved point-major (channel q of point g at g BATCH + q)
+    meshes: Vec<f64>,
+}
+
+impl BatchBuffers {
+    fn new(fft: &Fft3) -> BatchBuffers {
+        let spectrum = || vec![Complex64::default(); fft.spectrum_size()];
+        BatchBuffers {
+            scratch: fft.scratch(),
+            input: spectrum(),
+            planes: (0..BATCH).map(|_| spectrum()).collect(),
+            meshes: vec![0.0; fft.size() * BATCH],
+        }
+    }
+
+    /// φ_ac = F⁻¹[iˡ K_c F[Q_a]] of the channels (a, l, m, n) of `batch` into `meshes`, on
+    /// the rows of the kernel's support (the unused columns of a short batch zero)
+    fn channel_meshes(
+        &mut self,
+        fft: &Fft3,
+        kernel: &Kernel,
+        spectra: &[Vec<Complex64>],
+        n_radial: usize,
+        batch: &[(usize, usize, usize, usize)],
+    ) {
+        let input = &mut self.input;
+        for (plane, &(t, l, m, n)) in self.planes.iter_mut().zip(batch) {
+            let lm = l * l + m;
+            let phase = i_power(l);
+            // zero outside the kernel's points: the transforms change the support
+            kernel.support.clear(fft, input);
+            for (p, &index) in kernel.points.iter().enumerate() {
+                let w = kernel.real_part(p, l, lm, n, n_radial);
+                input[index] = spectra[t][index] * phase * w;
+            }
+            fft.inverse_planes(input, plane, &kernel.support, &mut self.scratch);
+        }
+        if batch.len() < BATCH {
+            kernel.support.clear_rows(fft, &mut self.meshes, BATCH);
+        }
+        fft.inverse_interleaved(
+            &mut self.planes[..batch.len()],
+            BATCH,
+            &mut self.meshes,
+            &kernel.support,
+            &mut self.scratch,
+        );
+    }
+}
+
 /// iˡ
 fn i_power(l: usize) -> Complex64 {
     match l % 4 {
@@ -519,7 +643,7 @@ impl KSpace {
         }
         let system = task.system;
         let assignment = Assignment::new(system, size);
-        let kernel = Kernel::new(self, geometry, system, fft, size.order, false, windowed)?;
+        let kernel = Kernel::new(self, geometry, system, fft, &assignment, false, windowed)?;
 
         // the spectrum F[Q_a] of each neighbour type's density
         let types: Vec<i32> = type_index.keys().copied().collect();
@@ -538,37 +662,14 @@ impl KSpace {
         let batches: Vec<Vec<f64>> = channels
             .par_chunks(BATCH)
             .map_init(
-                || {
-                    let spectrum = || vec![Complex64::default(); fft.spectrum_size()];
-                    (
-                        fft.scratch(),
-                        spectrum(),
-                        (0..BATCH).map(|_| spectrum()).collect::<Vec<_>>(),
-                        Vec::new(),
-                    )
-                },
-                |(scratch, input, planes, interleaved), batch| {
+                || BatchBuffers::new(fft),
+                |buffers, batch| {
                     let width = batch.len();
-                    for (plane, &(t, l, m, n)) in planes.iter_mut().zip(batch) {
-                        let lm = l * l + m;
-                        let phase = i_power(l);
-                        // zero outside the kernel's points: the transforms change the support
-                        kernel.support.clear(fft, input);
-                        for (p, &index) in kernel.points.iter().enumerate() {
-                            let w = kernel.real_part(p, l, lm, n, n_radial);
-                            input[index] = spectra[t][index] * phase * w;
-                        }
-                        fft.inverse_planes(input, plane, &kernel.support, scratch);
-                    }
-                    // BATCH columns, the last batch's unused ones zero
-                    interleaved.resize(fft.size() * BATCH, 0.0);
-                    if width < BATCH {
-                        interleaved.fill(0.0);
-                    }
-                    fft.inverse_interleaved(&mut planes[..width], BATCH, interleaved, scratch);
+                    buffers.channel_meshes(fft, &kernel, &spectra, n_radial, batch);
                     let mut out = vec![0.0; centers.len() * width];
                     for &c in &by_position {
-                        let sums = assignment.interpolate_batch::<BATCH>(interleaved, centers[c]);
+                        let sums =
+                            assignment.interpolate_batch::<BATCH>(&buffers.meshes, centers[c]);
                         out[c * width..(c + 1) * width].copy_from_slice(&sums[..width]);
                     }
                     out

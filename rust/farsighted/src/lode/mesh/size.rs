@@ -163,7 +163,7 @@ impl MeshSize {
 
     /// Bytes of one system on this mesh (with `n_points` kernel points inside the cutoff):
     /// the spectra of the types and the kernel tables, and per thread the transforms'
-    /// buffers, the half spectra and the interleaved meshes of the values' batches, and for
+    /// buffers, the half spectra and the interleaved meshes of a batch of channels, and for
     /// the backward product the positions accumulator and the adjoint spectra
     pub fn memory(
         &self,
@@ -183,10 +183,12 @@ impl MeshSize {
                 0.0
             };
         let per_thread = 40.0 * points
+            + 16.0 * super::BATCH as f64 * points
             + if backward {
-                24.0 * n_atoms + 16.0 * n_types * n_points
+                // the transformed Γ beside the input spectrum
+                8.0 * points + 24.0 * n_atoms + 16.0 * n_types * n_points
             } else {
-                16.0 * super::BATCH as f64 * points
+                0.0
             };
         shared + threads * per_thread
     }

@@ -223,12 +223,13 @@ fn slab_kernel_holds_the_slab_k_vectors() {
     let internal = crate::lode::slab::internal_system(&system, wide.basis.support());
     let (dims, order) = calculator.mesh_choice(&system).unwrap().unwrap();
     let fft = super::Fft3::new(dims);
+    let assignment = super::Assignment::new(&internal, super::MeshSize { dims, order });
     let kernel = super::Kernel::new(
         wide,
         crate::lode::plan::Geometry::Slab,
         &internal,
         &fft,
-        order,
+        &assignment,
         false,
         None,
     )

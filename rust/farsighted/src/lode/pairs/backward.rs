@@ -3,56 +3,22 @@
 //!
 //!   ∂L/∂rⱼ += vᵢⱼ, ∂L/∂rᵢ -= vᵢⱼ, Ξ_αβ += d_α vᵢⱼ,β with vᵢⱼ = Σ_f Gᵢ,f ∇_d P_f(d),
 //!
-//! Ξ the strain derivative (virial). Generic over the radial functions and the pairs so that
-//! open systems (all j ≠ i, no image) and real-space parts over a neighbour list (several
-//! images of one j, j = i with T ≠ 0) share it.
+//! Ξ the strain derivative (virial). A pair of two centres is computed once, for both: since
+//! P_f(-d) = (-1)ˡ P_f(d), the two terms are one gradient contracted with Gᵢ,f + (-1)ˡ Gⱼ,f.
+//! Generic over the radial functions and the pairs so that open systems (all j ≠ i, no image)
+//! and real-space parts over a neighbour list (several images of one j, j = i with T ≠ 0)
+//! share it.
 
 use rayon::prelude::*;
 
+use super::owns;
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::kspace::ParityFeatures;
 use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
 use crate::lode::radial::RadialFunctions;
-
-/// Accumulate the backward product of the pairs (j, d) of centre `center` into `output`.
-///
-/// `radial(|d|, F, dF/dd)` gives the pair radial functions (index l * n_radial + n, as for
-/// [`PairProjection`]); `g(j)` the row of G (all features lm_index(l, m) * n_radial + n) for
-/// the neighbour type of atom j, or `None` when it is zero. A neighbour may appear several
-/// times (periodic images); for j = i only the strain changes.
-pub(crate) fn pair_backward<'g, R, G>(
-    projection: &mut PairProjection,
-    radial: R,
-    center: usize,
-    pairs: impl IntoIterator<Item = Neighbor>,
-    g: G,
-    output: &mut Accumulator,
-) where
-    R: Fn(f64, &mut [f64], &mut [f64]),
-    G: Fn(usize) -> Option<&'g [f64]>,
-{
-    for Neighbor { atom: j, vector: d } in pairs {
-        let Some(row) = g(j) else {
-            continue;
-        };
-        let mut v = [0.0; 3];
-        projection.for_each(d, &radial, |feature, _, gradient| {
-            let weight = row[feature];
-            for a in 0..3 {
-                v[a] += weight * gradient[a];
-            }
-        });
-        for a in 0..3 {
-            output.positions[j][a] += v[a];
-            output.positions[center][a] -= v[a];
-            for (strain, v) in output.strain[a].iter_mut().zip(v) {
-                *strain += d[a] * v;
-            }
-        }
-    }
-}
+use crate::math::harmonics::parity;
 
 /// G of one system as (centre × neighbour type, feature lm_index(l, m) * n_radial + n) rows,
 /// the layout of [`PairProjection`], from the per-parity rows of `input`
@@ -74,8 +40,10 @@ pub(crate) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: us
 }
 
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
-/// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, `g` holds the rows of
-/// [`feature_rows`]
+/// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, a pair of two centres from both
+/// of them (the task that [`owns`] it computes it), a neighbour's images consecutive; `g`
+/// holds the rows of [`feature_rows`]. For j = i (an image of the centre) only the strain
+/// changes.
 pub(crate) fn pair_sums_backward<P, I>(
     radial: &impl RadialFunctions,
     system: &crate::System,
@@ -96,6 +64,18 @@ where
         .map(|row| row.iter().any(|&v| v != 0.0))
         .collect();
     let atom_type = input.atom_type_index(system);
+    let mut center_of = vec![None; n_atoms];
+    for (c, &i) in input.centers.iter().enumerate() {
+        center_of[i] = Some(c);
+    }
+    // the row of G of centre c (its c-th) for the type of atom j, None where it is zero
+    let row = |c: usize, j: usize| {
+        let r = c * n_types + atom_type[j]?;
+        nonzero[r].then(|| &g[r * n_features..(r + 1) * n_features])
+    };
+    let parities: Vec<f64> = (0..=max_angular)
+        .flat_map(|l| std::iter::repeat_n(parity(l), (2 * l + 1) * n_radial))
+        .collect();
 
     // at most ~4 accumulators of N vectors per thread
     let min_len = input.centers.len() / (4 * rayon::current_num_threads()).max(1);
@@ -109,24 +89,45 @@ where
                 (
                     Accumulator::new(n_atoms),
                     PairProjection::new(max_angular, n_radial),
+                    vec![0.0; n_features],
                 )
             },
-            |(mut output, mut projection), (c, &i)| {
-                let row = |j: usize| {
-                    let r = c * n_types + atom_type[j]?;
-                    nonzero[r].then(|| &g[r * n_features..(r + 1) * n_features])
-                };
-                pair_backward(
-                    &mut projection,
-                    |r, f, df| radial.compute(r, f, df),
-                    i,
-                    pairs(c, i),
-                    row,
-                    &mut output,
-                );
-                (output, projection)
+            |(mut output, mut projection, mut both), (c, &i)| {
+                for Neighbor { atom: j, vector: d } in pairs(c, i) {
+                    let mirrored = match center_of[j] {
+                        Some(_) if j != i && !owns(n_atoms, i, j) => continue,
+                        Some(cj) if j != i => row(cj, i),
+                        _ => None,
+                    };
+                    let weights = match (row(c, j), mirrored) {
+                        (None, None) => continue,
+                        (Some(forward), None) => forward,
+                        (forward, Some(mirrored)) => {
+                            let mirrored = mirrored.iter().zip(&parities).map(|(m, p)| p * m);
+                            match forward {
+                                Some(forward) => {
+                                    for ((w, f), m) in both.iter_mut().zip(forward).zip(mirrored) {
+                                        *w = f + m;
+                                    }
+                                }
+                                None => both.iter_mut().zip(mirrored).for_each(|(w, m)| *w = m),
+                            }
+                            &both
+                        }
+                    };
+                    projection.prepare(d, |r, f, df| radial.compute(r, f, df));
+                    let v = projection.contract_gradient(weights);
+                    for a in 0..3 {
+                        output.positions[j][a] += v[a];
+                        output.positions[i][a] -= v[a];
+                        for (strain, v) in output.strain[a].iter_mut().zip(v) {
+                            *strain += d[a] * v;
+                        }
+                    }
+                }
+                (output, projection, both)
             },
         )
-        .map(|(output, _)| output)
+        .map(|(output, ..)| output)
         .reduce(|| Accumulator::new(n_atoms), Accumulator::add)
 }

@@ -55,6 +55,13 @@ pub(crate) fn accumulators_per_thread(bytes: usize, positions: bool) -> usize {
     (SYMMETRIC_MEMORY / (threads * bytes).max(1)).min(ACCUMULATORS)
 }
 
+/// Whether, of two centres i ≠ j among `n` atoms, the task of i computes their pairs for both
+/// (symmetric sums): about half of the pairs of each centre, so that the tasks are balanced
+pub(crate) fn owns(n: usize, i: usize, j: usize) -> bool {
+    let ahead = (j + n - i) % n;
+    2 * ahead < n || (2 * ahead == n && i < j)
+}
+
 /// n zeros, each page written once: the accumulators are read before they are written, and a
 /// freshly mapped page that is read first maps the shared zero page, whose copy on the first
 /// write then interrupts every thread to flush its TLB (12% of the remainder's time at 10⁴
@@ -242,14 +249,6 @@ impl<R: RadialFunctions> PairSum<'_, R> {
         sums
     }
 
-    /// Whether the task of centre i computes the pair {i, j} of two centres: about half of the
-    /// pairs of each centre, so that the tasks are balanced
-    fn owns(&self, i: usize, j: usize) -> bool {
-        let n = self.system.size();
-        let ahead = (j + n - i) % n;
-        2 * ahead < n || (2 * ahead == n && i < j)
-    }
-
     /// Add the pairs of centre i (row c of `sums`); with `center_index` (the row of each atom
     /// that is a centre), a pair with another centre is added to both by the task that owns it
     fn add_center(
@@ -270,7 +269,7 @@ impl<R: RadialFunctions> PairSum<'_, R> {
             // the pair with another centre is computed by one of them, for both
             let mirror = match center_index.and_then(|index| index[j]) {
                 Some(cj) if j != i => {
-                    if !self.owns(i, j) {
+                    if !owns(self.system.size(), i, j) {
                         continue;
                     }
                     Some(cj)

@@ -130,15 +130,29 @@ impl PairProjection {
         }
     }
 
-    /// `prepare`, then `for_each_prepared`
+    /// Σ_f w_f ∇_d (F Y)_f over all features f = lm_index(l, m) * n_radial + n, after
+    /// `prepare`: per (l, m), Yₗₘ d̂ Σₙ wₙ F'ₗₙ + ∇_d Yₗₘ Σₙ wₙ Fₗₙ
     #[inline]
-    pub fn for_each(
-        &mut self,
-        d: [f64; 3],
-        radial: impl FnOnce(f64, &mut [f64], &mut [f64]),
-        each: impl FnMut(usize, f64, [f64; 3]),
-    ) {
-        self.prepare(d, radial);
-        self.for_each_prepared(each);
+    pub fn contract_gradient(&self, weights: &[f64]) -> [f64; 3] {
+        let n_radial = self.n_radial;
+        let mut v = [0.0; 3];
+        for l in 0..=self.max_angular {
+            let f = &self.radial[l * n_radial..(l + 1) * n_radial];
+            let df = &self.dradial[l * n_radial..(l + 1) * n_radial];
+            for m in -(l as isize)..=(l as isize) {
+                let lm = lm_index(l, m);
+                let w = &weights[lm * n_radial..(lm + 1) * n_radial];
+                let (mut wf, mut wdf) = (0.0, 0.0);
+                for ((w, f), df) in w.iter().zip(f).zip(df) {
+                    wf += w * f;
+                    wdf += w * df;
+                }
+                let (yu, dy) = (self.y_direction[lm], self.dy[lm]);
+                for a in 0..3 {
+                    v[a] += wdf * yu[a] + wf * dy[a];
+                }
+            }
+        }
+        v
     }
 }
