@@ -21,6 +21,11 @@ pub(crate) struct PairProjection {
     /// Yₗₘ d̂ and ∇_d Yₗₘ, by lm_index
     y_direction: Vec<[f64; 3]>,
     dy: Vec<[f64; 3]>,
+    /// the terms Fₗₙ Yₗₘ of all features, and (-1)ˡ of each: `add_values` adds them to a
+    /// row (and to the mirrored one) as one long vectorised loop instead of (l, m) rows of
+    /// n_radial
+    terms: Vec<f64>,
+    parities: Vec<f64>,
 }
 
 impl PairProjection {
@@ -34,6 +39,27 @@ impl PairProjection {
             dradial: vec![0.0; (max_angular + 1) * n_radial],
             y_direction: vec![[0.0; 3]; n_lm],
             dy: vec![[0.0; 3]; n_lm],
+            terms: vec![0.0; n_lm * n_radial],
+            parities: (0..=max_angular)
+                .flat_map(|l| std::iter::repeat_n(parity(l), (2 * l + 1) * n_radial))
+                .collect(),
+        }
+    }
+
+    /// The terms Fₗₙ Yₗₘ, after the harmonics and radial functions are computed
+    #[inline]
+    fn compute_terms(&mut self) {
+        let n_radial = self.n_radial;
+        for l in 0..=self.max_angular {
+            let f = &self.radial[l * n_radial..(l + 1) * n_radial];
+            for m in -(l as isize)..=(l as isize) {
+                let lm = lm_index(l, m);
+                let y = self.harmonics.values[lm];
+                let out = &mut self.terms[lm * n_radial..(lm + 1) * n_radial];
+                for (o, f) in out.iter_mut().zip(f) {
+                    *o = f * y;
+                }
+            }
         }
     }
 
@@ -54,6 +80,7 @@ impl PairProjection {
                 self.dy[lm] = [0, 1, 2].map(|a| (gradient[a] - l as f64 * y * u[a]) / distance);
             }
         }
+        self.compute_terms();
     }
 
     /// Evaluate the terms of d for `add_values` only (no gradients); `radial(|d|, F, scratch)`
@@ -67,23 +94,21 @@ impl PairProjection {
         let distance = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
         radial(distance, &mut self.radial, &mut self.dradial);
         self.harmonics.compute_values(d.map(|x| x / distance));
+        self.compute_terms();
     }
 
     /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare` or `prepare_values`; `mirrored`: the term
     /// of -d, (-1)ˡ Fₗₙ Yₗₘ
     #[inline]
     pub fn add_values(&self, values: &mut [f64], mirrored: bool) {
-        let n_radial = self.n_radial;
-        for l in 0..=self.max_angular {
-            let f = &self.radial[l * n_radial..(l + 1) * n_radial];
-            let sign = if mirrored { parity(l) } else { 1.0 };
-            for m in -(l as isize)..=(l as isize) {
-                let lm = lm_index(l, m);
-                let y = sign * self.harmonics.values[lm];
-                let out = &mut values[lm * n_radial..(lm + 1) * n_radial];
-                for (o, f) in out.iter_mut().zip(f) {
-                    *o += f * y;
-                }
+        let values = &mut values[..self.terms.len()];
+        if mirrored {
+            for ((o, t), p) in values.iter_mut().zip(&self.terms).zip(&self.parities) {
+                *o += p * t;
+            }
+        } else {
+            for (o, t) in values.iter_mut().zip(&self.terms) {
+                *o += t;
             }
         }
     }
