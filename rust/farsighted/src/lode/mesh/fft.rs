@@ -7,7 +7,9 @@
 //!
 //! The kernels of the mesh method vanish outside the sphere |k| < k_c, which crosses about a
 //! third of the lines along m₁ and half of the columns m₃ of the half spectrum: the transforms
-//! take the [`Support`] of the kernel and skip the 1D transforms outside it.
+//! take the [`Support`] of the kernel and skip the 1D transforms outside it. In space, they
+//! skip the rows and planes of the mesh that hold no atom (in the box of an open cluster,
+//! most of them).
 
 use std::sync::Arc;
 
@@ -35,7 +37,7 @@ pub(crate) struct Scratch {
 
 /// The lines along m₁ (index m₂ half + m₃ of the transposed half spectrum) and the columns m₃
 /// that hold a point of a kernel: an inverse transform takes its input to be zero outside
-/// them, and a forward transform leaves its output unwritten there. In space, the rows
+/// them, and a forward transform leaves its output untransformed there. In space, the rows
 /// (g₁, g₂) (index g₁ K₂ + g₂) and the planes g₁ that hold the atoms: a forward transform
 /// takes its input to be zero outside them, and an inverse one leaves its output unwritten
 /// there (the box of an open system is about 4/5 empty rows, mesh/open.rs).
@@ -97,7 +99,7 @@ impl Support {
         }
     }
 
-    /// Every line and column
+    /// Every line and column, row and plane
     pub fn full(fft: &Fft3) -> Support {
         Support {
             lines: vec![true; fft.dims[1] * fft.half],

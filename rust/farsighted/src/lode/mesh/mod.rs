@@ -533,7 +533,8 @@ fn channels(
         .collect()
 }
 
-/// Channels transformed and interpolated together (mod.rs values)
+/// Channels transformed and interpolated (or spread) together, by the values and the backward
+/// product
 pub(crate) const BATCH: usize = 8;
 
 /// Buffers of one thread for a batch of channels

@@ -19,12 +19,12 @@
 //!
 //! The box is Hockney's zero padding: about twice the cluster along each direction, 8 times
 //! its volume, the price of free space; the transforms skip the rows and planes of the mesh
-//! that hold no atom (`Support` in mesh/fft.rs), which take about a half of their work. The mesh spacing is the periodic one for the split's
-//! k_c and accuracy (mesh/size.rs), and the box a whole number of it, so that the mesh is one
-//! lattice in space: the features are smooth functions of the positions (the window changes
-//! by whole steps with the extent), and the backward product is their exact derivative. The
-//! cell of the box is ignored like the cell of any open system: the strain derivative is the
-//! virial Σᵢ rᵢ ⊗ ∂/∂rᵢ.
+//! that hold no atom (`Support` in mesh/fft.rs), which take about a half of their work. The
+//! mesh spacing is the periodic one for the split's k_c and accuracy (mesh/size.rs), and the
+//! box a whole number of it, so that the mesh is one lattice in space: the features are
+//! smooth functions of the positions (the window changes by whole steps with the extent), and
+//! the backward product is their exact derivative. The cell of the box is ignored like the
+//! cell of any open system: the strain derivative is the virial Σᵢ rᵢ ⊗ ∂/∂rᵢ.
 
 use rayon::prelude::*;
 

@@ -18,7 +18,6 @@ use crate::lode::kspace::ParityFeatures;
 use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
 use crate::lode::radial::RadialFunctions;
-use crate::math::harmonics::parity;
 
 /// G of one system as (centre × neighbour type, feature lm_index(l, m) * n_radial + n) rows,
 /// the layout of [`PairProjection`], from the per-parity rows of `input`
@@ -41,8 +40,7 @@ pub(crate) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: us
 
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
 /// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, a pair of two centres from both
-/// of them (the task that [`owns`] it computes it), a neighbour's images consecutive; `g`
-/// holds the rows of [`feature_rows`]. For j = i (an image of the centre) only the strain
+/// of them (the task that [`owns`] it computes it); `g` holds the rows of [`feature_rows`]. For j = i (an image of the centre) only the strain
 /// changes.
 pub(crate) fn pair_sums_backward<P, I>(
     radial: &impl RadialFunctions,
@@ -73,9 +71,6 @@ where
         let r = c * n_types + atom_type[j]?;
         nonzero[r].then(|| &g[r * n_features..(r + 1) * n_features])
     };
-    let parities: Vec<f64> = (0..=max_angular)
-        .flat_map(|l| std::iter::repeat_n(parity(l), (2 * l + 1) * n_radial))
-        .collect();
 
     // at most ~4 accumulators of N vectors per thread
     let min_len = input.centers.len() / (4 * rayon::current_num_threads()).max(1);
@@ -103,15 +98,7 @@ where
                         (None, None) => continue,
                         (Some(forward), None) => forward,
                         (forward, Some(mirrored)) => {
-                            let mirrored = mirrored.iter().zip(&parities).map(|(m, p)| p * m);
-                            match forward {
-                                Some(forward) => {
-                                    for ((w, f), m) in both.iter_mut().zip(forward).zip(mirrored) {
-                                        *w = f + m;
-                                    }
-                                }
-                                None => both.iter_mut().zip(mirrored).for_each(|(w, m)| *w = m),
-                            }
+                            projection.pair_weights(forward, mirrored, &mut both);
                             &both
                         }
                     };

@@ -5,8 +5,8 @@
 //!   ∇_d (Fₗₙ Yₗₘ) = F'ₗₙ Yₗₘ d̂ + Fₗₙ ∇_d Yₗₘ,  ∇_d Yₗₘ(d̂) = (∇Rₗₘ(d̂) - l Yₗₘ d̂) / |d|.
 //!
 //! [`PairProjection::prepare`] evaluates the radial functions and harmonics of one d; the
-//! accumulation methods then work on whole (l, m) rows of n_radial features, which the
-//! compiler vectorises.
+//! accumulation methods then work on flat rows of all features, or on whole (l, m) rows of
+//! n_radial features, which the compiler vectorises.
 
 use crate::math::harmonics::{lm_index, parity, SolidHarmonics};
 
@@ -97,8 +97,8 @@ impl PairProjection {
         self.compute_terms();
     }
 
-    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare` or `prepare_values`; `mirrored`: the term
-    /// of -d, (-1)ˡ Fₗₙ Yₗₘ
+    /// values[lm_index(l, m) * n_radial + n] += Fₗₙ Yₗₘ, after `prepare` or `prepare_values`;
+    /// `mirrored`: the term of -d, (-1)ˡ Fₗₙ Yₗₘ
     #[inline]
     pub fn add_values(&self, values: &mut [f64], mirrored: bool) {
         let values = &mut values[..self.terms.len()];
@@ -152,6 +152,21 @@ impl PairProjection {
                     each(lm * n_radial + n, f * y, gradient);
                 }
             }
+        }
+    }
+
+    /// The weights of a pair of two centres seen from both: `both` = forward + (-1)ˡ mirrored,
+    /// forward (None: zero) the row of G of the centre, mirrored the row of the other one
+    #[inline]
+    pub fn pair_weights(&self, forward: Option<&[f64]>, mirrored: &[f64], both: &mut [f64]) {
+        let mirrored = mirrored.iter().zip(&self.parities).map(|(m, p)| p * m);
+        match forward {
+            Some(forward) => {
+                for ((w, f), m) in both.iter_mut().zip(forward).zip(mirrored) {
+                    *w = f + m;
+                }
+            }
+            None => both.iter_mut().zip(mirrored).for_each(|(w, m)| *w = m),
         }
     }
 
