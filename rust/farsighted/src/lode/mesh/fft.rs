@@ -232,19 +232,7 @@ impl Fft3 {
         let [k1, k2, _] = self.dims;
         let half = self.half;
         // (planes without atoms are zero, and so are their transforms)
-        for (slab, _) in planes
-            .chunks_mut(k2 * half)
-            .zip(&support.planes)
-            .filter(|(_, &selected)| selected)
-        {
-            self.columns(
-                slab,
-                support,
-                &*self.forward[1],
-                &mut scratch.line,
-                &mut scratch.fft,
-            );
-        }
+        self.columns(planes, support, &*self.forward[1], scratch);
         // [g₁][m₂ m₃] → [m₂ m₃][g₁], then along g₁
         transpose::transpose(planes, output, k2 * half, k1);
         for (line, selected) in output.chunks_mut(k1).zip(&support.lines) {
@@ -322,40 +310,33 @@ impl Fft3 {
         }
         // [m₂ m₃][g₁] → [g₁][m₂ m₃]
         transpose::transpose(input, planes, k1, k2 * half);
-        let slabs = planes.chunks_mut(k2 * half).zip(&support.planes);
-        for (slab, _) in slabs.filter(|(_, &selected)| selected) {
-            self.columns(
-                slab,
-                support,
-                &*self.inverse[1],
-                &mut scratch.line,
-                &mut scratch.fft,
-            );
-        }
+        self.columns(planes, support, &*self.inverse[1], scratch);
     }
 
-    /// The 1D transforms along the second axis of the columns m₃ of `support` in one slab
-    /// [m₂ or g₂][m₃] of fixed g₁
+    /// The 1D transforms along the second axis of the columns m₃ of `support` in the planes
+    /// [m₂ or g₂][m₃] of fixed g₁ of `support`, in [g₁][m₂ or g₂][m₃] order
     fn columns(
         &self,
-        slab: &mut [Complex64],
+        planes: &mut [Complex64],
         support: &Support,
         transform: &dyn Fft<f64>,
-        line: &mut [Complex64],
-        fft_scratch: &mut [Complex64],
+        scratch: &mut Scratch,
     ) {
         let (k2, half) = (self.dims[1], self.half);
-        let line = &mut line[..k2];
-        for (m3, selected) in support.columns.iter().enumerate() {
-            if !*selected {
-                continue;
-            }
-            for (i, x) in line.iter_mut().enumerate() {
-                *x = slab[i * half + m3];
-            }
-            transform.process_with_scratch(line, fft_scratch);
-            for (i, x) in line.iter().enumerate() {
-                slab[i * half + m3] = *x;
+        let line = &mut scratch.line[..k2];
+        let slabs = planes.chunks_mut(k2 * half).zip(&support.planes);
+        for (slab, _) in slabs.filter(|(_, &selected)| selected) {
+            for (m3, selected) in support.columns.iter().enumerate() {
+                if !*selected {
+                    continue;
+                }
+                for (i, x) in line.iter_mut().enumerate() {
+                    *x = slab[i * half + m3];
+                }
+                transform.process_with_scratch(line, &mut scratch.fft);
+                for (i, x) in line.iter().enumerate() {
+                    slab[i * half + m3] = *x;
+                }
             }
         }
     }

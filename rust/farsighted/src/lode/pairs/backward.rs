@@ -40,8 +40,8 @@ pub(crate) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: us
 
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
 /// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, a pair of two centres from both
-/// of them (the task that [`owns`] it computes it); `g` holds the rows of [`feature_rows`]. For j = i (an image of the centre) only the strain
-/// changes.
+/// of them (the task that [`owns`] it computes it); `g` holds the rows of [`feature_rows`].
+/// For j = i (an image of the centre) only the strain changes.
 pub(crate) fn pair_sums_backward<P, I>(
     radial: &impl RadialFunctions,
     system: &crate::System,
@@ -102,7 +102,7 @@ where
                             &both
                         }
                     };
-                    projection.prepare(d, |r, f, df| radial.compute(r, f, df));
+                    projection.prepare_gradients(d, |r, f, df| radial.compute(r, f, df));
                     let v = projection.contract_gradient(weights);
                     for a in 0..3 {
                         output.positions[j][a] += v[a];

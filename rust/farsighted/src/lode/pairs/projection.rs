@@ -67,6 +67,18 @@ impl PairProjection {
     /// radial functions with index l * n_radial + n; d must not be zero
     #[inline]
     pub fn prepare(&mut self, d: [f64; 3], radial: impl FnOnce(f64, &mut [f64], &mut [f64])) {
+        self.prepare_gradients(d, radial);
+        self.compute_terms();
+    }
+
+    /// `prepare` without the terms of `add_values`: for the gradient methods only (the
+    /// backward products)
+    #[inline]
+    pub fn prepare_gradients(
+        &mut self,
+        d: [f64; 3],
+        radial: impl FnOnce(f64, &mut [f64], &mut [f64]),
+    ) {
         let distance = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
         let u = d.map(|x| x / distance);
         radial(distance, &mut self.radial, &mut self.dradial);
@@ -80,7 +92,6 @@ impl PairProjection {
                 self.dy[lm] = [0, 1, 2].map(|a| (gradient[a] - l as f64 * y * u[a]) / distance);
             }
         }
-        self.compute_terms();
     }
 
     /// Evaluate the terms of d for `add_values` only (no gradients); `radial(|d|, F, scratch)`
@@ -171,7 +182,7 @@ impl PairProjection {
     }
 
     /// Σ_f w_f ∇_d (F Y)_f over all features f = lm_index(l, m) * n_radial + n, after
-    /// `prepare`: per (l, m), Yₗₘ d̂ Σₙ wₙ F'ₗₙ + ∇_d Yₗₘ Σₙ wₙ Fₗₙ
+    /// `prepare` or `prepare_gradients`: per (l, m), Yₗₘ d̂ Σₙ wₙ F'ₗₙ + ∇_d Yₗₘ Σₙ wₙ Fₗₙ
     #[inline]
     pub fn contract_gradient(&self, weights: &[f64]) -> [f64; 3] {
         let n_radial = self.n_radial;
