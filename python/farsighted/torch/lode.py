@@ -213,16 +213,16 @@ class LodeSphericalExpansion(torch.nn.Module):
             }
         else:
             arrays = _system_arrays(representative_system)
-            # σw and the margins of the truncations (tight, or averaged in large cells)
-            grid, averaged = calculator.ewald_split(arrays)
-            split = calculator.split_tables(grid, averaged)
+            # σw and the margins of the remainder (tight, or wide in large systems)
+            grid, wide = calculator.ewald_split(arrays)
+            split = calculator.split_tables(grid, wide)
             mesh = calculator.mesh_choice(arrays)
             if mesh is not None:
                 self.use_mesh = True
                 mesh_order = int(mesh[1])
-                mesh_fractions = list(calculator.mesh_fractions(grid, mesh_order, averaged))
+                mesh_fractions = list(calculator.mesh_fractions(grid, mesh_order))
                 if not any(arrays[3]):
-                    open_layout = calculator.free_space_layout(grid, mesh_order, averaged)
+                    open_layout = calculator.free_space_layout(grid, mesh_order, wide)
             self.kspace = KSpaceSum(
                 split["kspace"],
                 float(split["wide_smearing"]),
@@ -288,9 +288,7 @@ class LodeSphericalExpansion(torch.nn.Module):
         self.slab_on_mesh = self.use_mesh and planar is not None
         slab_fractions = [0.5, 0.5, 0.5]
         if self.slab_on_mesh:
-            slab_fractions = list(
-                calculator.mesh_fractions(self.ewald_grid, mesh_order, False, True)
-            )
+            slab_fractions = list(calculator.mesh_fractions(self.ewald_grid, mesh_order, slab=True))
         self.slab_mesh = MeshSum(self.slab_kspace, slab_fractions, mesh_order, k_set="slab")
         grid_table = planar["grid"] if self.slab_on_mesh and planar is not None else None
         self.planar_grid = PlanarGridSum(grid_table, self.max_angular, self.n_radial)

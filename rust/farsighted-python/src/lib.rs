@@ -200,9 +200,9 @@ impl LodeCalculator {
         run(py, || calculator.ewald_grid(&system))
     }
 
-    /// The grid index j of `ewald_grid`, and whether the split's truncations have the averaged
-    /// margins of cells at least twice as wide as the remainder's cutoff (true) or the tight
-    /// ones
+    /// The grid index j of `ewald_grid`, and whether the split's remainder has the wide
+    /// margins of cells, slabs and clusters at least twice as wide as its cutoff (true) or the
+    /// tight ones
     fn ewald_split(&self, py: Python<'_>, system: &Bound<'_, PyAny>) -> PyResult<(i32, bool)> {
         let system = extract_system(system, 0)?;
         let calculator = &self.calculator;
@@ -222,37 +222,34 @@ impl LodeCalculator {
     }
 
     /// The largest |m|/K at the reach of each cell vector of the meshes of the split with grid
-    /// index j, margins (`averaged`, see `ewald_split`) and B-splines of `order`, for 3D
-    /// cells or the internal cells of `slab`s (see the Rust `mesh_fractions`)
-    #[pyo3(signature = (grid, order, averaged = false, slab = false))]
+    /// index j and B-splines of `order`, for 3D cells or the internal cells of `slab`s (see
+    /// the Rust `mesh_fractions`)
+    #[pyo3(signature = (grid, order, slab = false))]
     fn mesh_fractions(
         &self,
         py: Python<'_>,
         grid: i32,
         order: usize,
-        averaged: bool,
         slab: bool,
     ) -> PyResult<[f64; 3]> {
         let calculator = &self.calculator;
-        run(py, || {
-            calculator.mesh_fractions(grid, averaged, order, slab)
-        })
+        run(py, || calculator.mesh_fractions(grid, order, slab))
     }
 
     /// What sizes the box of every open system on the mesh of the split with grid index j,
-    /// margins (`averaged`) and B-splines of `order`: the mesh spacing, the width δ of the
+    /// margins (`wide`, see `ewald_split`) and B-splines of `order`: the mesh spacing, the width δ of the
     /// window's edges, t, the basis support ρ and the remainder's reach (see the Rust
     /// `FreeSpaceLayout`)
-    #[pyo3(signature = (grid, order, averaged = false))]
+    #[pyo3(signature = (grid, order, wide = false))]
     fn free_space_layout<'py>(
         &self,
         py: Python<'py>,
         grid: i32,
         order: usize,
-        averaged: bool,
+        wide: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let layout = run(py, || calculator.free_space_layout(grid, averaged, order))?;
+        let layout = run(py, || calculator.free_space_layout(grid, wide, order))?;
         let dict = PyDict::new(py);
         dict.set_item("spacing", layout.spacing)?;
         dict.set_item("edge", layout.edge)?;
@@ -270,16 +267,16 @@ impl LodeCalculator {
     }
 
     /// The structure-independent tables of the Ewald split with σw = σ 2^{grid/4} and the
-    /// averaged or tight margins (see `ewald_split`)
-    #[pyo3(signature = (grid, averaged = false))]
+    /// wide or tight margins (see `ewald_split`)
+    #[pyo3(signature = (grid, wide = false))]
     fn split_tables<'py>(
         &self,
         py: Python<'py>,
         grid: i32,
-        averaged: bool,
+        wide: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let calculator = &self.calculator;
-        let tables = run(py, || calculator.split_tables_of_grid(grid, averaged))?;
+        let tables = run(py, || calculator.split_tables_of_grid(grid, wide))?;
         let n_radial = tables.radial_at_zero.len();
         let dict = PyDict::new(py);
         dict.set_item("grid", tables.grid)?;

@@ -333,7 +333,7 @@ impl LodeSphericalExpansion {
     fn k_space_cutoff(&self, plan: &Plan) -> f64 {
         match plan.method {
             Method::KSpace => self.kspace.k_cutoff,
-            Method::Split { grid, margins, .. } => self.split_k_cutoff(grid, margins),
+            Method::Split { grid, .. } => self.split_k_cutoff(grid),
             Method::Pairs => 0.0,
         }
     }

@@ -260,7 +260,7 @@ impl LodeSphericalExpansion {
         }
         if let Some(grid) = grid {
             self.check_grid(grid)?;
-            // slabs have the tight margins (lode/ewald/margins.rs)
+            // the wide part is the same with either margins (lode/ewald/margins.rs)
             let split = self.split_tables(grid, ewald::Margins::Tight)?;
             return split.wide.planar_tables(z_max);
         }
@@ -289,8 +289,9 @@ impl LodeSphericalExpansion {
         Ok(self.ewald_split(system)?.0)
     }
 
-    /// The grid index j of `ewald_grid`, and whether the split's truncations have the
-    /// averaged margins of large cells (true) or the tight ones (lode/ewald/margins.rs)
+    /// The grid index j of `ewald_grid`, and whether the split's remainder has the wide
+    /// margins of large cells, slabs and clusters (true) or the tight ones
+    /// (lode/ewald/margins.rs)
     pub fn ewald_split(&self, system: &System) -> Result<(i32, bool), Error> {
         if self.parameters.accuracy.is_none() {
             return Err(Error::InvalidParameter(
@@ -298,7 +299,7 @@ impl LodeSphericalExpansion {
             ));
         }
         match self.plan(system, 0, Gradients::default())?.method {
-            Method::Split { grid, margins, .. } => Ok((grid, margins == ewald::Margins::Averaged)),
+            Method::Split { grid, margins, .. } => Ok((grid, margins == ewald::Margins::Wide)),
             _ => Err(Error::InvalidSystem(
                 "system 0 is open and summed over all pairs, without Ewald split (large \
                  open systems with `accuracy` take one)"
@@ -307,11 +308,11 @@ impl LodeSphericalExpansion {
         }
     }
 
-    /// The tables of the Ewald split with σw = σ 2^{grid/4} and the averaged margins of large
-    /// cells or the tight ones (`averaged`, see `ewald_split`), for `accuracy` calculators
-    pub fn split_tables_of_grid(&self, grid: i32, averaged: bool) -> Result<SplitTables, Error> {
+    /// The tables of the Ewald split with σw = σ 2^{grid/4} and the wide margins of large
+    /// cells or the tight ones (`wide`, see `ewald_split`), for `accuracy` calculators
+    pub fn split_tables_of_grid(&self, grid: i32, wide: bool) -> Result<SplitTables, Error> {
         self.check_grid(grid)?;
-        let split = self.split_tables(grid, ewald::Margins::from_averaged(averaged))?;
+        let split = self.split_tables(grid, ewald::Margins::from_wide(wide))?;
         let remainder = split
             .remainder
             .as_ref()

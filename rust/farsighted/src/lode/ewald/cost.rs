@@ -12,6 +12,7 @@ use crate::lode::plan::Geometry;
 use crate::lode::slab::{self, estimated_k_count, kspace_system, slab_k_bound};
 use crate::lode::{Gradients, LodeSphericalExpansion, NEGLIGIBLE_K_SIGMA};
 use crate::{Error, Reciprocal, System};
+use std::sync::Arc;
 
 /// Relative costs of the cost model, per feature: one (atom, k-vector) term of the values, one
 /// (atom pair, k-vector) term of the positions gradients, and one real-space pair (values,
@@ -60,17 +61,17 @@ impl LodeSphericalExpansion {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         let margins_of = |grid: i32| {
             let cutoff = self.parameters.radius
-                + wide_smearing(self.parameters.smearing, grid) * Margins::Averaged.reach(accuracy);
+                + wide_smearing(self.parameters.smearing, grid) * Margins::Wide.reach(accuracy);
             Margins::of_cell(system, geometry, cutoff)
         };
         let original = system;
         // the cell of the k-space sum: for slabs, the internal cell (a, b, L n̂)
         let system = kspace_system(system, geometry, self.basis.support());
-        let k_set = |grid: i32, margins: Margins| {
-            let k_cutoff = self.split_k_cutoff(grid, margins);
+        let k_set = |grid: i32| {
+            let k_cutoff = self.split_k_cutoff(grid);
             KSet::of(geometry, k_cutoff, || self.split_slab_k_bound(grid))
         };
-        let mesh_of = |grid: i32, margins: Margins| {
+        let mesh_of = |grid: i32| {
             let density = SmearedPowerLaw {
                 smearing: wide_smearing(self.parameters.smearing, grid),
                 ..self.density
@@ -79,14 +80,14 @@ impl LodeSphericalExpansion {
                 &system,
                 &density,
                 self.parameters.max_angular,
-                k_set(grid, margins),
-                margins.mesh_target(accuracy),
+                k_set(grid),
+                accuracy,
                 original.size(),
             )
         };
         if let Some(grid) = *self.splits.forced.lock().expect("no panic") {
             let margins = margins_of(grid);
-            let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid, margins));
+            let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid));
             return Ok((grid, margins, mesh));
         }
         let sigma = self.parameters.smearing;
@@ -114,12 +115,12 @@ impl LodeSphericalExpansion {
         for grid in 0..=MAX_GRID {
             let margins = margins_of(grid);
             let wide = wide_smearing(sigma, grid);
-            let k_cutoff = self.split_k_cutoff(grid, margins);
+            let k_cutoff = self.split_k_cutoff(grid);
             if grid > 0 && k_cutoff < shortest {
                 // no k-vector left in the wide part
                 break;
             }
-            let n_k = match use_mesh.then(|| k_set(grid, margins)) {
+            let n_k = match use_mesh.then(|| k_set(grid)) {
                 Some(KSet::Slab { k_cutoff, bound }) => estimated_k_count(&system, k_cutoff, bound),
                 None | Some(KSet::Sphere { .. } | KSet::Open { .. }) => {
                     volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2))
@@ -137,7 +138,7 @@ impl LodeSphericalExpansion {
             }
             let mut mesh = None;
             if use_mesh {
-                let size = mesh_of(grid, margins);
+                let size = mesh_of(grid);
                 let mesh_cost = size.cost(original.size(), 1);
                 if reciprocal == Reciprocal::Mesh || mesh_cost < k_cost {
                     k_cost = mesh_cost;
@@ -188,7 +189,7 @@ impl LodeSphericalExpansion {
             let free = FreeSpace::cheapest(system, &self.free_space_parameters(grid, margins));
             let d_c = self.open_remainder_cutoff(grid, margins);
             let pairs = if grid == 0 { 0.0 } else { n * neighbors(d_c) };
-            let cost = free.size.cost(system.size(), 1) + COST_PAIR_VALUES * pairs;
+            let cost = free.cost() + COST_PAIR_VALUES * pairs;
             (cost, (grid, margins, free.size))
         };
         let best = match *self.splits.forced.lock().expect("no panic") {
@@ -205,12 +206,12 @@ impl LodeSphericalExpansion {
         }
     }
 
-    /// The margins of the split of an open system: averaged where the cluster is at least
-    /// 2 d_c wide along every direction (lode/ewald/margins.rs)
+    /// The margins of the split of an open system: wide where the cluster is at least 2 d_c
+    /// wide along every direction (lode/ewald/margins.rs)
     pub(crate) fn open_margins(&self, system: &System, grid: i32) -> Margins {
-        let cutoff = self.open_remainder_cutoff(grid, Margins::Averaged);
+        let cutoff = self.open_remainder_cutoff(grid, Margins::Wide);
         let narrowest = extents(system).into_iter().fold(f64::INFINITY, f64::min);
-        Margins::from_averaged(narrowest >= 2.0 * cutoff)
+        Margins::of_width(narrowest, cutoff)
     }
 
     /// The reach of the remainder of an open system that its box leaves free of images: the
@@ -236,31 +237,32 @@ impl LodeSphericalExpansion {
                 ..self.density
             },
             max_angular: self.parameters.max_angular,
-            k_cutoff: self.split_k_cutoff(grid, margins),
+            k_cutoff: self.split_k_cutoff(grid),
             accuracy,
-            mesh_target: margins.mesh_target(accuracy),
             support: self.basis.support(),
             remainder_cutoff: self.open_remainder_cutoff(grid, margins),
         }
     }
 
-    /// The k-space cutoff of the wide part of the split with grid index j and `margins`
-    pub(crate) fn split_k_cutoff(&self, grid: i32, margins: Margins) -> f64 {
+    /// The k-space cutoff of the wide part of the split with grid index j
+    pub(crate) fn split_k_cutoff(&self, grid: i32) -> f64 {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         let wide = wide_smearing(self.parameters.smearing, grid);
-        wide_k_cutoff(wide, accuracy, margins).min(NEGLIGIBLE_K_SIGMA / wide)
+        wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide)
     }
 
     /// The bound max(k_c, K) of the k_z sums of slabs for the wide part of the split with
     /// grid index j (that of its tables, `KSpace::slab_k_bound`), computed once per grid
     pub(crate) fn split_slab_k_bound(&self, grid: i32) -> f64 {
+        // the wide part is the same with either margins
         let built = self
             .splits
             .tables
             .lock()
             .expect("no panic")
-            .get(&(grid, Margins::Tight))
-            .cloned();
+            .range((grid, Margins::Tight)..=(grid, Margins::Wide))
+            .next()
+            .map(|(_, split)| Arc::clone(split));
         if let Some(split) = built {
             return split.wide.slab_k_bound();
         }
@@ -272,8 +274,7 @@ impl LodeSphericalExpansion {
             ..self.density
         };
         let max_angular = self.parameters.max_angular;
-        // slabs have the tight margins (lode/ewald/margins.rs)
-        let k_cutoff = self.split_k_cutoff(grid, Margins::Tight);
+        let k_cutoff = self.split_k_cutoff(grid);
         let bound = slab_k_bound(&self.basis, max_angular, density, k_cutoff);
         let mut bounds = self.splits.slab_bounds.lock().expect("no panic");
         *bounds.entry(grid).or_insert(bound)

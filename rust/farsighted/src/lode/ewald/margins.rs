@@ -1,65 +1,80 @@
-//! How far below ε the Ewald split puts its three truncations: the wide part's k-space cutoff
-//! k_c, the remainder's real-space cutoff d_c, and the aliasing of the mesh (lode/mesh/).
+//! How far below ε the Ewald split puts its truncations: the wide part's k-space cutoff k_c,
+//! the aliasing of the mesh (lode/mesh/), and the remainder's real-space cutoff d_c.
 //!
 //! The error of a truncation, relative to the largest entry of a block, depends on how the
-//! truncated terms add up. In a cell smaller than d_c, the few terms past each cutoff (images
-//! of the same atoms, wave vectors of a coarse lattice) add coherently, and the margins must
-//! cover the worst of them: random triclinic cells of 5 Å, σ up to 2 Å, reach 0.8 ε with the
-//! tight margins. In a cell at least 2 d_c wide along every direction, many atoms and wave
-//! vectors contribute near each cutoff with random phases, and the tight margins leave the
-//! error at 1e-3 to 1e-2 of ε: time spent on accuracy nobody asked for. Such cells get the
-//! averaged margins, measured on random Na/Cl boxes of 1000 and 2000 atoms at 0.04 atoms/Å³
-//! (σ = 1 Å, p = 1 and 6, ε = 1e-3 to 1e-8) against the converged k-space sum: values within
-//! 0.008 to 0.33 ε, and the backward product's forces and cell gradient within 0.002 to 0.11 ε
+//! truncated terms add up. Those of k_c and of the mesh are wave vectors, whose phases add
+//! coherently in a crystal (its structure factor is a set of Bragg peaks): a rattled rock-salt
+//! crystal of 1000 atoms reached 3 ε at ε = 1e-3 with margins measured on random boxes (10ε
+//! for the aliasing), where a random box of the same size and density stays at 0.3 ε. So k_c
+//! and the mesh keep the margins of the worst case at every size (`K_SCALE`, and the aliasing
+//! bound of lode/mesh/size.rs held to ε): rattled crystals within 0.02 to 0.4 ε, random boxes
+//! within 0.008 to 0.02 ε.
+//!
+//! The terms past d_c are pairs of atoms. In a cell narrower than 2 d_c, many of them are
+//! images of the same atoms, whose tails add up over many cells: random triclinic cells of
+//! 5 Å, σ up to 2 Å, reach 0.8 ε with the tight r_scale. In a cell (or slab, in its plane, or
+//! cluster) at least 2 d_c wide they are distinct atoms and the wide r_scale holds: measured
+//! against the converged sums at ε = 1e-3 to 1e-8, rattled rock-salt crystals of 1000 atoms
+//! (bulk) within 0.15 to 0.41 ε and as slabs within 0.02 to 0.09 ε, random Na/Cl boxes of
+//! 1000 atoms at 0.04 atoms/Å³ within 0.008 to 0.02 ε, and random slabs within 0.02 to 0.04 ε
 //! (tests/test_mesh.py, benchmarks/lode_mesh.py).
 
 use crate::lode::plan::Geometry;
+use crate::lode::slab::Plane;
 use crate::System;
 
-/// The margins of the split's truncations (module documentation)
+/// k_c σw = √(2 ln(K_SCALE/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}, and
+/// those past k_c may add coherently (module documentation)
+pub(crate) const K_SCALE: f64 = 100.0;
+
+/// The margins of the split's remainder (module documentation)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Margins {
-    /// cells narrower than 2 d_c, and slabs
+    /// cells, slabs and clusters narrower than 2 d_c
     Tight,
-    /// 3D-periodic cells at least 2 d_c wide along every direction
-    Averaged,
+    /// cells, slabs (in their plane) and clusters at least 2 d_c wide along every direction
+    Wide,
 }
 
 impl Margins {
-    pub fn from_averaged(averaged: bool) -> Margins {
-        if averaged {
-            Margins::Averaged
+    pub fn from_wide(wide: bool) -> Margins {
+        if wide {
+            Margins::Wide
         } else {
             Margins::Tight
         }
     }
 
-    /// The margins of a cell whose remainder reaches `cutoff` with the averaged margins
+    /// The margins of a cell, slab or cluster of `narrowest` width whose remainder reaches
+    /// `cutoff` with the wide margins
+    pub fn of_width(narrowest: f64, cutoff: f64) -> Margins {
+        Margins::from_wide(narrowest >= 2.0 * cutoff)
+    }
+
+    /// The margins of a 3D-periodic cell or slab whose remainder reaches `cutoff` with the
+    /// wide margins: its width is the narrowest distance between its lattice planes (lines,
+    /// in the plane of a slab)
     pub fn of_cell(system: &System, geometry: Geometry, cutoff: f64) -> Margins {
-        if geometry != Geometry::Bulk {
-            return Margins::Tight;
-        }
-        // the distances between the lattice planes, 2π / |b_d|
-        let narrowest = system
-            .reciprocal_cell()
-            .iter()
-            .map(|b| 2.0 * std::f64::consts::PI / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt())
-            .fold(f64::INFINITY, f64::min);
-        if narrowest >= 2.0 * cutoff {
-            Margins::Averaged
-        } else {
-            Margins::Tight
-        }
-    }
-
-    /// k_c σw = √(2 ln(k_scale/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}.
-    /// With 10 instead of the tight 100, the tests of lode/ewald/ reached 1.0 ε (σw = 4 Å in a
-    /// 5 Å cell).
-    pub fn k_scale(self) -> f64 {
-        match self {
-            Margins::Tight => 100.0,
-            Margins::Averaged => 3.0,
-        }
+        let narrowest = match geometry {
+            Geometry::Bulk => system
+                .reciprocal_cell()
+                .iter()
+                .map(|b| {
+                    2.0 * std::f64::consts::PI / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt()
+                })
+                .fold(f64::INFINITY, f64::min),
+            Geometry::Slab => {
+                // the distance between the lines of a along b is area / |a|, and conversely
+                let plane = Plane::new(system);
+                let longest = system.cell[..2]
+                    .iter()
+                    .map(|a| (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt())
+                    .fold(0.0, f64::max);
+                plane.area / longest
+            }
+            Geometry::Open => return Margins::Tight,
+        };
+        Margins::of_width(narrowest, cutoff)
     }
 
     /// d_c is where max_n |F^rem_ln| falls below r_scale ε max_d,n |F^rem_ln|. With 1e-3
@@ -67,16 +82,7 @@ impl Margins {
     pub fn r_scale(self) -> f64 {
         match self {
             Margins::Tight => 1e-4,
-            Margins::Averaged => 1e-2,
-        }
-    }
-
-    /// The accuracy the mesh's aliasing bound (lode/mesh/size.rs) is held to: the bound is a
-    /// worst case, which the tests of the mesh need on small cells
-    pub fn mesh_target(self, accuracy: f64) -> f64 {
-        match self {
-            Margins::Tight => accuracy,
-            Margins::Averaged => 10.0 * accuracy,
+            Margins::Wide => 1e-2,
         }
     }
 

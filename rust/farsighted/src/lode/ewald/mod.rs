@@ -73,8 +73,8 @@ pub(crate) fn wide_smearing(sigma: f64, grid: i32) -> f64 {
 }
 
 /// k-space cutoff of the wide part
-pub(crate) fn wide_k_cutoff(wide: f64, accuracy: f64, margins: Margins) -> f64 {
-    (2.0 * (margins.k_scale() / accuracy).ln()).sqrt() / wide
+pub(crate) fn wide_k_cutoff(wide: f64, accuracy: f64) -> f64 {
+    (2.0 * (margins::K_SCALE / accuracy).ln()).sqrt() / wide
 }
 
 impl LodeSphericalExpansion {
@@ -105,7 +105,7 @@ impl LodeSphericalExpansion {
             smearing: wide,
             ..self.density
         };
-        let k_cutoff = wide_k_cutoff(wide, accuracy, margins).min(NEGLIGIBLE_K_SIGMA / wide);
+        let k_cutoff = wide_k_cutoff(wide, accuracy).min(NEGLIGIBLE_K_SIGMA / wide);
         // the splined k-space radial integrals must not limit the accuracy
         let spline_accuracy = parameters.spline_accuracy.map(|a| a.min(1e-2 * accuracy));
         let mut wide_part = KSpace::new(
@@ -412,20 +412,13 @@ impl LodeSphericalExpansion {
     }
 
     /// The largest |m|/K at the reach of each cell vector of the meshes of the split with grid
-    /// index j, the averaged margins of large cells or the tight ones (`averaged`,
-    /// lode/ewald/margins.rs) and B-splines of `order`, for 3D cells (the reach is k_c along
-    /// every vector) or the internal cells (a, b, L n̂) of `slab`s (tight margins; the reach is
-    /// k_c along a and b, the bound K of the k_z sums along L n̂). A cell's mesh has K_d = the
+    /// index j and B-splines of `order`, for 3D cells (the reach is k_c along every vector) or
+    /// the internal cells (a, b, L n̂) of `slab`s (the reach is k_c along a and b, the bound K
+    /// of the k_z sums along L n̂). A cell's mesh has K_d = the
     /// smallest FFT-friendly size (2, 3, 5, 7) above max(m_d / x_d, 2 ⌊m_d⌋ + 2, order) points
     /// along its vector a_d, m_d = reach_d |a_d| / 2π (what the TorchScript mesh needs to size
     /// meshes of any cell)
-    pub fn mesh_fractions(
-        &self,
-        grid: i32,
-        averaged: bool,
-        order: usize,
-        slab: bool,
-    ) -> Result<[f64; 3], Error> {
+    pub fn mesh_fractions(&self, grid: i32, order: usize, slab: bool) -> Result<[f64; 3], Error> {
         let Some(accuracy) = self.parameters.accuracy else {
             return Err(Error::InvalidParameter("the mesh needs `accuracy`".into()));
         };
@@ -439,17 +432,14 @@ impl LodeSphericalExpansion {
             smearing: wide_smearing(self.parameters.smearing, grid),
             ..self.density
         };
-        let (margins, geometry) = match slab {
-            true => (Margins::Tight, Geometry::Slab),
-            false => (Margins::from_averaged(averaged), Geometry::Bulk),
-        };
-        let k_cutoff = self.split_k_cutoff(grid, margins);
+        let geometry = if slab { Geometry::Slab } else { Geometry::Bulk };
+        let k_cutoff = self.split_k_cutoff(grid);
         let set = KSet::of(geometry, k_cutoff, || self.split_slab_k_bound(grid));
         Ok(MeshSize::fractions_of(
             &density,
             self.parameters.max_angular,
             set,
-            margins.mesh_target(accuracy),
+            accuracy,
             order,
         ))
     }
@@ -457,17 +447,18 @@ impl LodeSphericalExpansion {
 
 impl LodeSphericalExpansion {
     /// What sizes the box of every open system on the mesh of the split with grid index j,
-    /// margins (`averaged`) and B-splines of `order` (lode/mesh/open.rs; what the TorchScript
-    /// module needs to build the box of any cluster)
+    /// the wide margins of large clusters or the tight ones (`wide`, lode/ewald/margins.rs)
+    /// and B-splines of `order` (lode/mesh/open.rs; what the TorchScript module needs to build
+    /// the box of any cluster)
     pub fn free_space_layout(
         &self,
         grid: i32,
-        averaged: bool,
+        wide: bool,
         order: usize,
     ) -> Result<FreeSpaceLayout, Error> {
         // the same checks as the meshes of periodic systems
-        self.mesh_fractions(grid, averaged, order, false)?;
-        let parameters = self.free_space_parameters(grid, Margins::from_averaged(averaged));
+        self.mesh_fractions(grid, order, false)?;
+        let parameters = self.free_space_parameters(grid, Margins::from_wide(wide));
         Ok(FreeSpaceLayout::new(&parameters, order))
     }
 }
@@ -597,7 +588,7 @@ mod tests {
                 for &grid in grids {
                     // the wide part needs k-vectors
                     let wide = wide_smearing(sigma, grid);
-                    if wide_k_cutoff(wide, accuracy, Margins::Tight) < shortest {
+                    if wide_k_cutoff(wide, accuracy) < shortest {
                         continue;
                     }
                     split.force_ewald_grid(Some(grid));

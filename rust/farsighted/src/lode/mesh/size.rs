@@ -155,8 +155,14 @@ impl MeshSize {
 
     /// The cost of the values of `n_centers` centres with `n_channels` (type, feature) channels
     pub fn cost(&self, n_centers: usize, n_channels: usize) -> f64 {
+        self.cost_with_transforms(n_centers, n_channels, 1.0)
+    }
+
+    /// `cost` where the transforms do a `share` of the work of full ones (the rows and planes
+    /// without atoms are skipped, mesh/fft.rs)
+    pub fn cost_with_transforms(&self, n_centers: usize, n_channels: usize, share: f64) -> f64 {
         let points = self.points() as f64;
-        let fft = COST_FFT * points * points.log2().max(1.0);
+        let fft = share * COST_FFT * points * points.log2().max(1.0);
         let interpolation = COST_INTERPOLATION * n_centers as f64 * (self.order as f64).powi(3);
         n_channels as f64 * (fft + interpolation)
     }
