@@ -67,11 +67,15 @@ class LodeSphericalExpansion(torch.nn.Module):
     reciprocal vector). A TorchScript module can not: the real-space cutoff d_c that follows
     from σw is the cutoff of the neighbour list it requests from the engine, and engines ask
     for it once, before they see any structure. So σw is fixed when the module is built, by
-    the cost model on ``representative_system``. This costs no accuracy: the k-space cutoff
-    k_c = √(2 ln(100/ε)) / σw and d_c depend on ε, σ, σw and the basis only, so every
-    structure gets the split's accuracy ε, and only the speed depends on how close a
-    structure is to the representative one (a cell with no k-vector shorter than k_c gets
-    the k = 0 term of the wide part only, the other terms being below ε by construction).
+    the cost model on ``representative_system``. The k-space cutoff k_c = √(2 ln(100/ε)) / σw
+    depends on ε, σ, σw and the basis only; d_c also on the margin of the remainder, tight or
+    wide (the representative at least 2 d_c wide along every direction, see the Rust core's
+    lode/ewald/margins.rs). The structures get the split's accuracy ε where the margin is the
+    tight one, or where they are as wide as the representative; give a representative as
+    narrow as the narrowest structures to keep the contract on them. Otherwise only the speed
+    depends on how close a structure is to the representative one (a cell with no k-vector
+    shorter than k_c gets the k = 0 term of the wide part only, the other terms being below ε
+    by construction).
 
     The wide part of 3D-periodic systems and slabs is summed over k-vectors (O(N²) at fixed
     density) or by smooth particle-mesh Ewald (O(N log N)), as the Rust core chooses for

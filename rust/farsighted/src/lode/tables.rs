@@ -261,7 +261,10 @@ impl LodeSphericalExpansion {
         if let Some(grid) = grid {
             self.check_grid(grid)?;
             // the wide part is the same with either margins (lode/ewald/margins.rs)
-            let split = self.split_tables(grid, ewald::Margins::Tight)?;
+            let split = match self.built_split(grid) {
+                Some(split) => split,
+                None => self.split_tables(grid, ewald::Margins::Tight)?,
+            };
             return split.wide.planar_tables(z_max);
         }
         self.check_no_split()?;

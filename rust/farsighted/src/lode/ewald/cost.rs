@@ -12,7 +12,6 @@ use crate::lode::plan::Geometry;
 use crate::lode::slab::{self, estimated_k_count, kspace_system, slab_k_bound};
 use crate::lode::{Gradients, LodeSphericalExpansion, NEGLIGIBLE_K_SIGMA};
 use crate::{Error, Reciprocal, System};
-use std::sync::Arc;
 
 /// Relative costs of the cost model, per feature: one (atom, k-vector) term of the values, one
 /// (atom pair, k-vector) term of the positions gradients, and one real-space pair (values,
@@ -254,16 +253,7 @@ impl LodeSphericalExpansion {
     /// The bound max(k_c, K) of the k_z sums of slabs for the wide part of the split with
     /// grid index j (that of its tables, `KSpace::slab_k_bound`), computed once per grid
     pub(crate) fn split_slab_k_bound(&self, grid: i32) -> f64 {
-        // the wide part is the same with either margins
-        let built = self
-            .splits
-            .tables
-            .lock()
-            .expect("no panic")
-            .range((grid, Margins::Tight)..=(grid, Margins::Wide))
-            .next()
-            .map(|(_, split)| Arc::clone(split));
-        if let Some(split) = built {
+        if let Some(split) = self.built_split(grid) {
             return split.wide.slab_k_bound();
         }
         if let Some(&bound) = self.splits.slab_bounds.lock().expect("no panic").get(&grid) {

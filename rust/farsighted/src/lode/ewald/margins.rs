@@ -4,20 +4,21 @@
 //! The error of a truncation, relative to the largest entry of a block, depends on how the
 //! truncated terms add up. Those of k_c and of the mesh are wave vectors, whose phases add
 //! coherently in a crystal (its structure factor is a set of Bragg peaks): a rattled rock-salt
-//! crystal of 1000 atoms reached 3 ε at ε = 1e-3 with margins measured on random boxes (10ε
-//! for the aliasing), where a random box of the same size and density stays at 0.3 ε. So k_c
-//! and the mesh keep the margins of the worst case at every size (`K_SCALE`, and the aliasing
-//! bound of lode/mesh/size.rs held to ε): rattled crystals within 0.02 to 0.4 ε, random boxes
-//! within 0.008 to 0.02 ε.
+//! crystal of 1000 atoms reached 3 ε at ε = 1e-3 with margins measured on random boxes (3 in
+//! place of `K_SCALE`, the aliasing bound held to 10 ε), where a random box of the same size
+//! and density stays at 0.3 ε. So k_c and the mesh keep the margins of the worst case at every
+//! size (`K_SCALE`, and the aliasing bound of lode/mesh/size.rs held to ε).
 //!
 //! The terms past d_c are pairs of atoms. In a cell narrower than 2 d_c, many of them are
 //! images of the same atoms, whose tails add up over many cells: random triclinic cells of
 //! 5 Å, σ up to 2 Å, reach 0.8 ε with the tight r_scale. In a cell (or slab, in its plane, or
-//! cluster) at least 2 d_c wide they are distinct atoms and the wide r_scale holds: measured
-//! against the converged sums at ε = 1e-3 to 1e-8, rattled rock-salt crystals of 1000 atoms
-//! (bulk) within 0.15 to 0.41 ε and as slabs within 0.02 to 0.09 ε, random Na/Cl boxes of
-//! 1000 atoms at 0.04 atoms/Å³ within 0.008 to 0.02 ε, and random slabs within 0.02 to 0.04 ε
-//! (tests/test_mesh.py, benchmarks/lode_mesh.py).
+//! cluster) at least 2 d_c wide they are distinct atoms and the wide r_scale holds. Measured
+//! against the converged sums at ε = 1e-3 to 1e-8 with the wide r_scale forced on boxes of
+//! 1000 atoms (28-29 Å, the mesh, σw of the cost model): a rattled rock-salt crystal within
+//! 0.15 to 0.41 ε, a random Na/Cl box at 0.04 atoms/Å³ within 0.008 to 0.02 ε; on slabs of
+//! 29 Å, narrower than 2 d_c, a crystal within 0.02 to 0.09 ε and random atoms within 0.02 to
+//! 0.04 ε. With the margins chosen by width, the crystal is within 0.03 to 0.15 ε and the
+//! random box within 0.005 to 0.016 ε (tests/test_mesh.py, benchmarks/lode_mesh.py).
 
 use crate::lode::plan::Geometry;
 use crate::lode::slab::Plane;
@@ -63,15 +64,7 @@ impl Margins {
                     2.0 * std::f64::consts::PI / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt()
                 })
                 .fold(f64::INFINITY, f64::min),
-            Geometry::Slab => {
-                // the distance between the lines of a along b is area / |a|, and conversely
-                let plane = Plane::new(system);
-                let longest = system.cell[..2]
-                    .iter()
-                    .map(|a| (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt())
-                    .fold(0.0, f64::max);
-                plane.area / longest
-            }
+            Geometry::Slab => Plane::new(system).narrowest(),
             Geometry::Open => return Margins::Tight,
         };
         Margins::of_width(narrowest, cutoff)

@@ -3,10 +3,10 @@
 //!   g_σ = g_σw + (g_σ - g_σw),  σw ≥ σ, same exponent p.
 //!
 //! The wide part is the k-space sum (lode/kspace/) of the density with smearing σw and
-//! k_c σw = √(2 ln(k_scale/ε)); the remainder is summed in real space as pair projections
+//! k_c σw = √(2 ln(K_SCALE/ε)), K_SCALE = 100; the remainder is summed in real space as pair projections
 //! F^rem_ln(d) Yₗₘ(d̂) over all images closer than d_c, the largest distance where some
 //! F^rem_ln exceeds r_scale ε of its largest value, plus the centre's own remainder (T = 0).
-//! The margins k_scale and r_scale depend on the size of the cell (lode/ewald/margins.rs).
+//! r_scale depends on the width of the cell, slab or cluster (lode/ewald/margins.rs).
 //!
 //! k = 0: for 0 < p ≤ 3 the pure k-space sum drops the k = 0 term, but the real-space
 //! remainder carries its integral (ĝ_σ - ĝ_σw)(0) per atom and unit volume; it is removed,
@@ -95,6 +95,14 @@ impl LodeSphericalExpansion {
             .expect("no panic")
             .insert(key, Arc::clone(&split));
         Ok(split)
+    }
+
+    /// A split with grid index j already built, with either margins: the wide part, which
+    /// does not depend on them, without building another remainder
+    pub(crate) fn built_split(&self, grid: i32) -> Option<Arc<EwaldSplit>> {
+        let tables = self.splits.tables.lock().expect("no panic");
+        let mut of_grid = tables.range((grid, Margins::Tight)..(grid + 1, Margins::Tight));
+        of_grid.next().map(|(_, split)| Arc::clone(split))
     }
 
     fn build_split(&self, grid: i32, margins: Margins) -> Result<EwaldSplit, Error> {

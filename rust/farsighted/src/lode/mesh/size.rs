@@ -8,9 +8,9 @@
 //!
 //!   max_s maxₗ wₗ(s) · 12 (x s/(1 - x s))ᵖ ≤ ε_mesh
 //!
-//! with x the largest |m|/K at the cutoff, and ε_mesh the accuracy the margins of the split
-//! give the mesh (lode/ewald/margins.rs): ε on small cells, where the tests against the
-//! converged k-space sum need the worst case (mesh/tests.rs, tests/test_mesh.py).
+//! with x the largest |m|/K at the cutoff, and ε_mesh = ε: the worst case, which the tests
+//! against the converged k-space sum need on small cells and crystals need at every size
+//! (lode/ewald/margins.rs, mesh/tests.rs, tests/test_mesh.py).
 //!
 //! Slabs (`KSet::Slab`, on the internal cell): the weights are scanned to the bound K of the
 //! k_z sums, and each direction d has its own fraction x_d at its reach κ_d (k_c in the plane,

@@ -104,6 +104,12 @@ impl Plane {
             area,
         }
     }
+
+    /// The narrowest width of the cell in its plane: the distance between the lattice lines
+    /// of a along b is area / |a|, and conversely
+    pub(crate) fn narrowest(&self) -> f64 {
+        self.area / norm(self.a).max(norm(self.b))
+    }
 }
 
 /// Check that a system periodic along two cell vectors can be used: its plane, the extent of
