@@ -237,9 +237,9 @@ impl LodeCalculator {
     }
 
     /// What sizes the box of every open system on the mesh of the split with grid index j,
-    /// margins (`wide`, see `ewald_split`) and B-splines of `order`: the mesh spacing, the width δ of the
-    /// window's edges, t, the basis support ρ and the remainder's reach (see the Rust
-    /// `FreeSpaceLayout`)
+    /// margins (`wide`, see `ewald_split`) and B-splines of `order`: the mesh spacing, the
+    /// width δ of the window's edges, t, the basis support ρ and the remainder's reach (see
+    /// the Rust `FreeSpaceLayout`)
     #[pyo3(signature = (grid, order, wide = false))]
     fn free_space_layout<'py>(
         &self,
