@@ -3,9 +3,9 @@
 //!   g_σ = g_σw + (g_σ - g_σw),  σw ≥ σ, same exponent p.
 //!
 //! The wide part is the k-space sum (lode/kspace/) of the density with smearing σw and
-//! k_c σw = √(2 ln(K_SCALE/ε)), K_SCALE = 100; the remainder is summed in real space as pair projections
-//! F^rem_ln(d) Yₗₘ(d̂) over all images closer than d_c, the largest distance where some
-//! F^rem_ln exceeds r_scale ε of its largest value, plus the centre's own remainder (T = 0).
+//! k_c σw = √(2 ln(K_SCALE/ε)), K_SCALE = 100; the remainder is summed in real space as pair
+//! projections F^rem_ln(d) Yₗₘ(d̂) over all images closer than d_c, the largest distance where
+//! some F^rem_ln exceeds r_scale ε of its largest value, plus the centre's own remainder (T = 0).
 //! r_scale depends on the width of the cell, slab or cluster (lode/ewald/margins.rs).
 //!
 //! k = 0: for 0 < p ≤ 3 the pure k-space sum drops the k = 0 term, but the real-space
