@@ -40,6 +40,7 @@ mod kspace;
 mod memory;
 mod mesh;
 mod metadata;
+mod morton;
 mod pairs;
 mod plan;
 mod positions;

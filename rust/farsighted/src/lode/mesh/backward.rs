@@ -20,8 +20,8 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex64;
 
 use super::{
-    channels, i_power, type_spectra, Assignment, BatchBuffers, Fft3, FreeSpace, Kernel, MeshSize,
-    BATCH,
+    batches_per_task, channels, i_power, type_spectra, Assignment, BatchBuffers, Fft3, FreeSpace,
+    Kernel, MeshSize, BATCH,
 };
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
@@ -132,6 +132,7 @@ impl KSpace {
         // interpolation reads, and the spreading writes, BATCH channels per cache line
         let partial = channels
             .par_chunks(BATCH)
+            .with_min_len(batches_per_task(&channels))
             .fold(
                 || {
                     let partial = Partial {

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use crate::lode::morton::morton_order;
 use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
 use crate::lode::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
@@ -100,24 +101,10 @@ fn spatial_order(system: &System, centers: &[usize]) -> Vec<usize> {
     let lowest = centers.iter().fold([f64::INFINITY; 3], |low, &i| {
         [0, 1, 2].map(|a| low[a].min(system.positions[i][a]))
     });
-    // 21 bits per coordinate, three interleaved in a u64
-    let spread = |x: u64| {
-        let mut x = x & 0x1f_ffff;
-        x = (x | x << 32) & 0x1f_0000_0000_ffff;
-        x = (x | x << 16) & 0x1f_0000_ff00_00ff;
-        x = (x | x << 8) & 0x100f_00f0_0f00_f00f;
-        x = (x | x << 4) & 0x10c3_0c30_c30c_30c3;
-        (x | x << 2) & 0x1249_2492_4924_9249
-    };
-    let key = |i: usize| {
-        let r = system.positions[i];
-        (0..3).fold(0_u64, |key, a| {
-            key | spread(((r[a] - lowest[a]) / BOX) as u64) << a
-        })
-    };
-    let mut order: Vec<usize> = (0..centers.len()).collect();
-    order.sort_by_cached_key(|&c| key(centers[c]));
-    order
+    morton_order(centers.len(), |c| {
+        let r = system.positions[centers[c]];
+        [0, 1, 2].map(|a| ((r[a] - lowest[a]) / BOX) as u64)
+    })
 }
 
 /// Per-thread scratch

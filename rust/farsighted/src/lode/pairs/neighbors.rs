@@ -12,19 +12,29 @@ pub(crate) struct Neighbor {
     pub vector: [f64; 3],
 }
 
+/// Bins per cutoff along each periodic direction: a centre's candidates fill (2·2 + 1)³ bins
+/// of half a cutoff, 15.6 d³ around the sphere's 4.2 d³, where bins of a cutoff would give 27 d³
+const BINS_PER_CUTOFF: f64 = 2.0;
+
 /// Atoms binned in fractional coordinates, from which the neighbours of one centre are listed
 /// when its pair sum needs them: a list of all centres' neighbours would hold 900 pairs per
 /// atom at the split's usual cutoffs (2.9 GB for 10⁵ atoms)
 pub(crate) struct CellList {
     cell: [[f64; 3]; 3],
     cutoff2: f64,
-    /// positions wrapped into the cell along the periodic directions
-    wrapped: Vec<[f64; 3]>,
+    /// the bin of each atom
     bins: Vec<[i64; 3]>,
     n_bins: [i64; 3],
     /// how many bins away a neighbour can be, per direction
     reach: [i64; 3],
-    members: Vec<Vec<usize>>,
+    /// the atoms by bin, and their positions wrapped into the cell along the periodic
+    /// directions, so that the candidates of a bin are read from contiguous memory
+    atoms: Vec<usize>,
+    wrapped: Vec<[f64; 3]>,
+    /// the atoms of bin b are atoms[starts[b]..starts[b + 1]]
+    starts: Vec<usize>,
+    /// where each atom's wrapped position is in `wrapped`
+    slot: Vec<usize>,
     /// whether a neighbour can be seen with several shifts (a cell narrower than 2 cutoffs)
     images: bool,
 }
@@ -40,7 +50,7 @@ impl CellList {
                 let norm = reciprocal[a].iter().map(|x| x * x).sum::<f64>().sqrt();
                 // distance between the lattice planes of direction a
                 let width = two_pi / norm;
-                n_bins[a] = ((width / cutoff).floor() as i64).clamp(1, 1 << 10);
+                n_bins[a] = ((BINS_PER_CUTOFF * width / cutoff).floor() as i64).clamp(1, 1 << 10);
                 reach[a] = (cutoff * n_bins[a] as f64 / width).ceil() as i64;
             }
         }
@@ -65,23 +75,37 @@ impl CellList {
             }
             bins.push(bin);
         }
-        let mut list = CellList {
+        let bin_index = |b: [i64; 3]| ((b[0] * n_bins[1] + b[1]) * n_bins[2] + b[2]) as usize;
+        // counting sort of the atoms by bin, stable: the atoms of a bin in ascending order
+        let mut starts = vec![0; (n_bins[0] * n_bins[1] * n_bins[2]) as usize + 1];
+        for &b in &bins {
+            starts[bin_index(b) + 1] += 1;
+        }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        let mut next = starts.clone();
+        let mut atoms = vec![0; system.size()];
+        let mut slot = vec![0; system.size()];
+        for (j, &b) in bins.iter().enumerate() {
+            let at = &mut next[bin_index(b)];
+            atoms[*at] = j;
+            slot[j] = *at;
+            *at += 1;
+        }
+        CellList {
             cell: system.cell,
             cutoff2: cutoff * cutoff,
-            wrapped,
-            bins: Vec::new(),
+            wrapped: atoms.iter().map(|&j| wrapped[j]).collect(),
+            bins,
             n_bins,
             reach,
-            members: vec![Vec::new(); (n_bins[0] * n_bins[1] * n_bins[2]) as usize],
+            atoms,
+            starts,
+            slot,
             // offsets -reach..=reach reach distinct bins when 2 reach + 1 <= n_bins
             images: (0..3).any(|a| 2 * reach[a] + 1 > n_bins[a]),
-        };
-        for (j, &b) in bins.iter().enumerate() {
-            let index = list.bin_index(b);
-            list.members[index].push(j);
         }
-        list.bins = bins;
-        list
     }
 
     fn bin_index(&self, b: [i64; 3]) -> usize {
@@ -91,7 +115,7 @@ impl CellList {
     /// All (j, d = rⱼ + T - rᵢ) with |d| < cutoff, the centre itself at T = 0 excluded, the
     /// images of one atom next to each other
     pub fn neighbors(&self, i: usize) -> Vec<Neighbor> {
-        let ri = self.wrapped[i];
+        let ri = self.wrapped[self.slot[i]];
         let reach = self.reach;
         let mut neighbors = Vec::new();
         for dx in -reach[0]..=reach[0] {
@@ -109,12 +133,17 @@ impl CellList {
                         }
                     }
                     let is_origin = shift == [0.0; 3];
-                    for &j in &self.members[self.bin_index(bin)] {
-                        if j == i && is_origin {
-                            continue;
-                        }
-                        let d = [0, 1, 2].map(|a| self.wrapped[j][a] + shift[a] - ri[a]);
-                        if d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < self.cutoff2 {
+                    let index = self.bin_index(bin);
+                    let members = self.starts[index]..self.starts[index + 1];
+                    let origin = [0, 1, 2].map(|a| shift[a] - ri[a]);
+                    for (&j, rj) in self.atoms[members.clone()]
+                        .iter()
+                        .zip(&self.wrapped[members])
+                    {
+                        let d = [0, 1, 2].map(|a| rj[a] + origin[a]);
+                        if d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < self.cutoff2
+                            && !(j == i && is_origin)
+                        {
                             neighbors.push(Neighbor { atom: j, vector: d });
                         }
                     }
