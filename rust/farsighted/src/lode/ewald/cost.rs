@@ -59,9 +59,7 @@ impl LodeSphericalExpansion {
         };
         let accuracy = self.parameters.accuracy.expect("split calculator");
         let margins_of = |grid: i32| {
-            let cutoff = self.parameters.radius
-                + wide_smearing(self.parameters.smearing, grid) * Margins::Wide.reach(accuracy);
-            Margins::of_cell(system, geometry, cutoff)
+            Margins::of_cell(system, geometry, self.remainder_reach(grid, Margins::Wide))
         };
         let original = system;
         // the cell of the k-space sum: for slabs, the internal cell (a, b, L n̂)
@@ -89,7 +87,6 @@ impl LodeSphericalExpansion {
             let mesh = (reciprocal == Reciprocal::Mesh).then(|| mesh_of(grid));
             return Ok((grid, margins, mesh));
         }
-        let sigma = self.parameters.smearing;
         let n = system.size() as f64;
         let volume = system.volume();
         let shortest = system
@@ -113,7 +110,6 @@ impl LodeSphericalExpansion {
         let mut best = (f64::INFINITY, (0, Margins::Tight, None));
         for grid in 0..=MAX_GRID {
             let margins = margins_of(grid);
-            let wide = wide_smearing(sigma, grid);
             let k_cutoff = self.split_k_cutoff(grid);
             if grid > 0 && k_cutoff < shortest {
                 // no k-vector left in the wide part
@@ -125,12 +121,7 @@ impl LodeSphericalExpansion {
                     volume * k_cutoff.powi(3) / (12.0 * std::f64::consts::PI.powi(2))
                 }
             };
-            let d_c = if grid == 0 {
-                0.0
-            } else {
-                self.parameters.radius + wide * margins.reach(accuracy)
-            };
-            let n_pairs = neighbors(d_c);
+            let n_pairs = neighbors(self.remainder_reach(grid, margins));
             let mut k_cost = COST_K_VALUES * n * n_k;
             if geometry == Geometry::Slab {
                 k_cost += COST_PLANAR_PAIR * n * n;
@@ -186,7 +177,7 @@ impl LodeSphericalExpansion {
         let cost_of = |grid: i32| {
             let margins = self.open_margins(system, grid);
             let free = FreeSpace::cheapest(system, &self.free_space_parameters(grid, margins));
-            let d_c = self.open_remainder_cutoff(grid, margins);
+            let d_c = self.remainder_reach(grid, margins);
             let pairs = if grid == 0 { 0.0 } else { n * neighbors(d_c) };
             let cost = free.cost() + COST_PAIR_VALUES * pairs;
             (cost, (grid, margins, free.size))
@@ -208,15 +199,16 @@ impl LodeSphericalExpansion {
     /// The margins of the split of an open system: wide where the cluster is at least 2 d_c
     /// wide along every direction (lode/ewald/margins.rs)
     pub(crate) fn open_margins(&self, system: &System, grid: i32) -> Margins {
-        let cutoff = self.open_remainder_cutoff(grid, Margins::Wide);
+        let cutoff = self.remainder_reach(grid, Margins::Wide);
         let narrowest = extents(system).into_iter().fold(f64::INFINITY, f64::min);
         Margins::of_width(narrowest, cutoff)
     }
 
-    /// The reach of the remainder of an open system that its box leaves free of images: the
-    /// estimate of d_c, not the cutoff of the tables, so that the plan and the values build
-    /// the same box (lode/ewald/mod.rs checks it)
-    pub(crate) fn open_remainder_cutoff(&self, grid: i32, margins: Margins) -> f64 {
+    /// The estimate of the remainder's d_c for the split with grid index j and `margins` (0
+    /// without a remainder, j = 0), not the cutoff of the tables: what the cost model counts
+    /// pairs within, and the reach the box of an open system leaves free of images, so that
+    /// the plan and the values build the same box (lode/ewald/mod.rs checks it)
+    pub(crate) fn remainder_reach(&self, grid: i32, margins: Margins) -> f64 {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         match grid {
             0 => 0.0,
@@ -239,7 +231,7 @@ impl LodeSphericalExpansion {
             k_cutoff: self.split_k_cutoff(grid),
             accuracy,
             support: self.basis.support(),
-            remainder_cutoff: self.open_remainder_cutoff(grid, margins),
+            remainder_cutoff: self.remainder_reach(grid, margins),
         }
     }
 
