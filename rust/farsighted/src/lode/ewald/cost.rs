@@ -204,10 +204,11 @@ impl LodeSphericalExpansion {
         Margins::of_width(narrowest, cutoff)
     }
 
-    /// The estimate of the remainder's d_c for the split with grid index j and `margins` (0
-    /// without a remainder, j = 0), not the cutoff of the tables: what the cost model counts
-    /// pairs within, and the reach the box of an open system leaves free of images, so that
-    /// the plan and the values build the same box (lode/ewald/mod.rs checks it)
+    /// The estimate of the remainder's d_c for the split with grid index j and `margins`, not
+    /// the cutoff of the tables: what the cost model counts pairs within, and the reach the
+    /// box of an open system leaves free of images, so that the plan and the values build the
+    /// same box (lode/ewald/mod.rs checks it). It is 0 at j = 0, which has no remainder: every
+    /// system is wide enough for the wide margins there, which change nothing without one
     pub(crate) fn remainder_reach(&self, grid: i32, margins: Margins) -> f64 {
         let accuracy = self.parameters.accuracy.expect("split calculator");
         match grid {

@@ -537,14 +537,12 @@ fn channels(
 /// product
 pub(crate) const BATCH: usize = 8;
 
-/// The fewest batches of channels a task takes: one task per thread, as every task allocates
-/// its buffers (two meshes of all points per channel of a batch: 530 MB for 160³ points),
-/// whose first writes fault their pages in (10⁵ atoms: 9 tasks spent 1 s on this)
+/// The fewest batches of channels a task takes: about one task per thread (rayon splits a
+/// range while its halves keep this length), as every task allocates its buffers (two meshes
+/// of all points per channel of a batch: 530 MB for 160³ points), whose first writes fault
+/// their pages in (10⁵ atoms: 9 tasks spent 1 s on this)
 fn batches_per_task(channels: &[(usize, usize, usize, usize)]) -> usize {
-    channels
-        .len()
-        .div_ceil(BATCH)
-        .div_ceil(rayon::current_num_threads())
+    (channels.len().div_ceil(BATCH) / rayon::current_num_threads()).max(1)
 }
 
 /// Buffers of one thread for a batch of channels

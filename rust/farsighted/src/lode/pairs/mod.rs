@@ -22,7 +22,6 @@ use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
 use crate::lode::positions::{channel_rows, swapped_pair_sign, PositionsLayout, SharedRows};
 use crate::lode::radial::RadialFunctions;
-use crate::math::harmonics::parity;
 use crate::System;
 
 /// What is shared by all centres of one system
@@ -303,25 +302,10 @@ impl<R: RadialFunctions> PairSum<'_, R> {
                     };
                     let out =
                         &mut sums.strain[9 * (center * row + t * n_features)..][..9 * n_features];
-                    for a in 0..3 {
-                        for b in 0..3 {
-                            let source = &gradient[b * n_features..(b + 1) * n_features];
-                            let target =
-                                &mut out[(3 * a + b) * n_features..(3 * a + b + 1) * n_features];
-                            let mut feature = 0;
-                            for l in 0..=self.max_angular {
-                                // d ⊗ ∇ is even under d → -d: (-1)ˡ from Yₗₘ only
-                                let sign = if mirrored { parity(l) } else { 1.0 };
-                                let size = (2 * l + 1) * self.n_radial;
-                                for (o, g) in target[feature..feature + size]
-                                    .iter_mut()
-                                    .zip(&source[feature..feature + size])
-                                {
-                                    *o += sign * d[a] * g;
-                                }
-                                feature += size;
-                            }
-                        }
+                    // d ⊗ ∇ is even under d → -d: (-1)ˡ from Yₗₘ only
+                    for (ab, target) in out.chunks_exact_mut(n_features).enumerate() {
+                        let source = &gradient[(ab % 3) * n_features..][..n_features];
+                        projection.add_row(target, d[ab / 3], source, mirrored);
                     }
                 }
             }

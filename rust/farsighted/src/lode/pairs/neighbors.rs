@@ -12,9 +12,14 @@ pub(crate) struct Neighbor {
     pub vector: [f64; 3],
 }
 
-/// Bins per cutoff along each periodic direction: a centre's candidates fill (2·2 + 1)³ bins
-/// of half a cutoff, 15.6 d³ around the sphere's 4.2 d³, where bins of a cutoff would give 27 d³
+/// Bins per cutoff d_c along each periodic direction: a centre's candidates fill (2·2 + 1)³
+/// bins of at least d_c / 2, at least 15.6 d_c³ in a rectangular cell around the sphere's
+/// 4.2 d_c³, where bins of d_c would give 27 d_c³
 const BINS_PER_CUTOFF: f64 = 2.0;
+
+/// The most bins per atom: a dilute system in a large cell gets larger bins rather than more
+/// empty ones than it has atoms
+const MAX_BINS_PER_ATOM: f64 = 4.0;
 
 /// Atoms binned in fractional coordinates, from which the neighbours of one centre are listed
 /// when its pair sum needs them: a list of all centres' neighbours would hold 900 pairs per
@@ -35,7 +40,8 @@ pub(crate) struct CellList {
     starts: Vec<usize>,
     /// where each atom's wrapped position is in `wrapped`
     slot: Vec<usize>,
-    /// whether a neighbour can be seen with several shifts (a cell narrower than 2 cutoffs)
+    /// whether a neighbour may be seen with several shifts: the offsets -reach..=reach wrap
+    /// around the cell (narrower than about 2.5 cutoffs)
     images: bool,
 }
 
@@ -43,17 +49,26 @@ impl CellList {
     pub fn new(system: &System, cutoff: f64) -> CellList {
         let reciprocal = system.reciprocal_cell();
         let two_pi = 2.0 * std::f64::consts::PI;
-        let mut n_bins = [1_i64; 3];
-        let mut reach = [0_i64; 3];
-        for a in 0..3 {
-            if system.pbc[a] {
-                let norm = reciprocal[a].iter().map(|x| x * x).sum::<f64>().sqrt();
-                // distance between the lattice planes of direction a
-                let width = two_pi / norm;
-                n_bins[a] = ((BINS_PER_CUTOFF * width / cutoff).floor() as i64).clamp(1, 1 << 10);
-                reach[a] = (cutoff * n_bins[a] as f64 / width).ceil() as i64;
-            }
+        // distance between the lattice planes of each direction
+        let widths = reciprocal.map(|b| two_pi / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt());
+        let bins_of = |per_cutoff: f64| {
+            [0, 1, 2].map(|a| match system.pbc[a] {
+                true => ((per_cutoff * widths[a] / cutoff).floor() as i64).max(1),
+                false => 1,
+            })
+        };
+        let limit = MAX_BINS_PER_ATOM * system.size().max(1) as f64;
+        let too_many = |n: [i64; 3]| n.iter().map(|&x| x as f64).product::<f64>() > limit;
+        let mut per_cutoff = BINS_PER_CUTOFF;
+        let mut n_bins = bins_of(per_cutoff);
+        while too_many(n_bins) && n_bins.iter().any(|&n| n > 1) {
+            per_cutoff *= 0.8;
+            n_bins = bins_of(per_cutoff);
         }
+        let reach = [0, 1, 2].map(|a| match system.pbc[a] {
+            true => (cutoff * n_bins[a] as f64 / widths[a]).ceil() as i64,
+            false => 0,
+        });
         // wrap periodic coordinates into the cell and bin the atoms
         let fractional = |r: &[f64; 3], a: usize| {
             (r[0] * reciprocal[a][0] + r[1] * reciprocal[a][1] + r[2] * reciprocal[a][2]) / two_pi
@@ -229,8 +244,56 @@ mod tests {
                         });
                         assert!(found, "pbc={pbc:?} cutoff={cutoff} i={i}");
                     }
+                    // the images of one atom are next to each other
+                    let mut seen = Vec::new();
+                    for neighbor in &neighbors {
+                        if seen.last() != Some(&neighbor.atom) {
+                            assert!(!seen.contains(&neighbor.atom), "pbc={pbc:?} i={i}");
+                            seen.push(neighbor.atom);
+                        }
+                    }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn same_pairs_as_brute_force_with_half_cutoff_bins() {
+        // 64 atoms in a triclinic cell of about 10 Å: 6 or 7 bins of half a 3 Å cutoff each way
+        let mut state = 12345_u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        let cell = [[10.0, 0.0, 0.0], [1.5, 9.5, 0.0], [-1.0, 0.5, 10.5]];
+        let positions = (0..64)
+            .map(|_| {
+                [
+                    uniform() * 12.0 - 1.0,
+                    uniform() * 12.0 - 1.0,
+                    uniform() * 12.0 - 1.0,
+                ]
+            })
+            .collect();
+        let system = System {
+            types: vec![1; 64],
+            positions,
+            cell,
+            pbc: [true; 3],
+        };
+        let list = CellList::new(&system, 3.0);
+        assert_eq!(list.n_bins, [6, 6, 7]);
+        for i in 0..64 {
+            let mut found: Vec<usize> = list.neighbors(i).iter().map(|n| n.atom).collect();
+            let mut expected: Vec<usize> = brute_force(&system, i, 3.0, 1)
+                .into_iter()
+                .map(|(j, _)| j)
+                .collect();
+            found.sort();
+            expected.sort();
+            assert_eq!(found, expected, "i={i}");
         }
     }
 }

@@ -112,14 +112,21 @@ impl PairProjection {
     /// `mirrored`: the term of -d, (-1)ˡ Fₗₙ Yₗₘ
     #[inline]
     pub fn add_values(&self, values: &mut [f64], mirrored: bool) {
-        let values = &mut values[..self.terms.len()];
+        self.add_row(values, 1.0, &self.terms, mirrored);
+    }
+
+    /// out += scale · row over a row of all features lm_index(l, m) * n_radial + n;
+    /// `mirrored`: each feature times (-1)ˡ, the parity of Yₗₘ under d → -d
+    #[inline]
+    pub fn add_row(&self, out: &mut [f64], scale: f64, row: &[f64], mirrored: bool) {
+        let out = &mut out[..row.len()];
         if mirrored {
-            for ((o, t), p) in values.iter_mut().zip(&self.terms).zip(&self.parities) {
-                *o += p * t;
+            for ((o, x), p) in out.iter_mut().zip(row).zip(&self.parities) {
+                *o += p * scale * x;
             }
         } else {
-            for (o, t) in values.iter_mut().zip(&self.terms) {
-                *o += t;
+            for (o, x) in out.iter_mut().zip(row) {
+                *o += scale * x;
             }
         }
     }
