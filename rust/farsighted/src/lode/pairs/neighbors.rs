@@ -90,11 +90,10 @@ impl CellList {
             }
             bins.push(bin);
         }
-        let bin_index = |b: [i64; 3]| ((b[0] * n_bins[1] + b[1]) * n_bins[2] + b[2]) as usize;
         // counting sort of the atoms by bin, stable: the atoms of a bin in ascending order
         let mut starts = vec![0; (n_bins[0] * n_bins[1] * n_bins[2]) as usize + 1];
         for &b in &bins {
-            starts[bin_index(b) + 1] += 1;
+            starts[bin_index(n_bins, b) + 1] += 1;
         }
         for b in 1..starts.len() {
             starts[b] += starts[b - 1];
@@ -103,7 +102,7 @@ impl CellList {
         let mut atoms = vec![0; system.size()];
         let mut slot = vec![0; system.size()];
         for (j, &b) in bins.iter().enumerate() {
-            let at = &mut next[bin_index(b)];
+            let at = &mut next[bin_index(n_bins, b)];
             atoms[*at] = j;
             slot[j] = *at;
             *at += 1;
@@ -121,10 +120,6 @@ impl CellList {
             // offsets -reach..=reach reach distinct bins when 2 reach + 1 <= n_bins
             images: (0..3).any(|a| 2 * reach[a] + 1 > n_bins[a]),
         }
-    }
-
-    fn bin_index(&self, b: [i64; 3]) -> usize {
-        ((b[0] * self.n_bins[1] + b[1]) * self.n_bins[2] + b[2]) as usize
     }
 
     /// All (j, d = rⱼ + T - rᵢ) with |d| < cutoff, the centre itself at T = 0 excluded, the
@@ -148,7 +143,7 @@ impl CellList {
                         }
                     }
                     let is_origin = shift == [0.0; 3];
-                    let index = self.bin_index(bin);
+                    let index = bin_index(self.n_bins, bin);
                     let members = self.starts[index]..self.starts[index + 1];
                     let origin = [0, 1, 2].map(|a| shift[a] - ri[a]);
                     for (&j, rj) in self.atoms[members.clone()]
@@ -170,6 +165,11 @@ impl CellList {
         }
         neighbors
     }
+}
+
+/// The index of bin b among `n_bins`, the last direction contiguous
+fn bin_index(n_bins: [i64; 3], b: [i64; 3]) -> usize {
+    ((b[0] * n_bins[1] + b[1]) * n_bins[2] + b[2]) as usize
 }
 
 #[cfg(test)]
