@@ -55,6 +55,14 @@ impl System {
         [scale(bc), scale(cross(c, a)), scale(cross(a, b))]
     }
 
+    /// The distance between the lattice planes of each cell vector's direction, 2π / |b_d|:
+    /// the cell's height along that direction
+    pub fn plane_spacings(&self) -> [f64; 3] {
+        let two_pi = 2.0 * std::f64::consts::PI;
+        self.reciprocal_cell()
+            .map(|b| two_pi / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt())
+    }
+
     /// Check that this system can be used by a calculator needing full 3D periodicity
     pub fn validate_periodic(&self, index: usize) -> Result<(), Error> {
         let name = format!("system {index}");
@@ -127,12 +135,9 @@ impl System {
     fn overlapping_atoms(&self, distance: f64) -> Option<(usize, usize)> {
         let reciprocal = self.reciprocal_cell();
         let two_pi = 2.0 * std::f64::consts::PI;
-        // the height of the cell along direction d is 2π / |b_d|
-        let bins: [i64; 3] = [0, 1, 2].map(|d| {
-            let b = reciprocal[d];
-            let height = two_pi / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt();
-            ((height / distance).floor() as i64).clamp(1, 1 << 20)
-        });
+        let bins = self
+            .plane_spacings()
+            .map(|height| ((height / distance).floor() as i64).clamp(1, 1 << 20));
         let mut grid: std::collections::HashMap<[i64; 3], Vec<usize>> =
             std::collections::HashMap::new();
         let mut fractional = Vec::with_capacity(self.size());

@@ -58,11 +58,8 @@ impl Margins {
     pub fn of_cell(system: &System, geometry: Geometry, cutoff: f64) -> Margins {
         let narrowest = match geometry {
             Geometry::Bulk => system
-                .reciprocal_cell()
-                .iter()
-                .map(|b| {
-                    2.0 * std::f64::consts::PI / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt()
-                })
+                .plane_spacings()
+                .into_iter()
                 .fold(f64::INFINITY, f64::min),
             Geometry::Slab => Plane::new(system).narrowest(),
             Geometry::Open => return Margins::Tight,

@@ -49,8 +49,7 @@ impl CellList {
     pub fn new(system: &System, cutoff: f64) -> CellList {
         let reciprocal = system.reciprocal_cell();
         let two_pi = 2.0 * std::f64::consts::PI;
-        // distance between the lattice planes of each direction
-        let widths = reciprocal.map(|b| two_pi / (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt());
+        let widths = system.plane_spacings();
         let bins_of = |per_cutoff: f64| {
             [0, 1, 2].map(|a| match system.pbc[a] {
                 true => ((per_cutoff * widths[a] / cutoff).floor() as i64).max(1),
