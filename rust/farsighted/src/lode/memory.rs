@@ -206,14 +206,16 @@ impl LodeSphericalExpansion {
                 largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
             // the mesh computes values only (no gradients, lode/ewald/cost.rs); for slabs on
-            // their internal cell
+            // their internal cell. Its buffers are freed before the pairs are summed
+            // (lode/ewald/mod.rs): the larger of the two parts counts.
             if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, false) {
-                scratch = scratch.max(mesh + 8.0 * rows * n_features);
-                pairs = pairs.max(pair_accumulators(
-                    plan,
-                    rows * value_columns,
-                    gradients.positions,
-                ));
+                let mesh = mesh + 8.0 * rows * n_features;
+                let pair_part = pair_accumulators(plan, rows * value_columns, gradients.positions);
+                if mesh >= pair_part {
+                    scratch = scratch.max(mesh);
+                } else {
+                    pairs = pairs.max(pair_part);
+                }
                 continue;
             }
             // k-vector lists and tables
@@ -325,8 +327,7 @@ impl LodeSphericalExpansion {
         };
         let l = (self.parameters.max_angular + 1) as f64;
         let sizes = (l * l, l * self.n_radial() as f64);
-        let threads = rayon::current_num_threads() as f64;
-        Some(size.memory(n_atoms, n_types, 2.0 * n_k, sizes, threads, backward))
+        Some(size.memory(n_atoms, n_types, 2.0 * n_k, sizes, backward))
     }
 
     /// The k-space cutoff of a plan: the wide part's for the Ewald split, 0 for pair sums

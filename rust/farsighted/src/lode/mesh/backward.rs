@@ -130,9 +130,10 @@ impl KSpace {
         let by_position = assignment.mesh_order(&input.centers);
         // by batches of channels whose meshes are interleaved, as for the values: the
         // interpolation reads, and the spreading writes, BATCH channels per cache line
+        let task_bytes = size.backward_task_memory(n_atoms as f64, n_types as f64, n_points as f64);
         let partial = channels
             .par_chunks(BATCH)
-            .with_min_len(batches_per_task(&channels))
+            .with_min_len(batches_per_task(&channels, task_bytes, 0.0))
             .fold(
                 || {
                     let partial = Partial {

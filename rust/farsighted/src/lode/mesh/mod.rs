@@ -538,11 +538,23 @@ fn channels(
 pub(crate) const BATCH: usize = 8;
 
 /// The fewest batches of channels a task takes: about one task per thread (rayon splits a
-/// range while its halves keep this length), as every task allocates its buffers (two meshes
-/// of all points per channel of a batch: 530 MB for 160³ points), whose first writes fault
-/// their pages in (10⁵ atoms: 9 tasks spent 1 s on this)
-fn batches_per_task(channels: &[(usize, usize, usize, usize)]) -> usize {
-    (channels.len().div_ceil(BATCH) / rayon::current_num_threads()).max(1)
+/// range while its halves keep this length), as every task allocates its buffers
+/// (`MeshSize::task_memory`: 700 MB for 160³ points), whose first writes fault their pages in
+/// (10⁵ atoms: 9 tasks spent 1 s on this). Fewer tasks, down to one, where only as many sets
+/// of `task_bytes` fit in the memory still available with `reserved` bytes left for their
+/// results (10⁶ atoms: 6.4 GB per task); the memory check counted one (lode/memory.rs).
+fn batches_per_task(
+    channels: &[(usize, usize, usize, usize)],
+    task_bytes: f64,
+    reserved: f64,
+) -> usize {
+    let threads = rayon::current_num_threads();
+    // a tenth of what is available for what the estimate leaves out
+    let tasks = crate::available_memory().map_or(threads, |available| {
+        let fitting = (0.9 * available as f64 - reserved) / task_bytes;
+        (fitting.max(1.0) as usize).min(threads)
+    });
+    (channels.len().div_ceil(BATCH) / tasks).max(1)
 }
 
 /// Buffers of one thread for a batch of channels
@@ -666,11 +678,16 @@ impl KSpace {
         let max_angular = self.max_angular;
         let n_lm = (max_angular + 1).pow(2);
         let channels = channels(types.len(), max_angular, n_radial);
+        let n_types = types.len();
+        let n_features = n_lm * n_radial;
+        // the batches' values, then their copy by centre
+        let reserved = 16.0 * (centers.len() * n_types * n_features) as f64;
+        let task_bytes = size.task_memory();
         // by batches of channels whose meshes are interleaved, so that the interpolation
         // reads BATCH channels from each cache line
         let batches: Vec<Vec<f64>> = channels
             .par_chunks(BATCH)
-            .with_min_len(batches_per_task(&channels))
+            .with_min_len(batches_per_task(&channels, task_bytes, reserved))
             .map_init(
                 || BatchBuffers::new(fft),
                 |buffers, batch| {
@@ -686,8 +703,6 @@ impl KSpace {
                 },
             )
             .collect();
-        let n_types = types.len();
-        let n_features = n_lm * n_radial;
         let mut values = vec![0.0; centers.len() * n_types * n_features];
         for (batch, out) in channels.chunks(BATCH).zip(&batches) {
             for (c, sums) in out.chunks_exact(batch.len()).enumerate() {

@@ -167,17 +167,30 @@ impl MeshSize {
         n_channels as f64 * (fft + interpolation)
     }
 
+    /// Bytes of the buffers of one task of the values (a run of batches of channels,
+    /// mesh/mod.rs): the transforms' scratch and input, and the half spectra and interleaved
+    /// real meshes of a batch (`BatchBuffers`)
+    pub fn task_memory(&self) -> f64 {
+        (40.0 + 16.0 * super::BATCH as f64) * self.points() as f64
+    }
+
+    /// `task_memory` of the backward product (mesh/backward.rs): also the transformed Γ
+    /// beside the input spectrum, the positions accumulator and the adjoint spectra of the
+    /// `n_points` kernel points
+    pub fn backward_task_memory(&self, n_atoms: f64, n_types: f64, n_points: f64) -> f64 {
+        self.task_memory() + 8.0 * self.points() as f64 + 24.0 * n_atoms + 16.0 * n_types * n_points
+    }
+
     /// Bytes of one system on this mesh (with `n_points` kernel points inside the cutoff):
-    /// the spectra of the types and the kernel tables, and per thread the transforms'
-    /// buffers, the half spectra and the interleaved meshes of a batch of channels, and for
-    /// the backward product the positions accumulator and the adjoint spectra
+    /// the spectra of the types and the kernel tables, and the buffers of one task
+    /// (`task_memory`, `backward_task_memory`): the mesh runs no more tasks at once than
+    /// memory allows (mesh/mod.rs, `batches_per_task`)
     pub fn memory(
         &self,
         n_atoms: f64,
         n_types: f64,
         n_points: f64,
         (n_lm, n_functions): (f64, f64),
-        threads: f64,
         backward: bool,
     ) -> f64 {
         let points = self.points() as f64;
@@ -188,15 +201,12 @@ impl MeshSize {
             } else {
                 0.0
             };
-        let per_thread = 40.0 * points
-            + 16.0 * super::BATCH as f64 * points
-            + if backward {
-                // the transformed Γ beside the input spectrum
-                8.0 * points + 24.0 * n_atoms + 16.0 * n_types * n_points
-            } else {
-                0.0
-            };
-        shared + threads * per_thread
+        let task = if backward {
+            self.backward_task_memory(n_atoms, n_types, n_points)
+        } else {
+            self.task_memory()
+        };
+        shared + task
     }
 
     /// The cheapest order's mesh of `system` (the internal cell of slabs) for the k-vectors

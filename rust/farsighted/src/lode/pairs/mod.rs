@@ -37,9 +37,13 @@ pub(crate) struct PairSum<'a, R: RadialFunctions> {
     pub outputs: &'a [Option<SharedRows>],
 }
 
-/// Largest memory of the per-thread accumulators of all centres that the symmetric sum needs;
-/// beyond it (values and strain of 10⁶ atoms) each centre sums all its own pairs, twice the work
-const SYMMETRIC_MEMORY: usize = 1 << 30;
+/// Largest memory of the per-thread accumulators of all centres that the symmetric sum needs:
+/// 1 GiB, or a quarter of the memory available where that is more (values of 10⁶ atoms on two
+/// threads: 4.8 GB); beyond it each centre sums all its own pairs, twice the work
+fn symmetric_memory() -> usize {
+    let available = crate::available_memory().unwrap_or(0) as usize;
+    (1 << 30).max(available / 4)
+}
 /// Most accumulators per thread of the symmetric sum: more than one lets rayon balance the
 /// threads when the machine is shared; fewer are used where memory asks for it (10⁵ atoms)
 const ACCUMULATORS: usize = 4;
@@ -52,7 +56,7 @@ pub(crate) fn accumulators_per_thread(bytes: usize, positions: bool) -> usize {
         return ACCUMULATORS;
     }
     let threads = rayon::current_num_threads();
-    (SYMMETRIC_MEMORY / (threads * bytes).max(1)).min(ACCUMULATORS)
+    (symmetric_memory() / (threads * bytes).max(1)).min(ACCUMULATORS)
 }
 
 /// Whether, of two centres i ≠ j among `n` atoms, the task of i computes their pairs for both
