@@ -76,7 +76,13 @@ def hypers(exponent=EXPONENT):
 
 
 def best_time(function, repeat):
-    function()  # warm-up: tables, plans
+    """The best of `repeat` calls after a warm-up call (which builds tables and plans); with
+    `repeat` = 0 the one call that builds them (the largest sizes, where a call takes minutes)"""
+    if repeat == 0:
+        start = time.perf_counter()
+        function()
+        return time.perf_counter() - start
+    function()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -136,9 +142,8 @@ def run_case(method, n_atoms, repeat, exponent, geometry):
     elif method == "torch-pme":
         from torch_lode import torchpme_times
 
-        seconds = torchpme_times(atoms, accuracy=ACCURACY, exponent=exponent, methods=["PME"])[
-            "PME"
-        ]
+        pme = torchpme_times(atoms, accuracy=ACCURACY, exponent=exponent, methods=["PME"])
+        seconds, info["torch_pme"] = pme["PME"], pme["PME parameters"]
     else:
         raise ValueError(f"unknown method {method}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (Linux: KiB)
@@ -226,17 +231,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--quick", action="store_true", help="sizes 500 and 2000 only")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="calls timed after a warm-up (0: one, no warm-up)"
+    )
     parser.add_argument(
         "--k-sum-max", type=int, default=20000, help="largest size for the split's k-sum"
     )
     parser.add_argument("--featomic-max", type=int, default=4000, help="largest featomic size")
+    parser.add_argument("--methods", nargs="+", help="a subset of the methods (all by default)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per case")
     parser.add_argument("--exponent", type=int, default=EXPONENT, help="p of the density")
     parser.add_argument(
         "--geometry", choices=list(GEOMETRIES), default="bulk", help="slab: periodic along x, y"
     )
-    parser.add_argument("--accuracy-size", type=int, help="size of the accuracy measurement")
+    parser.add_argument(
+        "--accuracy-size", type=int, help="size of the accuracy measurement (0: none)"
+    )
     parser.add_argument("--case", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--output", type=Path, help="results/lode_mesh[_p6][_slab|_open] by default"
@@ -253,6 +263,11 @@ def main():
     )
     output = args.output or RESULTS / f"lode_mesh{suffix}"
     methods = METHODS if args.geometry == "bulk" else SLAB_METHODS
+    if args.methods is not None:
+        unknown = set(args.methods) - set(methods)
+        if unknown:
+            parser.error(f"unknown methods {sorted(unknown)} for {args.geometry}: {methods}")
+        methods = [method for method in methods if method in args.methods]
 
     sizes = [500, 2000] if args.quick else sorted(args.sizes)
     limits = {"k-sum": args.k_sum_max, "featomic": args.featomic_max}
@@ -267,11 +282,12 @@ def main():
         "radius": RADIUS,
         "accuracy": ACCURACY,
     }
-    accuracy_size = args.accuracy_size or sizes[0]
+    accuracy_size = sizes[0] if args.accuracy_size is None else args.accuracy_size
     results["accuracy_size"] = accuracy_size
     results["accuracy_over_epsilon"] = {
         name: measured_accuracy(build(accuracy_size, args.geometry), args.exponent, args.geometry)
         for name, build in [("random", structure), ("crystal", rattled_crystal)]
+        if accuracy_size > 0
     }
     cases = {}
     for n_atoms in sizes:
@@ -282,7 +298,8 @@ def main():
             print(method, n_atoms, case, flush=True)
     results["cases"] = cases
 
-    header = ["N"] + [f"{m} (s)" for m in methods] + ["backward/mesh", "k-sum/mesh", "mesh GiB"]
+    header = ["N"] + [f"{m} (s)" for m in methods] + ["backward/mesh", "k-sum/mesh"]
+    header += ["mesh GiB", "backward GiB"]
     rows = []
     for n_atoms in sizes:
         row = [str(n_atoms)]
@@ -292,10 +309,12 @@ def main():
             seconds[method] = case.get("seconds")
             row.append(f"{case['seconds']:.3g}" if "seconds" in case else NOT_AVAILABLE)
         for method in ["backward", "k-sum"]:
-            ratio = seconds[method] and seconds["mesh"] and seconds[method] / seconds["mesh"]
+            mine, mesh = seconds.get(method), seconds.get("mesh")
+            ratio = mine and mesh and mine / mesh
             row.append(f"{ratio:.2f}" if ratio else NOT_AVAILABLE)
-        mesh = cases.get(f"mesh {n_atoms}", {})
-        row.append(f"{mesh['peak_memory_gib']:.2f}" if "peak_memory_gib" in mesh else "")
+        for method in ["mesh", "backward"]:
+            case = cases.get(f"{method} {n_atoms}", {})
+            row.append(f"{case['peak_memory_gib']:.2f}" if "peak_memory_gib" in case else "")
         rows.append(row)
     table = text_table(header, rows)
     timed = [n for n in sizes if "seconds" in cases.get(f"mesh {n}", {})]
@@ -305,16 +324,24 @@ def main():
     print(table)
     print("log-log slopes of the mesh values:", results["mesh_log_log_slopes"])
 
-    accuracy = accuracy_table(results["accuracy_over_epsilon"])
-    print(accuracy)
+    accuracy = ""
+    if results["accuracy_over_epsilon"]:
+        accuracy = accuracy_table(results["accuracy_over_epsilon"])
+        print(accuracy)
+        accuracy = (
+            f"Measured error / ε at N = {accuracy_size} (random; crystal: rattled rock salt of "
+            f"about as many atoms), mesh forced:\n\n```\n{accuracy}\n```\n\n"
+        )
+    errors = "".join(
+        f"- {name}: {case['error']}\n" for name, case in cases.items() if "error" in case
+    )
+    errors = f"Not measured:\n\n{errors}\n" if errors else ""
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(results, indent=2))
     output.with_suffix(".md").write_text(
         f"# Particle mesh at scale ({results['date']})\n\n"
-        f"Settings: {results['settings']}\n\n"
-        f"Measured error / ε at N = {accuracy_size} (random; crystal: rattled rock salt of "
-        f"about as many atoms), mesh forced:\n\n```\n{accuracy}\n```\n\n"
-        f"```\n{table}\n```\n\nLog-log slopes of the mesh values: "
+        f"Settings: {results['settings']}\n\n{accuracy}"
+        f"```\n{table}\n```\n\n{errors}Log-log slopes of the mesh values: "
         f"{results['mesh_log_log_slopes']}\n\nMachine: {results['machine']}\n"
     )
 

@@ -144,8 +144,9 @@ def torch_times(atoms, device, calculator):
 def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME", "Ewald")):
     """Energy + forces of the charges ±1 with torch-pme's PME and Ewald, tuned to ``accuracy``
     (its tuners are for Coulomb: other exponents use the Coulomb parameters with
-    ``InversePowerLawPotential``); the neighbour list (vesin) is computed once, the distances
-    inside the timed function"""
+    ``InversePowerLawPotential``), and under "PME parameters" and "Ewald parameters" what its
+    tuner chose; the neighbour list (vesin) is computed once, the distances inside the timed
+    function"""
     import torch
     import torchpme
     import vesin
@@ -191,6 +192,8 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME",
             torch.autograd.grad((charges * potentials).sum(), positions)
 
         results[name] = best_time(energy_and_forces)
+        # what the tuner chose: its accuracy is an estimate of the absolute force error
+        results[f"{name} parameters"] = {"smearing": float(smearing), **parameters}
     return results
 
 

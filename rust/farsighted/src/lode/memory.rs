@@ -310,7 +310,9 @@ impl LodeSphericalExpansion {
     }
 
     /// Bytes of the mesh of a plan whose split sums its wide part on one (None otherwise), with
-    /// about 2 n_k kernel points (the half-space count doubled: the plane m₃ = 0 is whole)
+    /// 1.25 n_k kernel points: the half spectrum holds the half space and the whole plane
+    /// m₃ = 0 (n_k + 2.6% at 10⁴ atoms, measured), and the list of points that the tables are
+    /// built from is a tenth of them more while they are built
     fn mesh_memory(
         &self,
         plan: &Plan,
@@ -327,7 +329,7 @@ impl LodeSphericalExpansion {
         };
         let l = (self.parameters.max_angular + 1) as f64;
         let sizes = (l * l, l * self.n_radial() as f64);
-        Some(size.memory(n_atoms, n_types, 2.0 * n_k, sizes, backward))
+        Some(size.memory(n_atoms, n_types, 1.25 * n_k, sizes, backward))
     }
 
     /// The k-space cutoff of a plan: the wide part's for the Ewald split, 0 for pair sums
