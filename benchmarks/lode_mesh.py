@@ -5,7 +5,8 @@ torch-pme's PME Coulomb potential, in one run.
 Settings (the issue's): Na/Cl boxes at 0.04 atoms/Å³, p = 1, σ = 1 Å, l ≤ 4, 6 radial
 functions (radius 4 Å), accuracy ε = 1e-5. Each (method, size) runs in a fresh subprocess so
 that its peak memory (max RSS) is its own; times are the best of ``--repeat`` calls after one
-warm-up call (which builds the tables). Columns:
+warm-up call (which builds the tables; ``--repeat 0``: that one call, for 10⁶ atoms).
+Columns:
 
 - ``mesh``: farsighted with the cost model's choice (``reciprocal="auto"``; the mesh at these
   sizes), values; ``backward``: its backward product with G = the features (∂L/∂positions
