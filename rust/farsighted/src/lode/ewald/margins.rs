@@ -1,13 +1,15 @@
 //! How far below ε the Ewald split puts its truncations: the wide part's k-space cutoff k_c,
 //! the aliasing of the mesh (lode/mesh/), and the remainder's real-space cutoff d_c.
 //!
-//! The error of a truncation, relative to the largest entry of a block, depends on how the
-//! truncated terms add up. Those of k_c and of the mesh are wave vectors, whose phases add
-//! coherently in a crystal (its structure factor is a set of Bragg peaks): a rattled rock-salt
-//! crystal of 1000 atoms reached 3 ε at ε = 1e-3 with margins measured on random boxes (3 in
-//! place of `K_SCALE`, the aliasing bound held to 10 ε), where a random box of the same size
-//! and density stays at 0.3 ε. So k_c and the mesh keep the margins of the worst case at every
-//! size (`K_SCALE`, and the aliasing bound of lode/mesh/size.rs held to ε).
+//! The error of a truncation relative to the largest entry of a block depends on the system:
+//! a rattled rock-salt crystal of 1000 atoms reached 3 ε at ε = 1e-3 with margins measured on
+//! random boxes (3 in place of `K_SCALE`, the aliasing bound held to 10 ε), where a random box
+//! of the same size and density stays at 0.3 ε. So k_c and the mesh keep the margins the
+//! crystal needs at every size (`K_SCALE`, and the aliasing bound of lode/mesh/size.rs held to
+//! ε). What separates the two is the size of their blocks, not the absolute error: the random
+//! box's largest entries are 9 to 60 times the crystal's (docs/theory.rst, "Why the random box
+//! is more accurate"), so that margins which keep crystals within ε leave random boxes near
+//! ε/100.
 //!
 //! The terms past d_c are pairs of atoms. In a cell narrower than 2 d_c, many of them are
 //! images of the same atoms, whose tails add up over many cells: random triclinic cells of
@@ -25,7 +27,7 @@ use crate::lode::slab::Plane;
 use crate::System;
 
 /// k_c σw = √(2 ln(K_SCALE/ε)): the wide part's k-space terms decay like e^{-k²σw²/2}, and
-/// those past k_c may add coherently (module documentation)
+/// those past k_c must stay within ε of the small blocks of crystals (module documentation)
 pub(crate) const K_SCALE: f64 = 100.0;
 
 /// The margins of the split's remainder (module documentation)
