@@ -408,7 +408,7 @@ impl LodeCalculator {
             .map(|(b, item)| extract_gradient_block(&item, b))
             .collect::<PyResult<Vec<_>>>()?;
         let calculator = &self.calculator;
-        let results = run(py, || calculator.backward(&systems, &blocks))?;
+        let results = run(py, || calculator.backward(&systems, blocks))?;
         let output = PyList::empty(py);
         for result in results {
             let n_atoms = result.positions.len();

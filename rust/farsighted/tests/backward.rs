@@ -87,7 +87,7 @@ fn check_against_explicit(calculator: &LodeSphericalExpansion, selection: &Selec
     };
     let descriptor = calculator.compute(&systems, all, selection).unwrap();
     let gradient = random_gradient(&descriptor, seed);
-    let backward = calculator.backward(&systems, &gradient).unwrap();
+    let backward = calculator.backward(&systems, gradient.clone()).unwrap();
     let reference = contract(&descriptor, &gradient, &systems);
     for (s, (system, (positions, strain))) in systems.iter().zip(&reference).enumerate() {
         let BackwardGradients {
@@ -151,7 +151,7 @@ fn cell_gradient_finite_differences() {
     let gradient = random_gradient(&descriptor, 11);
     let loss = |system: &System| common::loss(&compute(system), &gradient);
     let backward = calculator
-        .backward(std::slice::from_ref(&system), &gradient)
+        .backward(std::slice::from_ref(&system), gradient.clone())
         .unwrap();
     let delta = 1e-6;
     let scale = backward[0]
@@ -185,7 +185,7 @@ fn bad_gradients() {
     let gradient = random_gradient(&descriptor, 1);
     let expect_error = |blocks: Vec<BlockData>, message: &str| {
         let error = calculator
-            .backward(&systems, &blocks)
+            .backward(&systems, blocks.clone())
             .unwrap_err()
             .to_string();
         assert!(error.contains(message), "{error}");

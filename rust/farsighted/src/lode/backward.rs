@@ -1,6 +1,6 @@
 //! Backward (vector–Jacobian) products: given G = ∂L/∂features, ∂L/∂positions and ∂L/∂cell of
-//! every system without forming the N² Jacobian. This file checks G and arranges it by system
-//! (the rows of the forward pass, per parity); the plan of each system (lode/plan.rs) runs its
+//! every system without forming the N² Jacobian. This file checks G and arranges it by system,
+//! in the layouts its plan reads (`Layouts`); the plan of each system (lode/plan.rs) runs its
 //! method's backward product (lode/kspace/backward.rs, lode/slab/backward.rs,
 //! lode/pairs/backward.rs, lode/ewald/backward.rs), and the cell gradient follows from the
 //! strain derivative Ξ by the geometry.
@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use rayon::prelude::*;
 
 use super::kspace::ParityFeatures;
+use super::plan::{Geometry, Method, Plan};
 use super::{Gradients, LodeSphericalExpansion};
 use crate::math::harmonics::lm_index;
 use crate::output::BlockData;
@@ -29,16 +30,58 @@ pub struct BackwardGradients {
     pub strain: [[f64; 3]; 3],
 }
 
-/// G of one system, arranged like the forward pass's rows
+/// G of one system, arranged like the forward pass's rows, in the layouts its plan reads
+/// (`Layouts`; the others are empty)
 pub(crate) struct SystemInput {
     /// centres with a non-zero G row, sorted
     pub centers: Vec<usize>,
     pub neighbor_types: Vec<i32>,
-    /// (centre × neighbour type, feature of the parity) row-major, per parity
+    /// (centre × neighbour type, feature of the parity) row-major, per parity: the sums over
+    /// k-vectors (lode/kspace/backward.rs)
     pub g: [Vec<f64>; 2],
+    /// (centre × neighbour type, feature lm_index(l, m) * n_radial + n) row-major: the mesh,
+    /// the pair sums and the planar part of slabs
+    pub by_feature: Vec<f64>,
+}
+
+/// Which layouts of G the backward product of a plan reads: at 10⁶ atoms each is 2.4 GB
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layouts {
+    pub by_parity: bool,
+    pub by_feature: bool,
+}
+
+impl Layouts {
+    pub fn of(plan: &Plan) -> Layouts {
+        let (over_k, pairs, mesh) = match plan.method {
+            Method::KSpace => (true, false, false),
+            Method::Split { grid, mesh, .. } => (mesh.is_none(), grid > 0, mesh.is_some()),
+            Method::Pairs => (false, true, false),
+        };
+        Layouts {
+            by_parity: over_k,
+            // the planar part of slabs reads G by feature
+            by_feature: pairs || mesh || plan.geometry == Geometry::Slab,
+        }
+    }
+
+    /// Bytes of G in these layouts, for `rows` rows of `n_features`
+    pub fn bytes(self, rows: f64, n_features: f64) -> f64 {
+        8.0 * rows * n_features * (self.by_parity as usize + self.by_feature as usize) as f64
+    }
 }
 
 impl SystemInput {
+    /// The l = 0 entries of row `row`, which come first in either layout
+    pub fn l0_row(&self, row: usize, n_radial: usize) -> &[f64] {
+        let rows = self.centers.len() * self.neighbor_types.len();
+        let g = match self.by_feature.is_empty() {
+            true => &self.g[0],
+            false => &self.by_feature,
+        };
+        &g[row * (g.len() / rows)..][..n_radial]
+    }
+
     /// The index in `neighbor_types` of each atom's type (None for other types)
     pub fn atom_type_index(&self, system: &System) -> Vec<Option<usize>> {
         system
@@ -56,7 +99,8 @@ impl LodeSphericalExpansion {
     /// samples, `n_components = 2λ + 1`, `n_properties = max_radial + 1`, values with the
     /// same layout; gradient fields are ignored). Any subset of the keys and samples a
     /// forward calculation produces can be given: missing ones have G = 0. The cost is about
-    /// twice that of the values, and the memory does not grow as N².
+    /// twice that of the values, and the memory does not grow as N²: the blocks are taken
+    /// and released as they are arranged, so that G is held once more at most.
     ///
     /// Open systems (pbc all false) ignore their cell: their `cell` gradient is zero and
     /// their `strain` is the virial Rᵀ ∂L/∂R. With `accuracy`, periodic systems and slabs use the
@@ -67,11 +111,11 @@ impl LodeSphericalExpansion {
     pub fn backward(
         &self,
         systems: &[System],
-        gradients: &[BlockData],
+        gradients: Vec<BlockData>,
     ) -> Result<Vec<BackwardGradients>, Error> {
         // the split `compute` picks for the values alone (lode/ewald/backward.rs)
         let plans = self.plans(systems, Gradients::default())?;
-        let inputs = self.arrange_gradients(systems, gradients)?;
+        let inputs = self.arrange_gradients(systems, gradients, &plans)?;
         self.check_backward_memory(systems, &plans, &inputs)?;
         self.prepare(systems, &plans)?;
         systems
@@ -83,18 +127,20 @@ impl LodeSphericalExpansion {
             .collect()
     }
 
-    /// Check the blocks and gather G by system, as (centre × type, feature) rows per parity
+    /// Check the blocks and gather G by system, in the layouts of its plan (`Layouts`), each
+    /// block released once gathered: G is held once at a time, besides the caller's own
     fn arrange_gradients(
         &self,
         systems: &[System],
-        blocks: &[BlockData],
+        blocks: Vec<BlockData>,
+        plans: &[Plan],
     ) -> Result<Vec<SystemInput>, Error> {
         let max_angular = self.parameters.max_angular;
         let n_radial = self.n_radial();
         let mut keys = HashSet::new();
         let mut centers = vec![BTreeSet::new(); systems.len()];
         let mut types = vec![BTreeSet::new(); systems.len()];
-        for block in blocks {
+        for block in &blocks {
             let key = block.key;
             let [l, sigma, center_type, neighbor_type] = key;
             let error = |message: String| {
@@ -166,36 +212,48 @@ impl LodeSphericalExpansion {
                 local[global] = (parity, index);
             }
         }
+        let n_features = (max_angular + 1).pow(2) * n_radial;
+        let layouts: Vec<Layouts> = plans.iter().map(Layouts::of).collect();
         let mut inputs: Vec<SystemInput> = centers
             .into_iter()
             .zip(types)
-            .map(|(centers, types)| {
+            .zip(&layouts)
+            .map(|((centers, types), layouts)| {
                 let rows = centers.len() * types.len();
+                let sized =
+                    |used: bool, length: usize| vec![0.0; if used { rows * length } else { 0 }];
                 SystemInput {
                     centers: centers.into_iter().collect(),
                     neighbor_types: types.into_iter().collect(),
-                    g: [0, 1].map(|p| vec![0.0; rows * parities[p].len()]),
+                    g: [0, 1].map(|p| sized(layouts.by_parity, parities[p].len())),
+                    by_feature: sized(layouts.by_feature, n_features),
                 }
             })
             .collect();
+        // each block is dropped at the end of its iteration
         for block in blocks {
             let l = block.key[0] as usize;
+            // the block's (m, n) values are the features first..first + size of a row
             let first = lm_index(l, -(l as isize)) * n_radial;
             let size = block.n_components * n_radial;
             for (sample, &[s, i]) in block.samples.iter().enumerate() {
                 let input = &mut inputs[s as usize];
+                let layouts = layouts[s as usize];
                 let c = input.centers.binary_search(&(i as usize)).expect("centre");
                 let t = input
                     .neighbor_types
                     .binary_search(&block.key[3])
                     .expect("type");
                 let row = c * input.neighbor_types.len() + t;
-                for (f, &value) in block.values[sample * size..(sample + 1) * size]
-                    .iter()
-                    .enumerate()
-                {
-                    let (parity, index) = local[first + f];
-                    input.g[parity][row * parities[parity].len() + index] = value;
+                let values = &block.values[sample * size..(sample + 1) * size];
+                if layouts.by_parity {
+                    for (f, &value) in values.iter().enumerate() {
+                        let (parity, index) = local[first + f];
+                        input.g[parity][row * parities[parity].len() + index] = value;
+                    }
+                }
+                if layouts.by_feature {
+                    input.by_feature[row * n_features + first..][..size].copy_from_slice(values);
                 }
             }
         }

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::backward::SystemInput;
+use super::backward::{Layouts, SystemInput};
 use super::kspace::{self, kvectors};
 use super::metadata::SelectedSamples;
 use super::pairs::accumulators_per_thread;
@@ -268,9 +268,11 @@ impl LodeSphericalExpansion {
         for ((system, input), plan) in systems.iter().zip(inputs).zip(plans) {
             let n_atoms = system.size() as f64;
             let rows = (input.centers.len() * input.neighbor_types.len()) as f64;
+            // G in the layouts of the plan
+            kept += Layouts::of(plan).bytes(rows, n_features);
             if plan.method == Method::Pairs {
-                // G twice (by parity and by feature), per-task positions accumulators
-                kept += 16.0 * rows * n_features + 4.0 * threads * 24.0 * n_atoms;
+                // per-task positions accumulators
+                kept += 4.0 * threads * 24.0 * n_atoms;
                 continue;
             }
             let n_types = input.neighbor_types.len() as f64;
@@ -279,8 +281,8 @@ impl LodeSphericalExpansion {
                 let internal = slab::kspace_system(system, plan.geometry, self.basis.support());
                 largest_k = (n_k, internal.volume(), self.k_space_cutoff(plan));
             }
-            // G (by parity and, for the real-space part, by feature), the result
-            kept += 16.0 * rows * n_features + 8.0 * 4.0 * n_atoms;
+            // the result
+            kept += 8.0 * 4.0 * n_atoms;
             tables += 40.0 * n_k;
             if let Some(mesh) = self.mesh_memory(plan, n_atoms, n_types, n_k, true) {
                 scratch = scratch.max(mesh);

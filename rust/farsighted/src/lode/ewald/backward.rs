@@ -28,7 +28,7 @@ use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::mesh::open::FreeSpace;
 use crate::lode::mesh::MeshSize;
-use crate::lode::pairs::backward::{feature_rows, pair_sums_backward};
+use crate::lode::pairs::backward::pair_sums_backward;
 use crate::lode::plan::Geometry;
 use crate::lode::LodeSphericalExpansion;
 use crate::{Error, System};
@@ -48,17 +48,13 @@ impl LodeSphericalExpansion {
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
         let sizes = (self.parameters.max_angular, self.n_radial());
-        // G by feature, for the mesh and the real-space remainder (built once for both)
-        let needs_rows = !input.centers.is_empty() && (mesh.is_some() || split.remainder.is_some());
-        let g = match needs_rows {
-            true => feature_rows(input, sizes.0, sizes.1),
-            false => Vec::new(),
-        };
-        let on_mesh = mesh.map(|size| (size, g.as_slice()));
+        // G by feature, for the mesh and the real-space remainder (lode/backward.rs, `Layouts`)
+        let g = input.by_feature.as_slice();
+        let on_mesh = mesh.map(|size| (size, g));
         let result = match free {
             Some(free) => {
                 // the box's cell is ignored: the strain is the virial of the positions gradient
-                let mut result = split.wide.open_mesh_backward_sum(free, input, &g)?;
+                let mut result = split.wide.open_mesh_backward_sum(free, input, g)?;
                 result.strain = virial(system, &result.positions);
                 result
             }
@@ -73,7 +69,7 @@ impl LodeSphericalExpansion {
         }
 
         let neighbors = self.remainder_neighbors(split, system, geometry, free)?;
-        let pairs = pair_sums_backward(remainder, system, input, &g, sizes, |_, i| {
+        let pairs = pair_sums_backward(remainder, system, input, g, sizes, |_, i| {
             neighbors.neighbors(i).into_iter()
         });
         let mut result = result.add(pairs);

@@ -51,7 +51,7 @@ pub(crate) struct ChunkInput<'a> {
 
 impl KSpace {
     /// ∂L/∂positions and Ξ of one system of this geometry, over k-vectors or on a mesh
-    /// (lode/mesh/, with G by feature, `feature_rows`)
+    /// (lode/mesh/, with G by feature, `SystemInput::by_feature`)
     pub fn backward(
         &self,
         geometry: Geometry,
@@ -101,13 +101,11 @@ impl KSpace {
         };
         let factor = g0 * (4.0 * std::f64::consts::PI).sqrt() / system.volume();
         let n_types = input.neighbor_types.len();
-        let n_even = input.g[0].len() / (input.centers.len() * n_types);
         let mut lattice = 0.0;
         for (t, &a) in input.neighbor_types.iter().enumerate() {
             let count = system.types.iter().filter(|&&x| x == a).count() as f64;
             for c in 0..input.centers.len() {
-                // l = 0 comes first among the even features, n in order
-                let row = &input.g[0][(c * n_types + t) * n_even..];
+                let row = input.l0_row(c * n_types + t, self.n_radial);
                 for (g, radial) in row.iter().zip(&self.radial_at_zero) {
                     lattice += g * count * factor * radial;
                 }

@@ -42,7 +42,7 @@ impl KSpace {
     /// The backward product of the k-space sum over the k-set of `geometry` of one system by
     /// smooth PME (for slabs, `system` is the internal cell), and Σ G X over it (whose strain
     /// derivative is -δ_αβ times itself, the volume factor 1/V): the mesh's counterpart of
-    /// `backward_sum`, `g` the rows of G by feature (`feature_rows`)
+    /// `backward_sum`, `g` the rows of G by feature (`SystemInput::by_feature`)
     pub fn mesh_backward_sum(
         &self,
         geometry: Geometry,

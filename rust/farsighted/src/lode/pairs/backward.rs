@@ -14,33 +14,14 @@ use rayon::prelude::*;
 use super::owns;
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
-use crate::lode::kspace::ParityFeatures;
 use crate::lode::pairs::neighbors::Neighbor;
 use crate::lode::pairs::projection::PairProjection;
 use crate::lode::radial::RadialFunctions;
 
-/// G of one system as (centre × neighbour type, feature lm_index(l, m) * n_radial + n) rows,
-/// the layout of [`PairProjection`], from the per-parity rows of `input`
-pub(crate) fn feature_rows(input: &SystemInput, max_angular: usize, n_radial: usize) -> Vec<f64> {
-    let n_features = (max_angular + 1).pow(2) * n_radial;
-    let n_rows = input.centers.len() * input.neighbor_types.len();
-    let mut g = vec![0.0; n_rows * n_features];
-    for (parity, odd) in [false, true].into_iter().enumerate() {
-        let features = ParityFeatures::new(max_angular, n_radial, odd);
-        let n_local = features.len();
-        for row in 0..n_rows {
-            let source = &input.g[parity][row * n_local..(row + 1) * n_local];
-            for (&global, &value) in features.global.iter().zip(source) {
-                g[row * n_features + global] = value;
-            }
-        }
-    }
-    g
-}
-
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
 /// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, a pair of two centres from both
-/// of them (the task that [`owns`] it computes it); `g` holds the rows of [`feature_rows`].
+/// of them (the task that [`owns`] it computes it); `g` holds G by feature
+/// (`SystemInput::by_feature`).
 /// For j = i (an image of the centre) only the strain changes.
 pub(crate) fn pair_sums_backward<P, I>(
     radial: &impl RadialFunctions,

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::backward::{feature_rows, pair_sums_backward};
+use super::backward::pair_sums_backward;
 use super::neighbors::Neighbor;
 use super::radial::PairRadialIntegral;
 use super::{PairSum, PairSums};
@@ -136,8 +136,8 @@ impl LodeSphericalExpansion {
         input: &SystemInput,
     ) -> Accumulator {
         let sizes = (self.parameters.max_angular, self.n_radial());
-        let g = feature_rows(input, sizes.0, sizes.1);
-        pair_sums_backward(pair, system, input, &g, sizes, |_, i| open_pairs(system, i))
+        let g = &input.by_feature;
+        pair_sums_backward(pair, system, input, g, sizes, |_, i| open_pairs(system, i))
     }
 }
 

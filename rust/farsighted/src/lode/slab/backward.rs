@@ -17,7 +17,6 @@ use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::{cell_gradient, SystemInput};
 use crate::lode::kspace::KSpace;
 use crate::lode::mesh::MeshSize;
-use crate::lode::pairs::backward::feature_rows;
 use crate::lode::plan::Geometry;
 use crate::lode::slab::strain::PlaneStrain;
 use crate::lode::slab::{internal_system, slab_k_vectors, Plane};
@@ -84,7 +83,7 @@ impl KSpace {
         let atom_type_index = input.atom_type_index(system);
 
         // G with all features of a row together, indexed by lm_index(l, m) * n_radial + n
-        let g = feature_rows(input, max_angular, n_radial);
+        let g = &input.by_feature;
         if let Some(grid) = self.planar_grid(on_mesh, &heights) {
             return Ok(self.backward_planar_on_grid(
                 &grid,
@@ -92,7 +91,7 @@ impl KSpace {
                 &plane_strain,
                 input,
                 &atom_type_index,
-                &g,
+                g,
             ));
         }
 

@@ -554,7 +554,7 @@ mod tests {
         assert!(error(nan, none).contains("NaN"));
         let blocks: Vec<BlockData> = Vec::new();
         let wire = calculator()
-            .backward(&[slab([false, true, false])], &blocks)
+            .backward(&[slab([false, true, false])], blocks)
             .unwrap_err()
             .to_string();
         assert!(wire.contains("wires"));

@@ -637,6 +637,7 @@ mod tests {
             centers: centers.clone(),
             neighbor_types: vec![1, 2],
             g: [Vec::new(), Vec::new()],
+            by_feature: Vec::new(),
         };
         let plane = PlaneStrain::new(normal, area, MAX_ANGULAR);
         let total =
