@@ -185,7 +185,7 @@ fn bad_gradients() {
     let gradient = random_gradient(&descriptor, 1);
     let expect_error = |blocks: Vec<BlockData>, message: &str| {
         let error = calculator
-            .backward(&systems, blocks.clone())
+            .backward(&systems, blocks)
             .unwrap_err()
             .to_string();
         assert!(error.contains(message), "{error}");

@@ -48,17 +48,14 @@ impl LodeSphericalExpansion {
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
         let sizes = (self.parameters.max_angular, self.n_radial());
-        // G by feature, for the mesh and the real-space remainder (lode/backward.rs, `Layouts`)
-        let g = input.by_feature.as_slice();
-        let on_mesh = mesh.map(|size| (size, g));
         let result = match free {
             Some(free) => {
                 // the box's cell is ignored: the strain is the virial of the positions gradient
-                let mut result = split.wide.open_mesh_backward_sum(free, input, g)?;
+                let mut result = split.wide.open_mesh_backward_sum(free, input)?;
                 result.strain = virial(system, &result.positions);
                 result
             }
-            None => split.wide.backward(geometry, on_mesh, s, system, input)?,
+            None => split.wide.backward(geometry, mesh, s, system, input)?,
         };
         let Some(remainder) = &split.remainder else {
             // σw = σ: the pure k-space sum
@@ -69,23 +66,22 @@ impl LodeSphericalExpansion {
         }
 
         let neighbors = self.remainder_neighbors(split, system, geometry, free)?;
-        let pairs = pair_sums_backward(remainder, system, input, g, sizes, |_, i| {
+        let pairs = pair_sums_backward(remainder, system, input, sizes, |_, i| {
             neighbors.neighbors(i).into_iter()
         });
         let mut result = result.add(pairs);
 
         if let Some((zero, strain)) = self.removed_constant(split, system, geometry) {
-            // Σ G · (removed constant) over the (l, m) = (0, 0) features, which come first in
-            // each row
+            // Σ G · (removed constant) over the (l, m) = (0, 0) features
             let counts: Vec<f64> = input
                 .neighbor_types
                 .iter()
                 .map(|&a| system.types.iter().filter(|&&x| x == a).count() as f64)
                 .collect();
-            let n_features = g.len() / (input.centers.len() * counts.len());
             let mut removed = 0.0;
-            for (row, g) in g.chunks(n_features).enumerate() {
+            for row in 0..input.centers.len() * counts.len() {
                 let count = counts[row % counts.len()];
+                let g = input.l0_row(row, sizes.1);
                 for (g, radial) in g.iter().zip(&self.kspace.radial_at_zero) {
                     removed -= g * count * zero * radial;
                 }

@@ -55,7 +55,7 @@ impl KSpace {
     pub fn backward(
         &self,
         geometry: Geometry,
-        mesh: Option<(MeshSize, &[f64])>,
+        mesh: Option<MeshSize>,
         s: usize,
         system: &System,
         input: &SystemInput,
@@ -72,7 +72,7 @@ impl KSpace {
     /// A 3D-periodic system: the k-sum and the k = 0 term
     fn bulk_backward(
         &self,
-        mesh: Option<(MeshSize, &[f64])>,
+        mesh: Option<MeshSize>,
         s: usize,
         system: &System,
         input: &SystemInput,
@@ -81,7 +81,7 @@ impl KSpace {
             return Ok(Accumulator::new(system.size()));
         }
         let (total, mut lattice) = match mesh {
-            Some((size, g)) => self.mesh_backward_sum(Geometry::Bulk, size, system, input, g)?,
+            Some(size) => self.mesh_backward_sum(Geometry::Bulk, size, system, input)?,
             None => {
                 let kvectors = self.bulk_k_vectors(s, system)?;
                 self.backward_sum(self.radial()?, system, input, &kvectors)

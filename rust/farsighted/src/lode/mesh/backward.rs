@@ -42,17 +42,16 @@ impl KSpace {
     /// The backward product of the k-space sum over the k-set of `geometry` of one system by
     /// smooth PME (for slabs, `system` is the internal cell), and Σ G X over it (whose strain
     /// derivative is -δ_αβ times itself, the volume factor 1/V): the mesh's counterpart of
-    /// `backward_sum`, `g` the rows of G by feature (`SystemInput::by_feature`)
+    /// `backward_sum`, with G by feature (`SystemInput::by_feature`)
     pub fn mesh_backward_sum(
         &self,
         geometry: Geometry,
         size: MeshSize,
         system: &System,
         input: &SystemInput,
-        g: &[f64],
     ) -> Result<(Accumulator, f64), Error> {
         let fft = Fft3::new(size.dims);
-        self.mesh_backward_with(geometry, size, &fft, None, system, input, g)
+        self.mesh_backward_with(geometry, size, &fft, None, system, input)
     }
 
     /// ∂L/∂positions of the free-space sum of an open system in the box `free` (mesh/open.rs),
@@ -61,7 +60,6 @@ impl KSpace {
         &self,
         free: &FreeSpace,
         input: &SystemInput,
-        g: &[f64],
     ) -> Result<Accumulator, Error> {
         let fft = Fft3::new(free.size.dims);
         let windowed = free.windowed_fourier(&self.density, &fft);
@@ -72,12 +70,10 @@ impl KSpace {
             Some(&windowed),
             &free.system,
             input,
-            g,
         )?;
         Ok(accumulator)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn mesh_backward_with(
         &self,
         geometry: Geometry,
@@ -86,8 +82,8 @@ impl KSpace {
         windowed: Option<&[f64]>,
         system: &System,
         input: &SystemInput,
-        g: &[f64],
     ) -> Result<(Accumulator, f64), Error> {
+        let g = input.by_feature.as_slice();
         let n_atoms = system.size();
         if input.centers.is_empty() {
             return Ok((Accumulator::new(n_atoms), 0.0));

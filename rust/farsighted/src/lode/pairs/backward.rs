@@ -20,14 +20,13 @@ use crate::lode::radial::RadialFunctions;
 
 /// Backward product of the pair sums of all centres of `input`, the centres in parallel:
 /// `pairs(c, i)` lists the pairs (j, d) of the c-th centre i, a pair of two centres from both
-/// of them (the task that [`owns`] it computes it); `g` holds G by feature
+/// of them (the task that [`owns`] it computes it), with G by feature
 /// (`SystemInput::by_feature`).
 /// For j = i (an image of the centre) only the strain changes.
 pub(crate) fn pair_sums_backward<P, I>(
     radial: &impl RadialFunctions,
     system: &crate::System,
     input: &SystemInput,
-    g: &[f64],
     (max_angular, n_radial): (usize, usize),
     pairs: P,
 ) -> Accumulator
@@ -35,6 +34,7 @@ where
     P: Fn(usize, usize) -> I + Sync,
     I: Iterator<Item = Neighbor>,
 {
+    let g = input.by_feature.as_slice();
     let n_atoms = system.size();
     let n_features = (max_angular + 1).pow(2) * n_radial;
     let n_types = input.neighbor_types.len();

@@ -136,8 +136,7 @@ impl LodeSphericalExpansion {
         input: &SystemInput,
     ) -> Accumulator {
         let sizes = (self.parameters.max_angular, self.n_radial());
-        let g = &input.by_feature;
-        pair_sums_backward(pair, system, input, g, sizes, |_, i| open_pairs(system, i))
+        pair_sums_backward(pair, system, input, sizes, |_, i| open_pairs(system, i))
     }
 }
 

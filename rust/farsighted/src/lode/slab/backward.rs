@@ -45,7 +45,7 @@ impl KSpace {
     /// over its k-vectors or on a mesh (with G by feature), and the planar part
     pub(crate) fn slab_backward(
         &self,
-        mesh: Option<(MeshSize, &[f64])>,
+        mesh: Option<MeshSize>,
         system: &System,
         input: &SystemInput,
     ) -> Result<Accumulator, Error> {
@@ -54,7 +54,7 @@ impl KSpace {
         }
         let internal = internal_system(system, self.basis.support());
         let (total, lattice) = match mesh {
-            Some((size, g)) => self.mesh_backward_sum(Geometry::Slab, size, &internal, input, g)?,
+            Some(size) => self.mesh_backward_sum(Geometry::Slab, size, &internal, input)?,
             None => {
                 let kvectors = slab_k_vectors(&internal, self.k_cutoff, self.slab_k_bound());
                 self.backward_sum(self.slab_radial()?, &internal, input, &kvectors)
@@ -91,7 +91,6 @@ impl KSpace {
                 &plane_strain,
                 input,
                 &atom_type_index,
-                g,
             ));
         }
 

@@ -438,8 +438,8 @@ impl KSpace {
         plane: &PlaneStrain,
         input: &SystemInput,
         type_of: &[Option<usize>],
-        g: &[f64],
     ) -> Accumulator {
+        let g = input.by_feature.as_slice();
         let n_atoms = heights.len();
         let n_types = input.neighbor_types.len();
         let (n_radial, n_features) = (self.n_radial, self.n_features());
@@ -637,11 +637,11 @@ mod tests {
             centers: centers.clone(),
             neighbor_types: vec![1, 2],
             g: [Vec::new(), Vec::new()],
-            by_feature: Vec::new(),
+            by_feature: g.clone(),
         };
         let plane = PlaneStrain::new(normal, area, MAX_ANGULAR);
         let total =
-            kspace.backward_planar_on_grid(&grid, (&heights, normal), &plane, &input, &types, &g);
+            kspace.backward_planar_on_grid(&grid, (&heights, normal), &plane, &input, &types);
         let delta = 1e-5;
         for j in [0, 1, 2, 100, 201, 399] {
             let (mut up, mut down) = (heights.clone(), heights.clone());
