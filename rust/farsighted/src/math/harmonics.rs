@@ -170,6 +170,77 @@ impl SolidHarmonics {
     }
 }
 
+/// ∇Rₗₘ written with the Rₗ₋₁ₘ': each Cartesian component of the gradient of a harmonic
+/// polynomial of degree l is one of degree l - 1, so ∂_α Rₗₘ = Σₘ' c Rₗ₋₁ₘ', with m' = m
+/// for z and |m'| = |m| ± 1 for x and y. A sum over many points that holds a table of the Rₗₘ
+/// reads their gradients from it (the strain of the mesh's backward product, whose table of
+/// gradients would be three times that of the values).
+pub struct HarmonicGradients {
+    /// per lm and component: up to `TERMS` (lm' of degree l - 1, c), with c = 0 past the last
+    terms: Vec<[[(usize, f64); GRADIENT_TERMS]; 3]>,
+}
+
+/// Points and weights on the unit sphere that integrate every polynomial of degree up to
+/// 2 `degree` + 1 exactly: Gauss–Legendre in cos θ times a uniform grid in φ
+fn sphere_quadrature(degree: usize) -> Vec<([f64; 3], f64)> {
+    let n_phi = 2 * degree + 2;
+    let rule = gauss_quad::GaussLegendre::new((degree + 1).try_into().expect("non zero"));
+    let mut points = Vec::with_capacity((degree + 1) * n_phi);
+    for &(t, w) in rule.as_node_weight_pairs() {
+        let s = (1.0 - t * t).sqrt();
+        for k in 0..n_phi {
+            let phi = 2.0 * std::f64::consts::PI * k as f64 / n_phi as f64;
+            let weight = w * 2.0 * std::f64::consts::PI / n_phi as f64;
+            points.push(([s * phi.cos(), s * phi.sin(), t], weight));
+        }
+    }
+    points
+}
+
+/// The most terms of a component of ∇Rₗₘ in the Rₗ₋₁ₘ' (x and y: m' = ±(|m| - 1), ±(|m| + 1))
+const GRADIENT_TERMS: usize = 2;
+
+impl HarmonicGradients {
+    /// The coefficients are projections of ∇Rₗₘ on the Rₗ₋₁ₘ', orthonormal on the unit
+    /// sphere, by Gauss–Legendre in cos θ times a uniform grid in φ, exact for these degrees
+    pub fn new(max_angular: usize) -> HarmonicGradients {
+        let size = (max_angular + 1) * (max_angular + 1);
+        let mut projections = vec![[0.0; 3]; size * size];
+        let mut harmonics = SolidHarmonics::new(max_angular);
+        for (point, weight) in sphere_quadrature(max_angular) {
+            harmonics.compute(point);
+            for (i, gradient) in harmonics.gradients.iter().enumerate() {
+                for (j, value) in harmonics.values.iter().enumerate() {
+                    for alpha in 0..3 {
+                        projections[i * size + j][alpha] += weight * gradient[alpha] * value;
+                    }
+                }
+            }
+        }
+        let mut terms = vec![[[(0, 0.0); GRADIENT_TERMS]; 3]; size];
+        for l in 1..=max_angular {
+            for i in l * l..(l + 1) * (l + 1) {
+                for (alpha, terms) in terms[i].iter_mut().enumerate() {
+                    let lower = (l - 1) * (l - 1)..l * l;
+                    let found: Vec<(usize, f64)> = lower
+                        .map(|j| (j, projections[i * size + j][alpha]))
+                        .filter(|(_, c)| c.abs() > 1e-12)
+                        .collect();
+                    assert!(found.len() <= GRADIENT_TERMS, "∂_{alpha} R of lm = {i}");
+                    terms[..found.len()].copy_from_slice(&found);
+                }
+            }
+        }
+        HarmonicGradients { terms }
+    }
+
+    /// ∇Rₗₘ at the point where the Rₗₘ are `values` (indexed by `lm_index`)
+    #[inline]
+    pub fn gradient(&self, lm: usize, values: &[f64]) -> [f64; 3] {
+        self.terms[lm].map(|terms| terms.iter().map(|&(j, c)| c * values[j]).sum())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,25 +281,17 @@ mod tests {
 
     #[test]
     fn orthonormal_on_the_sphere() {
-        // Lebedev-free check: Gauss-Legendre in cos θ times a uniform grid in φ is exact for
-        // polynomials of the degree used here.
+        // products of degree up to 2 lmax, which the quadrature integrates exactly
         let lmax = 6;
         let mut sh = SolidHarmonics::new(lmax);
         let size = (lmax + 1) * (lmax + 1);
         let mut overlap = vec![0.0; size * size];
-        let rule = gauss_quad::GaussLegendre::new(20.try_into().unwrap());
-        let n_phi = 40;
-        for &(t, w) in rule.as_node_weight_pairs() {
-            let s = (1.0 - t * t).sqrt();
-            for k in 0..n_phi {
-                let phi = 2.0 * std::f64::consts::PI * k as f64 / n_phi as f64;
-                // the values-only path, checked against compute in explicit_low_orders
-                sh.compute_values([s * phi.cos(), s * phi.sin(), t]);
-                let weight = w * 2.0 * std::f64::consts::PI / n_phi as f64;
-                for i in 0..size {
-                    for j in 0..size {
-                        overlap[i * size + j] += weight * sh.values[i] * sh.values[j];
-                    }
+        for (point, weight) in sphere_quadrature(lmax) {
+            // the values-only path, checked against compute in explicit_low_orders
+            sh.compute_values(point);
+            for i in 0..size {
+                for j in 0..size {
+                    overlap[i * size + j] += weight * sh.values[i] * sh.values[j];
                 }
             }
         }
@@ -262,6 +325,27 @@ mod tests {
                     (fd - gradients[i][k]).abs() < 1e-7 * (1.0 + fd.abs()),
                     "i={i} k={k}"
                 );
+            }
+        }
+    }
+    #[test]
+    fn gradients_from_the_lower_degree() {
+        let lmax = 6;
+        let gradients = HarmonicGradients::new(lmax);
+        let mut sh = SolidHarmonics::new(lmax);
+        for r in [[0.7, -0.2, 1.3], [-1.1, 0.4, 0.05], [0.0, 0.0, -2.0]] {
+            sh.compute(r);
+            for (lm, expected) in sh.gradients.iter().enumerate() {
+                let gradient = gradients.gradient(lm, &sh.values);
+                for alpha in 0..3 {
+                    assert!(
+                        (gradient[alpha] - expected[alpha]).abs()
+                            < 1e-12 * (1.0 + expected[alpha].abs()),
+                        "lm={lm} α={alpha}: {} against {}",
+                        gradient[alpha],
+                        expected[alpha]
+                    );
+                }
             }
         }
     }

@@ -137,11 +137,9 @@ impl KSpace {
                         adjoint: vec![Complex64::default(); n_types * n_points],
                         lattice: 0.0,
                     };
-                    // F[Γ_ac] of one channel beside the batch's buffers
-                    let spectrum = vec![Complex64::default(); fft.spectrum_size()];
-                    (partial, BatchBuffers::new(fft), spectrum)
+                    (partial, BatchBuffers::new(fft))
                 },
-                |(mut partial, mut buffers, mut spectrum), batch| {
+                |(mut partial, mut buffers), batch| {
                     // G of the batch's channels, by centre in mesh order
                     let weights: Vec<(usize, [f64; BATCH])> = by_position
                         .iter()
@@ -156,7 +154,7 @@ impl KSpace {
                         .filter(|(_, w)| w.iter().any(|&x| x != 0.0))
                         .collect();
                     if weights.is_empty() {
-                        return (partial, buffers, spectrum);
+                        return (partial, buffers);
                     }
 
                     // centres: G ∇φ_ac
@@ -171,12 +169,13 @@ impl KSpace {
                         }
                     }
 
-                    // neighbours and strain: F[Γ_ac]
+                    // neighbours and strain: F[Γ_ac], one channel at a time in the input
+                    // spectrum of the meshes above
                     let BatchBuffers {
                         scratch,
+                        input: spectrum,
                         planes,
                         meshes,
-                        ..
                     } = &mut buffers;
                     kernel.support.clear_rows(fft, meshes, BATCH);
                     for (i, w) in &weights {
@@ -187,7 +186,7 @@ impl KSpace {
                     for (plane, &(t, l, m, n)) in planes.iter_mut().zip(batch) {
                         let lm = l * l + m;
                         let phase = i_power(l);
-                        fft.forward_planes(plane, &mut spectrum, &kernel.support, scratch);
+                        fft.forward_planes(plane, spectrum, &kernel.support, scratch);
                         let adjoint = &mut partial.adjoint[t * n_points..(t + 1) * n_points];
                         let strain = &mut partial.accumulator.strain;
                         for (p, &index) in kernel.points.iter().enumerate() {
@@ -208,7 +207,8 @@ impl KSpace {
                             let radial_derivative = derivatives.radial
                                 [p * kernel.n_functions + l * n_radial + n]
                                 * derivatives.norms[p];
-                            let gradient_y = derivatives.harmonics[p * kernel.n_lm + lm];
+                            let harmonics = &kernel.harmonics[p * kernel.n_lm..][..kernel.n_lm];
+                            let gradient_y = derivatives.harmonics.gradient(lm, harmonics);
                             for alpha in 0..3 {
                                 let d_alpha = radial_derivative * direction[alpha] * y
                                     + radial
@@ -219,7 +219,10 @@ impl KSpace {
                             }
                         }
                     }
-                    (partial, buffers, spectrum)
+                    // the forward transforms wrote the whole spectrum; the inverse ones of
+                    // the next batch take it zero outside the kernel's support
+                    spectrum.fill(Complex64::default());
+                    (partial, buffers)
                 },
             )
             .map(|(partial, ..)| partial)

@@ -28,7 +28,8 @@ pub(crate) struct Fft3 {
     inverse: [Arc<dyn Fft<f64>>; 2],
 }
 
-/// Buffers of one thread: a line of the real transform, the half spectrum in mesh order
+/// Buffers of one thread: a line of the real transform, the half spectrum in mesh order (of
+/// `forward` and `inverse`, allocated on first use)
 pub(crate) struct Scratch {
     line: Vec<Complex64>,
     spectrum: Vec<Complex64>,
@@ -155,9 +156,19 @@ impl Fft3 {
         .unwrap_or(0);
         Scratch {
             line: vec![Complex64::default(); longest],
-            spectrum: vec![Complex64::default(); self.spectrum_size()],
+            spectrum: Vec::new(),
             fft: vec![Complex64::default(); fft_scratch.max(1)],
         }
+    }
+
+    /// The half spectrum of `scratch`, allocated on first use: the batches of channels
+    /// (`forward_planes`, `inverse_planes`) do without it
+    fn spectrum_scratch(&self, scratch: &mut Scratch) -> Vec<Complex64> {
+        let spectrum = std::mem::take(&mut scratch.spectrum);
+        if spectrum.is_empty() {
+            return vec![Complex64::default(); self.spectrum_size()];
+        }
+        spectrum
     }
 
     /// F(m) = Σ_g Q(g) e^{-2πi m·g/K} of a real mesh (modified: it is the transform's
@@ -172,7 +183,7 @@ impl Fft3 {
         let (k3, half) = (self.dims[2], self.half);
         debug_assert_eq!(mesh.len(), self.size());
         // along g₃ (real to complex), into [g₁][g₂][m₃] order
-        let mut planes = std::mem::take(&mut scratch.spectrum);
+        let mut planes = self.spectrum_scratch(scratch);
         let rows = mesh.chunks_mut(k3).zip(planes.chunks_mut(half));
         for ((line, out), &selected) in rows.zip(&support.rows) {
             if !selected {
@@ -252,7 +263,7 @@ impl Fft3 {
         support: &Support,
         scratch: &mut Scratch,
     ) {
-        let mut planes = std::mem::take(&mut scratch.spectrum);
+        let mut planes = self.spectrum_scratch(scratch);
         self.inverse_planes(input, &mut planes, support, scratch);
         let (k3, half) = (self.dims[2], self.half);
         let rows = planes.chunks_mut(half).zip(output.chunks_mut(k3));

@@ -42,7 +42,7 @@ use crate::lode::morton::morton_order;
 use crate::lode::plan::Geometry;
 use crate::lode::slab::in_slab_k_set;
 use crate::lode::KSpaceRadialIntegral;
-use crate::math::harmonics::SolidHarmonics;
+use crate::math::harmonics::{HarmonicGradients, SolidHarmonics};
 use crate::{Error, System};
 use fft::{Fft3, Scratch, Support};
 use open::FreeSpace;
@@ -350,13 +350,14 @@ struct Kernel {
     support: Support,
 }
 
-/// What ∂K_c/∂k_α needs, per point: k̂ and |k|, d[(4π/V) ĝ |b|² Iₗₙ]/dk per (point, l, n),
-/// ∇Rₗₘ(k̂) per (point, lm)
+/// What ∂K_c/∂k_α needs, per point: k̂ and |k|, d[(4π/V) ĝ |b|² Iₗₙ]/dk per (point, l, n);
+/// ∇Rₗₘ(k̂) from the kernel's Rₗₘ(k̂) (`HarmonicGradients`: a table of them would be the
+/// largest of the kernel, 2.2 GB at 10⁶ atoms)
 struct KernelDerivatives {
     directions: Vec<[f64; 3]>,
     norms: Vec<f64>,
     radial: Vec<f64>,
-    harmonics: Vec<[f64; 3]>,
+    harmonics: HarmonicGradients,
 }
 
 impl Kernel {
@@ -444,16 +445,13 @@ impl Kernel {
         // the derivatives for the backward product only
         let derivatives = with_derivatives.then(|| {
             let mut radial = vec![0.0; n_points * n_functions];
-            let mut gradients = vec![[0.0; 3]; n_points * n_lm];
             radial
                 .par_chunks_mut(n_functions)
-                .zip(gradients.par_chunks_mut(n_lm))
                 .enumerate()
                 .for_each_init(
-                    || (SolidHarmonics::new(max_angular), vec![0.0; n_functions]),
-                    |(solid, scratch), (p, (radial, gradients))| {
-                        solid.compute(radial_at(p, scratch, radial));
-                        gradients.copy_from_slice(&solid.gradients[..n_lm]);
+                    || vec![0.0; n_functions],
+                    |scratch, (p, radial)| {
+                        radial_at(p, scratch, radial);
                     },
                 );
             let norms: Vec<f64> = found
@@ -468,7 +466,7 @@ impl Kernel {
                     .collect(),
                 norms,
                 radial,
-                harmonics: gradients,
+                harmonics: HarmonicGradients::new(max_angular),
             }
         });
         let points: Vec<usize> = found.iter().map(|&(index, ..)| index).collect();
@@ -539,10 +537,10 @@ pub(crate) const BATCH: usize = 8;
 
 /// The fewest batches of channels a task takes: about one task per thread (rayon splits a
 /// range while its halves keep this length), as every task allocates its buffers
-/// (`MeshSize::task_memory`: 700 MB for 160³ points), whose first writes fault their pages in
+/// (`MeshSize::task_memory`: 560 MB for 160³ points), whose first writes fault their pages in
 /// (10⁵ atoms: 9 tasks spent 1 s on this). Fewer tasks, down to one, where only as many sets
 /// of `task_bytes` fit in the memory still available with `reserved` bytes left for their
-/// results (10⁶ atoms: 6.4 GB per task); the memory check counted one (lode/memory.rs).
+/// results (10⁶ atoms: 5.2 GB per task); the memory check counted one (lode/memory.rs).
 fn batches_per_task(
     channels: &[(usize, usize, usize, usize)],
     task_bytes: f64,

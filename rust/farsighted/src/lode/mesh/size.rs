@@ -168,17 +168,17 @@ impl MeshSize {
     }
 
     /// Bytes of the buffers of one task of the values (a run of batches of channels,
-    /// mesh/mod.rs): the transforms' scratch and input, and the half spectra and interleaved
-    /// real meshes of a batch (`BatchBuffers`)
+    /// mesh/mod.rs): the input spectrum, and the half spectra and interleaved real meshes of
+    /// a batch (`BatchBuffers`), 8 bytes per point each
     pub fn task_memory(&self) -> f64 {
-        (40.0 + 16.0 * super::BATCH as f64) * self.points() as f64
+        (8.0 + 16.0 * super::BATCH as f64) * self.points() as f64
     }
 
-    /// `task_memory` of the backward product (mesh/backward.rs): also the transformed Γ
-    /// beside the input spectrum, the positions accumulator and the adjoint spectra of the
-    /// `n_points` kernel points
+    /// `task_memory` of the backward product (mesh/backward.rs, whose transformed Γ takes
+    /// the input spectrum's place): also the positions accumulator and the adjoint spectra of
+    /// the `n_points` kernel points
     pub fn backward_task_memory(&self, n_atoms: f64, n_types: f64, n_points: f64) -> f64 {
-        self.task_memory() + 8.0 * self.points() as f64 + 24.0 * n_atoms + 16.0 * n_types * n_points
+        self.task_memory() + 24.0 * n_atoms + 16.0 * n_types * n_points
     }
 
     /// Bytes of one system on this mesh (with `n_points` kernel points inside the cutoff):
@@ -197,7 +197,7 @@ impl MeshSize {
         let shared = 8.0 * n_types * points
             + 8.0 * n_points * (2.0 + n_lm + n_functions)
             + if backward {
-                8.0 * n_points * (4.0 + 3.0 * n_lm + n_functions)
+                8.0 * n_points * (4.0 + n_functions)
             } else {
                 0.0
             };
