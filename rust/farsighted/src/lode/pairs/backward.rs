@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::owns;
+use super::{owns, spatial_order};
 use crate::lode::accumulator::Accumulator;
 use crate::lode::backward::SystemInput;
 use crate::lode::pairs::neighbors::Neighbor;
@@ -53,12 +53,14 @@ where
         nonzero[r].then(|| &g[r * n_features..(r + 1) * n_features])
     };
 
-    // at most ~4 accumulators of N vectors per thread
+    // at most ~4 accumulators of N vectors per thread; the centres in space-filling order, so
+    // that the rows of G and of the accumulators that the pairs of a centre read and write
+    // are mostly those of the centres just before it, still in cache (as in the values,
+    // `sum_centers`)
     let min_len = input.centers.len() / (4 * rayon::current_num_threads()).max(1);
-    input
-        .centers
-        .par_iter()
-        .enumerate()
+    spatial_order(system, &input.centers)
+        .into_par_iter()
+        .map(|c| (c, &input.centers[c]))
         .with_min_len(min_len.max(1))
         .fold(
             || {

@@ -99,7 +99,7 @@ impl PairSums {
 /// Indices into `centers` sorted along a Morton curve through boxes of 4 Å (any geometry:
 /// Cartesian positions, relative to the smallest of each coordinate), so that centres near
 /// each other in space are near each other in the order
-fn spatial_order(system: &System, centers: &[usize]) -> Vec<usize> {
+pub(crate) fn spatial_order(system: &System, centers: &[usize]) -> Vec<usize> {
     const BOX: f64 = 4.0;
     let lowest = centers.iter().fold([f64::INFINITY; 3], |low, &i| {
         [0, 1, 2].map(|a| low[a].min(system.positions[i][a]))
