@@ -46,7 +46,7 @@ METHODS = {
 TIMING = {
     "lode_mesh": "best of 2 calls",
     "lode_mesh_1e6": "one call, tables built in it",
-    "lode_mesh_1e6_backward": "one call, G held once",
+    "lode_mesh_1e6_backward": "one call, later build",
 }
 # the other geometries of the right-hand panel and of the accuracy figure
 GEOMETRIES = {
