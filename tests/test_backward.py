@@ -213,6 +213,17 @@ def test_bad_metadata(rng):
     with pytest.raises(ValueError, match="does not exist"):
         calculator.backward(atoms, with_block(wrong))
 
+    # a system without atoms of the block's neighbor_type
+    index = next(
+        k for k, key in enumerate(gradient.keys) if key["center_type"] != key["neighbor_type"]
+    )
+    alone = atoms.copy()
+    alone.numbers[:] = int(gradient.keys[index]["center_type"])
+    keys = Labels(gradient.keys.names, gradient.keys.values[index : index + 1])
+    only = TensorMap(keys, [gradient.block(index).copy()])
+    with pytest.raises(ValueError, match="has no atom of neighbor_type"):
+        calculator.backward(alone, only)
+
     with pytest.raises(TypeError, match="TensorMap"):
         calculator.backward(atoms, block)
 
