@@ -176,7 +176,8 @@ impl SolidHarmonics {
 /// reads their gradients from it (the strain of the mesh's backward product, whose table of
 /// gradients would be three times that of the values).
 pub struct HarmonicGradients {
-    /// per lm and component: up to `TERMS` (lm' of degree l - 1, c), with c = 0 past the last
+    /// per lm and component: up to `GRADIENT_TERMS` (lm' of degree l - 1, c), with c = 0
+    /// past the last
     terms: Vec<[[(usize, f64); GRADIENT_TERMS]; 3]>,
 }
 
@@ -328,6 +329,7 @@ mod tests {
             }
         }
     }
+
     #[test]
     fn gradients_from_the_lower_degree() {
         let lmax = 6;
