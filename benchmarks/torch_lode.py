@@ -8,7 +8,13 @@ k_cutoff 1.2π/σ):
 - farsighted.torch: values, and values + autograd ∂L/∂positions and ∂L/∂strain (what an
   energy model needs for forces and stress);
 - torch-pme: the Coulomb energy and forces of the same boxes with charges ±1, with its PME
-  and Ewald calculators (one potential channel, against our 6 × 25 × 2 feature channels).
+  and Ewald calculators (``--torchpme``; one potential channel, against our 6 × 25 × 2 feature
+  channels), on the torch device.
+
+For each box the torch module's values and the autograd forces of L = Σ features are compared
+with the Rust core's (``values_error``, ``forces_error``: the largest difference over the
+largest entry, of each block for the values), and on CUDA the peak memory of values + autograd
+is reported.
 
 ``--accuracy ε``: the Ewald split of both at ε, with the wide part on the mesh
 (``reciprocal="mesh"``; the module built from the Rust calculator on the box itself, its
@@ -22,8 +28,9 @@ cuda`` runs the torch parts on a GPU.
 
 Then the MD step time of a saved model (a linear SOAP + LODE model fitted on a few shipped
 boxes, saved as a metatomic model, run by metatomic-ase): one velocity-Verlet step of a
-216-atom box (``--md-atoms``), with energy, forces and stress; with ``--accuracy``, the
-model's LODE is the split at ε fixed on the MD box.
+216-atom box (``--md-atoms``), with energy, forces and stress, the mean of ``--md-steps``
+after one untimed step; with ``--accuracy``, the model's LODE is the split at ε fixed on the MD
+box.
 
 ``python benchmarks/torch_lode.py --sizes 216 1000 4000``
 ``python benchmarks/torch_lode.py --sizes 1000 10000 --accuracy 1e-5 --md-atoms 0``
@@ -79,20 +86,25 @@ def rust_calculator(accuracy):
 
 
 def rust_times(atoms, calculator):
+    """Seconds of the values and of values + backward product of L = Σ features, and the
+    values and forces (the backward product with G = 1) themselves"""
     import metatensor
 
-    values = best_time(lambda: calculator.compute(atoms))
+    results = {}
+    values = best_time(lambda: results.update(values=calculator.compute(atoms)))
 
     def values_and_backward():
         features = calculator.compute(atoms)
-        calculator.backward(atoms, metatensor.ones_like(features))
+        [(forces, *_)] = calculator.backward(atoms, metatensor.ones_like(features))
+        results["forces"] = forces
 
-    return values, best_time(values_and_backward)
+    return values, best_time(values_and_backward), results
 
 
-def torch_times(atoms, device, calculator):
+def torch_times(atoms, device, calculator, reference):
     """The module of ``calculator``'s hyper-parameters (and, with the split, its mesh and
-    σw, for ``atoms``)"""
+    σw, for ``atoms``): seconds of values and of values + autograd, and its errors against
+    the Rust core's ``reference`` values and forces"""
     import torch
     import vesin.metatomic
     from metatomic.torch import System, systems_to_torch
@@ -137,13 +149,39 @@ def torch_times(atoms, device, calculator):
             system.add_neighbor_list(options, base.get_neighbor_list(options))
         features = module([system])
         loss = sum(block.values.sum() for block in features.blocks())
-        torch.autograd.grad(loss, [positions, strain])
+        forces, _ = torch.autograd.grad(loss, [positions, strain])
+        results["features"] = features
+        results["forces"] = forces
 
-    return best_time(synchronized(values)), best_time(synchronized(values_and_gradients))
+    results = {}
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(device)
+    times = best_time(synchronized(values)), best_time(synchronized(values_and_gradients))
+    errors = {
+        "values_error": max(
+            float(
+                np.abs(block.values.detach().cpu().numpy() - expected.values).max()
+                / np.abs(expected.values).max()
+            )
+            for block, expected in zip(
+                results["features"].blocks(), reference["values"].blocks(), strict=True
+            )
+        ),
+        "forces_error": float(
+            np.abs(results["forces"].cpu().numpy() - reference["forces"]).max()
+            / np.abs(reference["forces"]).max()
+        ),
+    }
+    if device.startswith("cuda"):
+        errors["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return (*times, errors)
 
 
-def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME", "Ewald")):
-    """Energy + forces of the charges ±1 with torch-pme's PME and Ewald, tuned to ``accuracy``
+def torchpme_times(
+    atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME", "Ewald"), device="cpu"
+):
+    """Energy + forces of the charges ±1 with torch-pme's PME and Ewald on ``device``, tuned
+    to ``accuracy``
     (its tuners are for Coulomb: other exponents use the Coulomb parameters with
     ``InversePowerLawPotential``), and under "PME parameters" and "Ewald parameters" what its
     tuner chose; the neighbour list (vesin) is computed once, the distances inside the timed
@@ -155,11 +193,12 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME",
     i, j, shifts = vesin.NeighborList(cutoff=cutoff, full_list=False).compute(
         points=atoms.positions, box=atoms.cell.array, periodic=True, quantities="ijS"
     )
-    pairs = torch.tensor(np.stack([i, j], axis=1).astype(np.int64))
-    shifts = torch.tensor(shifts, dtype=torch.float64)
-    cell = torch.tensor(atoms.cell.array)
-    positions = torch.tensor(atoms.positions, requires_grad=True)
-    charges = torch.tensor(np.where(atoms.numbers == 11, 1.0, -1.0)).reshape(-1, 1)
+    pairs = torch.tensor(np.stack([i, j], axis=1).astype(np.int64), device=device)
+    shifts = torch.tensor(shifts, dtype=torch.float64, device=device)
+    cell = torch.tensor(atoms.cell.array, device=device)
+    positions = torch.tensor(atoms.positions, requires_grad=True, device=device)
+    charges = torch.tensor(np.where(atoms.numbers == 11, 1.0, -1.0), device=device)
+    charges = charges.reshape(-1, 1)
 
     def distances(positions):
         vectors = positions[pairs[:, 1]] - positions[pairs[:, 0]] + shifts @ cell
@@ -186,11 +225,13 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME",
             distances(positions.detach()),
             accuracy=accuracy,
         )
-        calculator = make(potential(smearing), **parameters)
+        calculator = make(potential(smearing), **parameters).to(device)
 
         def energy_and_forces(calculator=calculator):
             potentials = calculator(charges, cell, positions, pairs, distances(positions))
             torch.autograd.grad((charges * potentials).sum(), positions)
+            if device != "cpu":
+                torch.cuda.synchronize()
 
         results[name] = best_time(energy_and_forces)
         # what the tuner chose: its accuracy is an estimate of the absolute force error
@@ -199,9 +240,9 @@ def torchpme_times(atoms, cutoff=5.0, accuracy=1e-5, exponent=1, methods=("PME",
 
 
 def md_step_time(n_atoms, device, steps=10, accuracy=None):
-    """Seconds per velocity-Verlet step (energy, forces, stress) of a saved SOAP + LODE model
-    run by metatomic-ase; with ``accuracy``, its LODE is the Ewald split at that ε, fixed on
-    the MD box (the mesh, at large sizes)"""
+    """Mean seconds of ``steps`` velocity-Verlet steps after an untimed one (energy, forces,
+    stress) of a saved SOAP + LODE model run by metatomic-ase; with ``accuracy``, its LODE is
+    the Ewald split at that ε, fixed on the MD box (the mesh, at large sizes)"""
     import tempfile
 
     import ase.io
@@ -252,9 +293,17 @@ def md_step_time(n_atoms, device, steps=10, accuracy=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[216, 1000, 4000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[216, 1000, 4000])
     parser.add_argument("--device", default="cpu", help="torch device of the torch parts")
     parser.add_argument("--md-atoms", type=int, default=216, help="0: no MD step timing")
+    parser.add_argument("--md-steps", type=int, default=10, help="timed MD steps")
+    parser.add_argument(
+        "--torchpme",
+        nargs="*",
+        default=["PME", "Ewald"],
+        choices=["PME", "Ewald"],
+        help="torch-pme's calculators to time (none: no torch-pme)",
+    )
     parser.add_argument(
         "--accuracy", type=float, default=None, help="ε of the split on the mesh (both sides)"
     )
@@ -275,9 +324,16 @@ def main():
     for n in arguments.sizes:
         atoms = nacl_box(n, DENSITY, seed=0)
         calculator = rust_calculator(arguments.accuracy)
-        rust_values, rust_backward = rust_times(atoms, calculator)
-        torch_values, torch_gradients = torch_times(atoms, arguments.device, calculator)
-        pme = torchpme_times(atoms, accuracy=arguments.accuracy or 1e-5)
+        rust_values, rust_backward, reference = rust_times(atoms, calculator)
+        torch_values, torch_gradients, errors = torch_times(
+            atoms, arguments.device, calculator, reference
+        )
+        pme = torchpme_times(
+            atoms,
+            accuracy=arguments.accuracy or 1e-5,
+            methods=arguments.torchpme,
+            device=arguments.device,
+        )
         row = {
             "n_atoms": n,
             "rust_values_s": rust_values,
@@ -285,19 +341,26 @@ def main():
             "torch_values_s": torch_values,
             "torch_values_autograd_s": torch_gradients,
             "ratio_torch_over_rust": torch_gradients / rust_backward,
-            "torchpme_pme_energy_forces_s": pme["PME"],
-            "torchpme_ewald_energy_forces_s": pme["Ewald"],
+            "torchpme_pme_energy_forces_s": pme.get("PME"),
+            "torchpme_ewald_energy_forces_s": pme.get("Ewald"),
+            **errors,
         }
         rows.append(row)
         _write(output, rows, arguments)
         print(
             f"{n:>6} {rust_values:>12.3f} {rust_backward:>10.3f} {torch_values:>13.3f} "
             f"{torch_gradients:>12.3f} {row['ratio_torch_over_rust']:>6.2f} "
-            f"{pme['PME']:>8.3f} {pme['Ewald']:>10.3f}"
+            f"{_seconds(pme.get('PME')):>8} {_seconds(pme.get('Ewald')):>10}"
         )
+        print(f"       torch against Rust: {errors}")
     md = None
     if arguments.md_atoms > 0:
-        md = md_step_time(arguments.md_atoms, arguments.device, accuracy=arguments.accuracy)
+        md = md_step_time(
+            arguments.md_atoms,
+            arguments.device,
+            steps=arguments.md_steps,
+            accuracy=arguments.accuracy,
+        )
         print(f"MD step of the saved SOAP + LODE model, {arguments.md_atoms} atoms: {md:.3f} s")
     _write(output, rows, arguments, md)
     print(f"written to {output}")
@@ -307,14 +370,30 @@ OUTPUT = HERE / "results" / "torch_lode.json"
 OUTPUT_MESH = HERE / "results" / "torch_lode_mesh.json"
 
 
+def _seconds(value):
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _write(output, rows, arguments, md_step=None):
     """Write the rows measured so far (a long run stopped early keeps them)"""
+    import torch
+
     machine = platform.processor() or platform.machine()
-    result = {"machine": machine, "torch_device": arguments.device, "rows": rows}
+    if arguments.device.startswith("cuda"):
+        machine = f"{torch.cuda.get_device_name(arguments.device)}, CPU {machine}"
+    result = {
+        "machine": f"{machine} (torch {torch.__version__}, Python {platform.python_version()})",
+        "torch_device": arguments.device,
+        "rows": rows,
+    }
     if arguments.accuracy is not None:
         result["accuracy"] = arguments.accuracy
     if md_step is not None:
-        result["md_step_s"] = {"n_atoms": arguments.md_atoms, "seconds": md_step}
+        result["md_step_s"] = {
+            "n_atoms": arguments.md_atoms,
+            "steps": arguments.md_steps,
+            "seconds": md_step,
+        }
     output.write_text(json.dumps(result, indent=2) + "\n")
 
 
