@@ -13,7 +13,7 @@ d = rⱼ + T - rᵢ is listed once: it adds Fₗₙ Yₗₘ(d̂) to the row (i, 
 from j, (-1)ˡ Fₗₙ Yₗₘ(d̂) to the row (j, type of i).
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -26,7 +26,8 @@ class PairSum(torch.nn.Module):
     ``derivatives`` on [0, d_max]; ``tail`` and ``exponent`` for the multipole tail, or a
     table ``far`` of the same keys and ``start`` = d_max beyond it), or nothing (``tables``
     None: a placeholder that is never evaluated); ``max_chunk``: the pairs are summed in
-    chunks whose terms hold at most about this many numbers"""
+    chunks whose terms hold at most about this many numbers, and of at most
+    ``max_chunk_pairs`` pairs"""
 
     def __init__(
         self,
@@ -35,10 +36,12 @@ class PairSum(torch.nn.Module):
         n_radial: int,
         far: Optional[Dict[str, Any]] = None,
         max_chunk: int = 1 << 24,
+        max_chunk_pairs: int = 1 << 17,
     ):
         super().__init__()
         self.max_angular = max_angular
         self.max_chunk = int(max_chunk)
+        self.max_chunk_pairs = int(max_chunk_pairs)
         self.n_radial = n_radial
         self.n_lm = (max_angular + 1) ** 2
         f64 = torch.float64
@@ -78,11 +81,6 @@ class PairSum(torch.nn.Module):
             "harmonics_normalization",
             torch.tensor(harmonics_normalization(max_angular), dtype=f64),
         )
-        l_of_lm = [l for l in range(n_angular) for _ in range(2 * l + 1)]
-        self.register_buffer("l_of_lm", torch.tensor(l_of_lm, dtype=torch.long))
-        self.register_buffer(
-            "parity_of_lm", torch.tensor([(-1.0) ** l for l in l_of_lm], dtype=f64)
-        )
 
     def radial(self, distances: torch.Tensor) -> torch.Tensor:
         """Fₗₙ(d) as (n, max_angular + 1, n_radial): the spline up to d_max, the tail, the far
@@ -113,21 +111,16 @@ class PairSum(torch.nn.Module):
         tail = torch.einsum("plt,ltn->pln", scale, self.tail.to(dtype))
         return torch.where(beyond, tail, inside)
 
-    def _terms(self, vectors: torch.Tensor) -> torch.Tensor:
-        """Fₗₙ(|d|) Yₗₘ(d̂) of the pairs ``vectors`` (n, 3): (n, (max_angular + 1)², n_radial),
-        one product per l, so that autograd keeps Y and F (n × (25 + 30) numbers at l ≤ 4, 6
-        radial functions), not their expansion over m (n × 150)"""
+    def _factors(self, vectors: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Yₗₘ(d̂) (n, (max_angular + 1)²) and Fₗₙ(|d|) (n, max_angular + 1, n_radial) of the
+        pairs ``vectors`` (n, 3)"""
         distances = torch.linalg.norm(vectors, dim=1)
         harmonics = spherical_harmonics(
             vectors / distances.unsqueeze(1),
             self.max_angular,
             self.harmonics_normalization.to(vectors.dtype),
         )
-        radial = self.radial(distances)
-        blocks: List[torch.Tensor] = []
-        for l in range(self.max_angular + 1):
-            blocks.append(harmonics[:, l * l : (l + 1) * (l + 1), None] * radial[:, l, None, :])
-        return torch.cat(blocks, dim=1)
+        return harmonics, self.radial(distances)
 
     def forward(
         self,
@@ -142,24 +135,41 @@ class PairSum(torch.nn.Module):
         d = ``vectors`` (n_pairs, 3) from ``first`` to ``second`` of their terms for both
         atoms, with ``atom_types`` the index of each atom's type"""
         dtype = vectors.dtype
-        n_lm = self.n_lm
-        values = torch.zeros(
-            (n_atoms * n_types, n_lm, self.n_radial), dtype=dtype, device=vectors.device
-        )
-        if vectors.shape[0] == 0:
-            return values.reshape(n_atoms, n_types, n_lm, self.n_radial)
-        parity = self.parity_of_lm.to(dtype).reshape(1, -1, 1)
-        # in chunks of pairs: the terms of millions of pairs would not fit in memory at once
-        chunk = max(1, self.max_chunk // (n_lm * self.n_radial))
+        device = vectors.device
+        n_rows = n_atoms * n_types
+        # per l, the sums seen from the first atom of each pair and from the second; the
+        # second's take (-1)ˡ once, at the end, rather than once per pair
+        first_sums: List[torch.Tensor] = []
+        second_sums: List[torch.Tensor] = []
+        for l in range(self.max_angular + 1):
+            shape = (n_rows, 2 * l + 1, self.n_radial)
+            first_sums.append(torch.zeros(shape, dtype=dtype, device=device))
+            second_sums.append(torch.zeros(shape, dtype=dtype, device=device))
+        # in chunks of pairs: the terms of millions of pairs would not fit in memory at once;
+        # and not too many pairs even where the terms are few (l = 0): each temporary of a
+        # chunk is allocated anew, and on the CPU those above 32 MB (glibc's largest reused
+        # size) come fresh from the kernel, paying a page fault per 4 kB (l = 0 at 12 000
+        # atoms: values + autograd 4.0 s with chunks of 2.8 million pairs, 2.0 s with 350 000)
+        chunk = max(1, min(self.max_chunk // (self.n_lm * self.n_radial), self.max_chunk_pairs))
         for start in range(0, vectors.shape[0], chunk):
             stop = min(start + chunk, vectors.shape[0])
             i = first[start:stop]
             j = second[start:stop]
-            terms = self._terms(vectors[start:stop])
-            # in place (a copy of the sums per chunk would cost more than the chunk), and by
-            # index_put_: autograd keeps index_add's source (n_pairs × 150), not index_put's
-            rows: List[Optional[torch.Tensor]] = [i * n_types + atom_types[j]]
-            values.index_put_(rows, terms, accumulate=True)
-            rows = [j * n_types + atom_types[i]]
-            values.index_put_(rows, terms * parity, accumulate=True)
-        return values.reshape(n_atoms, n_types, n_lm, self.n_radial)
+            harmonics, radial = self._factors(vectors[start:stop])
+            # index_put_ in place: index_add would keep its source for autograd, and a copy
+            # of the sums per chunk would cost more than the chunk
+            first_rows: List[Optional[torch.Tensor]] = [i * n_types + atom_types[j]]
+            second_rows: List[Optional[torch.Tensor]] = [j * n_types + atom_types[i]]
+            for l in range(self.max_angular + 1):
+                # one product per l: autograd keeps Y and F (n × (25 + 30) numbers at l ≤ 4,
+                # 6 radial functions), not their expansion over m (n × 150)
+                terms = harmonics[:, l * l : (l + 1) * (l + 1), None] * radial[:, l, None, :]
+                first_sums[l].index_put_(first_rows, terms, accumulate=True)
+                second_sums[l].index_put_(second_rows, terms, accumulate=True)
+        blocks: List[torch.Tensor] = []
+        for l in range(self.max_angular + 1):
+            if l % 2 == 0:
+                blocks.append(first_sums[l] + second_sums[l])
+            else:
+                blocks.append(first_sums[l] - second_sums[l])
+        return torch.cat(blocks, dim=1).reshape(n_atoms, n_types, self.n_lm, self.n_radial)
