@@ -1,5 +1,7 @@
 //! Atomic systems as the calculators see them, and their validation.
 
+use std::collections::BTreeSet;
+
 use crate::Error;
 
 /// Atoms closer than this are reported as overlapping, most likely duplicated
@@ -26,6 +28,12 @@ pub struct System {
 impl System {
     pub fn size(&self) -> usize {
         self.types.len()
+    }
+
+    /// The distinct atomic types of the system, sorted: a set to look types up in, where a
+    /// scan of the atoms per look-up would cost O(N) each time
+    pub fn type_set(&self) -> BTreeSet<i32> {
+        self.types.iter().copied().collect()
     }
 
     pub fn volume(&self) -> f64 {

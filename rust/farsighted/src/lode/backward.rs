@@ -142,10 +142,7 @@ impl LodeSphericalExpansion {
         let mut types = vec![BTreeSet::new(); systems.len()];
         // the types of each system, looked up for every sample (a scan of the atoms each time
         // took 170 s for 10⁷ samples of 10⁶ atoms)
-        let present: Vec<BTreeSet<i32>> = systems
-            .iter()
-            .map(|system| system.types.iter().copied().collect())
-            .collect();
+        let present: Vec<BTreeSet<i32>> = systems.iter().map(System::type_set).collect();
         for block in &blocks {
             let key = block.key;
             let [l, sigma, center_type, neighbor_type] = key;

@@ -37,7 +37,7 @@ impl LodeSphericalExpansion {
     pub fn default_keys(&self, systems: &[System]) -> Vec<[i32; 4]> {
         let mut pairs = BTreeSet::new();
         for system in systems {
-            let types: BTreeSet<i32> = system.types.iter().copied().collect();
+            let types = system.type_set();
             for &a in &types {
                 for &b in &types {
                     pairs.insert((a, b));
@@ -280,7 +280,7 @@ pub(crate) fn centers_and_neighbor_types(
     keys: &[[i32; 4]],
     selected: &SelectedSamples,
 ) -> (Vec<usize>, Vec<i32>, BTreeMap<i32, usize>) {
-    let present: BTreeSet<i32> = system.types.iter().copied().collect();
+    let present = system.type_set();
     let mut center_types = BTreeSet::new();
     let mut neighbor_types = BTreeSet::new();
     for key in keys {
