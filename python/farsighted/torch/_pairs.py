@@ -149,7 +149,7 @@ class PairSum(torch.nn.Module):
         # and not too many pairs even where the terms are few (l = 0): each temporary of a
         # chunk is allocated anew, and on the CPU those above 32 MB (glibc's largest reused
         # size) come fresh from the kernel, paying a page fault per 4 kB (l = 0 at 12 000
-        # atoms: values + autograd 4.0 s with chunks of 2.8 million pairs, 2.0 s with 350 000)
+        # atoms: values + autograd 4.0 s with chunks of 2.8 million pairs, 2.0 s with 2¹⁷)
         chunk = max(1, min(self.max_chunk // (self.n_lm * self.n_radial), self.max_chunk_pairs))
         for start in range(0, vectors.shape[0], chunk):
             stop = min(start + chunk, vectors.shape[0])
