@@ -239,10 +239,12 @@ def torchpme_times(
     return results
 
 
-def md_step_time(n_atoms, device, steps=10, accuracy=None):
+def md_step_time(n_atoms, device, steps=10, accuracy=None, profile=None):
     """Mean seconds of ``steps`` velocity-Verlet steps after an untimed one (energy, forces,
     stress) of a saved SOAP + LODE model run by metatomic-ase; with ``accuracy``, its LODE is
-    the Ewald split at that ε, fixed on the MD box (the mesh, at large sizes)"""
+    the Ewald split at that ε, fixed on the MD box (the mesh, at large sizes); with
+    ``profile`` (a path), torch's profiler over one more step, its operators by self time
+    written there"""
     import tempfile
 
     import ase.io
@@ -288,7 +290,17 @@ def md_step_time(n_atoms, device, steps=10, accuracy=None):
         start = time.perf_counter()
         for _ in range(steps):
             step()
-        return (time.perf_counter() - start) / steps
+        seconds = (time.perf_counter() - start) / steps
+        if profile is not None:
+            import torch.profiler
+
+            with torch.profiler.profile() as profiler:
+                step()
+            averages = profiler.key_averages()
+            sort = "self_device_time_total" if device.startswith("cuda") else "self_cpu_time_total"
+            tables = [averages.table(sort_by=key, row_limit=30) for key in (sort, "cpu_time_total")]
+            Path(profile).write_text("\n\n".join(tables) + "\n")
+        return seconds
 
 
 def main():
@@ -297,6 +309,9 @@ def main():
     parser.add_argument("--device", default="cpu", help="torch device of the torch parts")
     parser.add_argument("--md-atoms", type=int, default=216, help="0: no MD step timing")
     parser.add_argument("--md-steps", type=int, default=10, help="timed MD steps")
+    parser.add_argument(
+        "--md-profile", type=Path, help="write torch's profile of one more MD step there"
+    )
     parser.add_argument(
         "--torchpme",
         nargs="*",
@@ -360,6 +375,7 @@ def main():
             arguments.device,
             steps=arguments.md_steps,
             accuracy=arguments.accuracy,
+            profile=arguments.md_profile,
         )
         print(f"MD step of the saved SOAP + LODE model, {arguments.md_atoms} atoms: {md:.3f} s")
     _write(output, rows, arguments, md)
