@@ -70,15 +70,15 @@ def test_values_equal_rust(calculators):
     print(f"p={p}: torch mesh against Rust mesh {error:.1e}")
     assert error < VALUES_TOLERANCE
 
-    # a saved module, channels in chunks of a few meshes, pairs in chunks of 7
+    # a saved module, channels in chunks of one mesh, atoms in blocks of 3, pairs in chunks of 7
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
     buffer.seek(0)
     loaded = torch.jit.load(buffer)
     assert largest_block_error(loaded(with_neighbors(module, [atoms])), expected) < VALUES_TOLERANCE
-    mesh_size = int(np.prod(module.mesh.mesh_dims(torch.tensor(atoms.cell.array))))
     chunked = copy.deepcopy(module)
-    chunked.mesh.max_chunk = 3 * max(mesh_size, len(atoms) * module.mesh.order**3)
+    chunked.mesh.max_chunk = 3 * module.mesh.order**3
+    assert len(atoms) > 3
     chunked.remainder.max_chunk = 7 * module.remainder.n_lm * module.remainder.n_radial
     actual = chunked(with_neighbors(module, [atoms]))
     assert largest_block_error(actual, expected) < VALUES_TOLERANCE

@@ -82,8 +82,13 @@ class MeshSum(torch.nn.Module):
     shared, not copied) by smooth PME
     with B-splines of ``order`` on meshes of largest frequencies ``fractions`` = max |m_d|/K_d
     at the reach of each cell vector (``LodeCalculator.mesh_fractions``). ``max_chunk``: the
-    inverse FFTs and interpolations run over chunks of channels holding at most about this
-    many numbers (one mesh, or the p³ weights of all atoms, per channel)."""
+    inverse FFTs run over chunks of channels whose meshes hold at most about this many
+    numbers (one channel at least), and each chunk is interpolated over blocks of atoms whose
+    p³ mesh values hold as many (one atom at least); on the CPU, 2²² numbers (32 MB): glibc
+    gives larger blocks back to the kernel when they are freed, and each new one costs a page
+    fault per 4 kB (at 10⁴ atoms the interpolations took 8.4 s with blocks of 2²⁴ numbers,
+    3.4 s with 2²²); on other devices, whose allocators keep what they freed, 16 times as
+    many."""
 
     def __init__(
         self,
@@ -91,7 +96,7 @@ class MeshSum(torch.nn.Module):
         fractions: List[float],
         order: int,
         k_set: str = "sphere",
-        max_chunk: int = 1 << 24,
+        max_chunk: int = 1 << 22,
     ):
         super().__init__()
         if order < 4 or order % 2 != 0:
@@ -168,6 +173,12 @@ class MeshSum(torch.nn.Module):
         k3 = dims[2]
         size = k1 * k2 * k3
         p = self.order
+        # the atoms in the order of a Morton curve through the mesh, so that the p³ points of
+        # consecutive atoms overlap and their interpolations read and write cached mesh rows
+        # (the values are returned in the atoms' order)
+        order = _morton_order(positions.detach(), cell.detach(), dims)
+        positions = positions.index_select(0, order)
+        type_masks = type_masks.index_select(1, order)
         points, spline, u = self._assignment(positions, cell, dims)
         weights = _tensor_product(spline[:, 0], spline[:, 1], spline[:, 2])
 
@@ -187,9 +198,13 @@ class MeshSum(torch.nn.Module):
         phase_imag = self.phase_imag.to(dtype)
         interpolation = _Interpolation(u, points, spline.detach(), p)
 
-        # one inverse FFT per channel (type, l, m, n), interpolated at the atoms
+        # one inverse FFT per channel (type, l, m, n), interpolated at the atoms; the chunks of
+        # channels are sized by the mesh, and the interpolation takes blocks of atoms (sized by
+        # the p³ values of all atoms, the chunks left 3 channels a chunk at 10⁴ atoms, and
+        # products over 3 numbers a row)
         n_channels = n_types * n_features
-        chunk = max(1, self.max_chunk // max(size, n_atoms * p * p * p))
+        budget = self.max_chunk if device.type == "cpu" else 16 * self.max_chunk
+        chunk = max(1, budget // size)
         columns: List[torch.Tensor] = []
         for start in range(0, n_channels, chunk):
             channels = torch.arange(start, min(start + chunk, n_channels), device=device)
@@ -210,8 +225,10 @@ class MeshSum(torch.nn.Module):
                 full_real.index_copy(1, inside, real), full_imag.index_copy(1, inside, imag)
             ).reshape(n, k1, k2, half)
             mesh = torch.fft.irfftn(spectrum, s=[k1, k2, k3], dim=[1, 2, 3], norm="forward")
-            columns.append(interpolation.at_atoms(mesh.reshape(n, size)))
-        values = torch.cat(columns, dim=1).reshape(n_atoms, n_types, n_lm, kspace.n_radial)
+            columns.append(interpolation.at_atoms(mesh.reshape(n, size), budget))
+        values = torch.cat(columns, dim=1)
+        values = values.index_select(0, torch.argsort(order))
+        values = values.reshape(n_atoms, n_types, n_lm, kspace.n_radial)
         if self.k_set != "sphere":
             return values
         return kspace.add_zero_term(values, type_masks, volume)
@@ -378,12 +395,21 @@ class _Interpolation:
         self.weights = torch.stack(rows, dim=1)
         self.delta = u - u.detach()
 
-    def at_atoms(self, mesh: torch.Tensor) -> torch.Tensor:
-        """(n_atoms, channels) of ``mesh`` (channels, K₁K₂K₃)"""
+    def at_atoms(self, mesh: torch.Tensor, max_chunk: int) -> torch.Tensor:
+        """(n_atoms, channels) of ``mesh`` (channels, K₁K₂K₃), over blocks of atoms whose p³
+        values of all channels hold at most about ``max_chunk`` numbers"""
         n = mesh.shape[0]
+        n_points = self.weights.shape[2]
+        block = max(1, max_chunk // (n_points * n))
         # the p³ points of each atom, channels contiguous
-        gathered = mesh.T.contiguous().index_select(0, self.points)
-        rows = torch.bmm(self.weights, gathered.reshape(self.n_atoms, -1, n))
+        table = mesh.T.contiguous()
+        blocks: List[torch.Tensor] = []
+        for start in range(0, self.n_atoms, block):
+            stop = min(start + block, self.n_atoms)
+            points = self.points[start * n_points : stop * n_points]
+            gathered = table.index_select(0, points).reshape(stop - start, n_points, n)
+            blocks.append(torch.bmm(self.weights[start:stop], gathered))
+        rows = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=0)
         values = rows[:, 0]
         if not self.with_derivatives:
             return values
@@ -392,6 +418,22 @@ class _Interpolation:
         second = rows[:, 4:7] * d * d
         mixed = torch.stack([d[:, 0] * d[:, 1], d[:, 0] * d[:, 2], d[:, 1] * d[:, 2]], dim=1)
         return values + 0.5 * second.sum(dim=1) + (mixed * rows[:, 7:10]).sum(dim=1)
+
+
+def _morton_order(positions: torch.Tensor, cell: torch.Tensor, dims: List[int]) -> torch.Tensor:
+    """The permutation of the atoms that sorts the mesh cells ⌊u⌋ holding them along a Morton
+    (Z-order) curve, 10 bits per axis (meshes up to 1024 points along each)"""
+    fractional = positions @ torch.linalg.inv(cell)
+    fractional = fractional - torch.floor(fractional)
+    sizes = torch.tensor(dims, dtype=positions.dtype, device=positions.device)
+    cells = torch.clamp(torch.floor(fractional * sizes).to(torch.long), min=0)
+    cells = torch.minimum(cells, (sizes.to(torch.long) - 1).unsqueeze(0)) % 1024
+    code = torch.zeros_like(cells[:, 0])
+    for bit in range(10):
+        for d in range(3):
+            digit = torch.bitwise_and(torch.bitwise_right_shift(cells[:, d], bit), 1)
+            code = torch.bitwise_or(code, torch.bitwise_left_shift(digit, 3 * bit + d))
+    return torch.argsort(code)
 
 
 def _tensor_product(first: torch.Tensor, second: torch.Tensor, third: torch.Tensor) -> torch.Tensor:
