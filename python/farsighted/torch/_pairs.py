@@ -151,11 +151,17 @@ class PairSum(torch.nn.Module):
         # size) come fresh from the kernel, paying a page fault per 4 kB (l = 0 at 12 000
         # atoms: values + autograd 4.0 s with chunks of 2.8 million pairs, 2.0 s with 2¹⁷)
         chunk = max(1, min(self.max_chunk // (self.n_lm * self.n_radial), self.max_chunk_pairs))
-        for start in range(0, vectors.shape[0], chunk):
-            stop = min(start + chunk, vectors.shape[0])
+        # split, not sliced: the backward of each slice would fill a gradient of all the pairs
+        # (and of all l), that of a split concatenates the pieces once
+        sizes = [(2 * l + 1) for l in range(self.max_angular + 1)]
+        for index, pieces in enumerate(torch.split(vectors, chunk)):
+            start = index * chunk
+            stop = start + pieces.shape[0]
             i = first[start:stop]
             j = second[start:stop]
-            harmonics, radial = self._factors(vectors[start:stop])
+            harmonics, radial = self._factors(pieces)
+            harmonics_l = torch.split(harmonics, sizes, dim=1)
+            radial_l = torch.unbind(radial, dim=1)
             # index_put_ in place: index_add would keep its source for autograd, and a copy
             # of the sums per chunk would cost more than the chunk
             first_rows: List[Optional[torch.Tensor]] = [i * n_types + atom_types[j]]
@@ -163,7 +169,7 @@ class PairSum(torch.nn.Module):
             for l in range(self.max_angular + 1):
                 # one product per l: autograd keeps Y and F (n × (25 + 30) numbers at l ≤ 4,
                 # 6 radial functions), not their expansion over m (n × 150)
-                terms = harmonics[:, l * l : (l + 1) * (l + 1), None] * radial[:, l, None, :]
+                terms = harmonics_l[l].unsqueeze(2) * radial_l[l].unsqueeze(1)
                 first_sums[l].index_put_(first_rows, terms, accumulate=True)
                 second_sums[l].index_put_(second_rows, terms, accumulate=True)
         blocks: List[torch.Tensor] = []
