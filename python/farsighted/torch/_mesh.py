@@ -385,10 +385,18 @@ class _Interpolation:
             lowest = _pad(bspline_weights(x, order - 2), 0, 2)
             shifted = _pad(lowest[..., :-1], 1, 0)
             splines.append(lowest - 2.0 * shifted + _pad(shifted[..., :-1], 1, 0))
-        # per axis, the B-spline and its derivatives: (n_atoms, orders, p)
-        self.n_orders = len(splines)
+        # per axis, the B-spline and its derivatives: (n_atoms, orders, p) along the first;
+        # repeated for each order along the axes before along the second (n_atoms · orders,
+        # orders, p) and the third (n_atoms · orders², orders, p), once for all chunks of
+        # channels, which autograd keeps
+        n = self.n_atoms
+        o = len(splines)
+        self.n_orders = o
+        axes = [torch.stack([s[:, d] for s in splines], dim=1) for d in range(3)]
         self.axes: List[torch.Tensor] = [
-            torch.stack([s[:, d] for s in splines], dim=1) for d in range(3)
+            axes[0],
+            axes[1].unsqueeze(1).expand(n, o, o, order).reshape(n * o, o, order),
+            axes[2].unsqueeze(1).expand(n, o * o, o, order).reshape(n * o * o, o, order),
         ]
         # the rows kept, among the (o₁, o₂, o₃) at o₁·9 + o₂·3 + o₃: the orders (0, 0, 0),
         # then (1, 0, 0), (0, 1, 0), (0, 0, 1), (2, 0, 0), (0, 2, 0), (0, 0, 2), (1, 1, 0),
@@ -414,10 +422,10 @@ class _Interpolation:
             gathered = table.index_select(0, points).reshape(b, p, p * p * n)
             # along q₁, then q₂ for each order along the first axis, then q₃
             first = torch.bmm(self.axes[0][start:stop], gathered)
-            weights = self.axes[1][start:stop].unsqueeze(1).expand(b, o, o, p)
-            second = torch.bmm(weights.reshape(b * o, o, p), first.reshape(b * o, p, p * n))
-            weights = self.axes[2][start:stop].unsqueeze(1).expand(b, o * o, o, p)
-            third = torch.bmm(weights.reshape(b * o * o, o, p), second.reshape(b * o * o, p, n))
+            weights = self.axes[1][start * o : stop * o]
+            second = torch.bmm(weights, first.reshape(b * o, p, p * n))
+            weights = self.axes[2][start * o * o : stop * o * o]
+            third = torch.bmm(weights, second.reshape(b * o * o, p, n))
             blocks.append(third.reshape(b, o * o * o, n))
         rows = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=0)
         values = rows[:, 0]
