@@ -86,9 +86,9 @@ class MeshSum(torch.nn.Module):
     numbers (one channel at least), and each chunk is interpolated over blocks of atoms whose
     p³ mesh values hold as many (one atom at least); on the CPU, 2²² numbers (32 MB): glibc
     gives larger blocks back to the kernel when they are freed, and each new one costs a page
-    fault per 4 kB (at 10⁴ atoms the interpolations took 8.4 s with blocks of 2²⁴ numbers,
-    3.4 s with 2²²); on other devices, whose allocators keep what they freed, 16 times as
-    many."""
+    fault per 4 kB (the mesh's values of 10⁴ atoms took 8.2 s of operators' time with blocks
+    of 2²⁴ numbers, 3.9 s with 2²²); on other devices, whose allocators keep what they
+    freed, 16 times as many."""
 
     def __init__(
         self,
