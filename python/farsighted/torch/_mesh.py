@@ -199,9 +199,9 @@ class MeshSum(torch.nn.Module):
         interpolation = _Interpolation(u, points, spline.detach(), p)
 
         # one inverse FFT per channel (type, l, m, n), interpolated at the atoms; the chunks of
-        # channels are sized by the mesh, and the interpolation takes blocks of atoms (sized by
-        # the p³ values of all atoms, the chunks left 3 channels a chunk at 10⁴ atoms, and
-        # products over 3 numbers a row)
+        # channels are sized by the mesh, and the interpolation takes blocks of atoms (chunks
+        # sized by the p³ values of all atoms held 3 channels at 10⁴ atoms, and the products
+        # and scatters of the interpolation ran over rows of 3 numbers)
         n_channels = n_types * n_features
         budget = self.max_chunk if device.type == "cpu" else 16 * self.max_chunk
         chunk = max(1, budget // size)
@@ -441,7 +441,8 @@ class _Interpolation:
 
 def _morton_order(positions: torch.Tensor, cell: torch.Tensor, dims: List[int]) -> torch.Tensor:
     """The permutation of the atoms that sorts the mesh cells ⌊u⌋ holding them along a Morton
-    (Z-order) curve, 10 bits per axis (meshes up to 1024 points along each)"""
+    (Z-order) curve, 10 bits per axis (along larger meshes the cells wrap around: still a
+    permutation, less local)"""
     fractional = positions @ torch.linalg.inv(cell)
     fractional = fractional - torch.floor(fractional)
     sizes = torch.tensor(dims, dtype=positions.dtype, device=positions.device)
