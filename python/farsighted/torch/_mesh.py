@@ -176,10 +176,11 @@ class MeshSum(torch.nn.Module):
         # the atoms in the order of a Morton curve through the mesh, so that the p³ points of
         # consecutive atoms overlap and their interpolations read and write cached mesh rows
         # (the values are returned in the atoms' order)
-        order = _morton_order(positions.detach(), cell.detach(), dims)
-        positions = positions.index_select(0, order)
-        type_masks = type_masks.index_select(1, order)
-        points, spline, u = self._assignment(positions, cell, dims)
+        u = _mesh_coordinates(positions, cell, dims)
+        morton = _morton_order(torch.floor(u.detach()).to(torch.long), dims)
+        u = u.index_select(0, morton)
+        type_masks = type_masks.index_select(1, morton)
+        points, spline = self._assignment(u, dims)
         weights = _tensor_product(spline[:, 0], spline[:, 1], spline[:, 2])
 
         # F[Q_a] of each neighbour type's density, on the half spectrum (K₁, K₂, K₃/2 + 1)
@@ -227,26 +228,20 @@ class MeshSum(torch.nn.Module):
             mesh = torch.fft.irfftn(spectrum, s=[k1, k2, k3], dim=[1, 2, 3], norm="forward")
             columns.append(interpolation.at_atoms(mesh.reshape(n, size), budget))
         values = torch.cat(columns, dim=1)
-        values = values.index_select(0, torch.argsort(order))
+        values = values.index_select(0, torch.argsort(morton))
         values = values.reshape(n_atoms, n_types, n_lm, kspace.n_radial)
         if self.k_set != "sphere":
             return values
         return kspace.add_zero_term(values, type_masks, volume)
 
-    def _assignment(
-        self, positions: torch.Tensor, cell: torch.Tensor, dims: List[int]
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The p³ mesh points (flat indices) each atom touches (n_atoms, p³), the B-spline
+    def _assignment(self, u: torch.Tensor, dims: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The p³ mesh points (flat indices) each atom touches (n_atoms, p³) and the B-spline
         weights Mₚ(u_d - g_d) along each axis (n_atoms, 3, p), whose products weigh the
-        points, and the mesh coordinates u = K s of the atoms (n_atoms, 3), s their
-        fractional coordinates in [0, 1)"""
-        device = positions.device
-        n_atoms = positions.shape[0]
+        points, of the atoms at the mesh coordinates ``u`` (:py:func:`_mesh_coordinates`)"""
+        device = u.device
+        n_atoms = u.shape[0]
         p = self.order
-        fractional = positions @ torch.linalg.inv(cell)
-        fractional = fractional - torch.floor(fractional.detach())
         sizes = torch.tensor(dims, dtype=torch.long, device=device)
-        u = fractional * sizes.to(positions.dtype)
         floor = torch.floor(u.detach())
         spline = bspline_weights(u - floor, p)
         # weight q belongs to the point ⌊u⌋ - q (modulo K)
@@ -255,7 +250,7 @@ class MeshSum(torch.nn.Module):
         points = (index[:, 0, :, None, None] * dims[1] + index[:, 1, None, :, None]) * dims[
             2
         ] + index[:, 2, None, None, :]
-        return points.reshape(n_atoms, -1), spline, u
+        return points.reshape(n_atoms, -1), spline
 
     def _euler_factors(self, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """|b(m)|² for m = 0..size (``mesh/spline.rs``)"""
@@ -371,7 +366,7 @@ class _Interpolation:
 
     def __init__(self, u: torch.Tensor, points: torch.Tensor, spline: torch.Tensor, order: int):
         """``points`` and the detached B-spline weights ``spline`` of ``MeshSum._assignment``
-        at the mesh coordinates ``u``"""
+        at the mesh coordinates ``u`` (:py:func:`_mesh_coordinates`)"""
         self.points = points.reshape(-1)
         self.n_atoms = u.shape[0]
         self.order = order
@@ -439,15 +434,21 @@ class _Interpolation:
         return values + 0.5 * second.sum(dim=1) + (mixed * rows[:, 7:10]).sum(dim=1)
 
 
-def _morton_order(positions: torch.Tensor, cell: torch.Tensor, dims: List[int]) -> torch.Tensor:
-    """The permutation of the atoms that sorts the mesh cells ⌊u⌋ holding them along a Morton
-    (Z-order) curve, 10 bits per axis (along larger meshes the cells wrap around: still a
-    permutation, less local)"""
+def _mesh_coordinates(positions: torch.Tensor, cell: torch.Tensor, dims: List[int]) -> torch.Tensor:
+    """The mesh coordinates u = K s of the atoms (n_atoms, 3), s their fractional coordinates
+    in [0, 1), differentiable with respect to positions and cell"""
     fractional = positions @ torch.linalg.inv(cell)
-    fractional = fractional - torch.floor(fractional)
+    fractional = fractional - torch.floor(fractional.detach())
     sizes = torch.tensor(dims, dtype=positions.dtype, device=positions.device)
-    cells = torch.clamp(torch.floor(fractional * sizes).to(torch.long), min=0)
-    cells = torch.minimum(cells, (sizes.to(torch.long) - 1).unsqueeze(0)) % 1024
+    return fractional * sizes
+
+
+def _morton_order(cells: torch.Tensor, dims: List[int]) -> torch.Tensor:
+    """The permutation of the atoms that sorts the mesh cells ⌊u⌋ holding them (n_atoms, 3)
+    along a Morton (Z-order) curve, 10 bits per axis (along larger meshes the cells wrap
+    around: still a permutation, less local)"""
+    largest = torch.tensor(dims, dtype=torch.long, device=cells.device) - 1
+    cells = torch.minimum(torch.clamp(cells, min=0), largest.unsqueeze(0)) % 1024
     code = torch.zeros_like(cells[:, 0])
     for bit in range(10):
         for d in range(3):

@@ -153,7 +153,7 @@ class PairSum(torch.nn.Module):
         chunk = max(1, min(self.max_chunk // (self.n_lm * self.n_radial), self.max_chunk_pairs))
         # split, not sliced: the backward of each slice would fill a gradient of all the pairs
         # (and of all l), that of a split concatenates the pieces once
-        sizes = [(2 * l + 1) for l in range(self.max_angular + 1)]
+        sizes = [2 * l + 1 for l in range(self.max_angular + 1)]
         for index, pieces in enumerate(torch.split(vectors, chunk)):
             start = index * chunk
             stop = start + pieces.shape[0]
